@@ -1,0 +1,145 @@
+"""Zero-shot text classification with a sentence encoder.
+
+The encoder was pretrained to place sentences with similar meaning close together; it never saw
+these labels. Each label is described by a few sentences, the text and the descriptions are
+embedded (mean of the last hidden states, L2-normalised), and the cosine similarities become
+probabilities through a softmax. A fine-tuned classifier (a Hub option) instead has a trained
+output layer with fixed labels.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from backend.errors import InputError
+from backend.models import LoadedModel, RunInfo, get_model
+from backend.registry import MINILM
+from backend.text_input import check_token_count, clean_text
+
+# cos-similarity -> logit scale, as in CLIP; 20 turns a 0.1 similarity gap into 88% / 12%.
+SIMILARITY_SCALE = 20.0
+MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on up to 128 tokens; sentence-transformers cuts at 256
+MAX_LABELS = 20
+MAX_TEXTS = 64
+
+DEFAULT_LABELS = ("positive", "negative")
+# Hand-written descriptions for the default labels; other labels use LABEL_TEMPLATES.
+LABEL_DESCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "positive": ("It was great.", "I loved it.", "Wonderful and excellent.", "Highly recommended."),
+    "negative": ("It was bad.", "I hated it.", "Terrible and awful.", "Not recommended."),
+}
+LABEL_TEMPLATES = ("{}", "This text is about {}.", "This is {}.")
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    label: str
+    probability: float
+    similarity: float | None  # cosine similarity, for zero-shot; None for a fine-tuned head
+
+
+@dataclass(frozen=True)
+class Classification:
+    text: str
+    scores: list[LabelScore]  # highest probability first
+    run: RunInfo
+
+    @property
+    def label(self) -> str:
+        return self.scores[0].label
+
+
+def parse_labels(raw: str) -> list[str]:
+    """'sports, politics,  science' -> ['sports', 'politics', 'science'] (deduplicated)."""
+    labels: list[str] = []
+    for part in raw.replace("\n", ",").split(","):
+        label = " ".join(part.split())
+        if label and label.lower() not in (seen.lower() for seen in labels):
+            labels.append(label)
+    return labels
+
+
+def _check_labels(labels: Sequence[str]) -> list[str]:
+    if isinstance(labels, str):
+        labels = parse_labels(labels)
+    cleaned = parse_labels(",".join(labels))
+    if len(cleaned) < 2:
+        raise InputError("Give at least two different labels, separated by commas (e.g. 'positive, negative').")
+    if len(cleaned) > MAX_LABELS:
+        raise InputError(f"{len(cleaned)} labels given; use at most {MAX_LABELS}.")
+    return cleaned
+
+
+def descriptions_for(label: str) -> tuple[str, ...]:
+    return LABEL_DESCRIPTIONS.get(label.lower()) or tuple(t.format(label) for t in LABEL_TEMPLATES)
+
+
+def _embed(handle: LoadedModel, texts: list[str]) -> torch.Tensor:
+    batch = handle.preprocessor(texts, padding=True, return_tensors="pt").to(handle.device)
+    hidden = handle.model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def _zero_shot(handle: LoadedModel, texts: list[str], labels: list[str]) -> torch.Tensor:
+    """Returns [texts, labels] cosine similarities."""
+    descriptions = [descriptions_for(label) for label in labels]
+    flat = [d for group in descriptions for d in group]
+    embedded = _embed(handle, texts + flat)
+    text_vectors, described = embedded[: len(texts)], embedded[len(texts) :]
+    prototypes, start = [], 0
+    for group in descriptions:
+        prototypes.append(described[start : start + len(group)].mean(dim=0))
+        start += len(group)
+    label_vectors = torch.nn.functional.normalize(torch.stack(prototypes), dim=-1)
+    return text_vectors @ label_vectors.T
+
+
+def classify(
+    texts: str | Sequence[str],
+    labels: str | Sequence[str] = DEFAULT_LABELS,
+    model_key: str = MINILM.key,
+) -> list[Classification]:
+    """Classify each text; returns one `Classification` per text, in order."""
+    items = [texts] if isinstance(texts, str) else list(texts)
+    if not items:
+        raise InputError("Nothing to classify: give at least one text.")
+    if len(items) > MAX_TEXTS:
+        raise InputError(f"{len(items)} texts given; classify at most {MAX_TEXTS} at once.")
+    items = [clean_text(t) for t in items]
+    handle = get_model(model_key)
+    fine_tuned = handle.spec.kind == "sequence-classifier"
+    label_list = [] if fine_tuned else _check_labels(labels)
+    with handle.lock, torch.inference_mode():
+        started = time.perf_counter()
+        for text in items:
+            n_tokens = len(handle.preprocessor(text)["input_ids"])
+            check_token_count(n_tokens, MAX_TOKENS, "text", handle.spec.name)
+        if fine_tuned:
+            batch = handle.preprocessor(items, padding=True, return_tensors="pt").to(handle.device)
+            probabilities = handle.model(**batch).logits.softmax(dim=-1).cpu()
+            names = handle.model.config.id2label
+            label_list = [names[i] for i in range(probabilities.shape[1])]
+            similarities = None
+        else:
+            similarities = _zero_shot(handle, items, label_list).cpu()
+            probabilities = (similarities * SIMILARITY_SCALE).softmax(dim=-1)
+        run = handle.run_info(started)
+    results = []
+    for row, text in enumerate(items):
+        scores = [
+            LabelScore(
+                label=label,
+                probability=float(probabilities[row, col]),
+                similarity=None if similarities is None else float(similarities[row, col]),
+            )
+            for col, label in enumerate(label_list)
+        ]
+        scores.sort(key=lambda s: s.probability, reverse=True)
+        results.append(Classification(text=text, scores=scores, run=run))
+    return results

@@ -1,0 +1,20 @@
+"""The one exception type the pages catch and show.
+
+Everything a user can get wrong (empty text, text too long, a file that is not an image, a Hub
+model while offline) raises a subclass of `DashboardError` whose message says what to do about
+it. Anything else escaping the backend is a bug, and pages show it as such (without a traceback).
+"""
+
+from __future__ import annotations
+
+
+class DashboardError(ValueError):
+    """An error with a message meant for the person using the dashboard."""
+
+
+class InputError(DashboardError):
+    """The input cannot be used as given; the message says how to fix it."""
+
+
+class ModelUnavailableError(DashboardError):
+    """The chosen model cannot be loaded here (not installed, or a Hub model while offline)."""

