@@ -28,7 +28,7 @@ MAX_PROMPT_TOKENS = 2048
 @dataclass(frozen=True)
 class GenerationSettings:
     max_new_tokens: int = 128
-    temperature: float = 0.7  # 0 means greedy: always the most likely next token
+    temperature: float = 0.3  # 0 means greedy: always the most likely next token
     top_p: float = 0.95
     seed: int | None = None
     chat: bool = True  # wrap the prompt in the model's chat template, when it has one

@@ -1,0 +1,58 @@
+"""Text classification: zero-shot labels from a sentence encoder, with the similarities behind them."""
+
+import streamlit as st
+
+from backend.classify import DEFAULT_LABELS, SIMILARITY_SCALE, classify
+from backend.figures import label_probabilities
+from ui.common import example_buttons, model_picker, run_caption, shown_errors
+
+SENTIMENT = ", ".join(DEFAULT_LABELS)
+TOPICS = "sports, business, politics, science"
+EXAMPLES = {
+    "Wonderful movie": {"classify_text": "This movie was wonderful, the cast is brilliant and I loved every minute.", "classify_labels": SENTIMENT},
+    "Terrible service": {"classify_text": "The food was cold and the waiter was rude. Never again.", "classify_labels": SENTIMENT},
+    "Football final": {"classify_text": "Messi scored twice in the final and the crowd went wild.", "classify_labels": TOPICS},
+    "Interest rates": {"classify_text": "The central bank raised interest rates by half a point on Tuesday.", "classify_labels": TOPICS},
+}
+
+st.title("Text classification")
+st.write(
+    "A pretrained sentence encoder turns the text and a few descriptions of each label into "
+    "vectors. The label whose vectors point the same way as the text's (highest cosine "
+    "similarity) wins: **zero-shot** classification, with no training on these labels."
+)
+
+spec = model_picker("classification", key="classify_model")
+st.session_state.setdefault("classify_labels", SENTIMENT)
+example_buttons(EXAMPLES, key_prefix="classify")
+text = st.text_area("Text", key="classify_text", height=110, placeholder="Type a sentence, or click an example above.")
+labels = st.text_input(
+    "Labels (comma-separated)", key="classify_labels",
+    disabled=spec.kind == "sequence-classifier",
+    help="Any labels you like, e.g. 'sports, politics, science'. A fine-tuned model has its own fixed labels.",
+)
+st.button("Classify", key="classify_run", type="primary")
+
+if text.strip():
+    with shown_errors():
+        result = classify(text, labels, model_key=spec.key)[0]
+        left, right = st.columns([3, 2])
+        with left:
+            st.plotly_chart(label_probabilities(result), key="classify_chart")
+        with right:
+            st.metric("Prediction", result.label, f"{result.scores[0].probability:.1%} probability", delta_color="off")
+            if result.scores[0].similarity is not None:
+                st.markdown(
+                    "**Why:** the cosine similarity of the text to each label's descriptions, "
+                    f"turned into probabilities by softmax(similarity × {SIMILARITY_SCALE:g})."
+                )
+                st.dataframe(
+                    [
+                        {"label": s.label, "cosine similarity": round(s.similarity, 3), "probability": f"{s.probability:.1%}"}
+                        for s in result.scores
+                    ],
+                    hide_index=True,
+                )
+        run_caption(result.run)
+else:
+    st.info("Type a text or click an example to see the prediction.", icon=":material/keyboard:")

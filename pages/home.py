@@ -1,0 +1,36 @@
+"""Home: what the dashboard shows and where to start."""
+
+import streamlit as st
+
+from backend.registry import MODELS
+from backend.system import runtime_summary
+
+st.title("How AI models work")
+st.write(
+    "Ask a real model something, and see both its answer and *why*: the probabilities behind a "
+    "label, the tokens a text generator picks one by one, the classes an image network sees, and "
+    "where a Transformer's attention goes. Every model here runs on this machine, offline."
+)
+
+cards = [
+    ("pages/classify.py", "Text classification", ":material/label:", "Zero-shot labels from a pretrained sentence encoder: embeddings and cosine similarity."),
+    ("pages/generate.py", "Text generation", ":material/edit_note:", "A small instruct-tuned decoder writes token by token; temperature controls the sampling."),
+    ("pages/recognise.py", "Image recognition", ":material/image_search:", "A convolutional network (CNN) names what is in a photo, from 1000 ImageNet classes."),
+    ("pages/attention.py", "Attention visualizer", ":material/grid_on:", "The softmax(QKᵀ/√dₖ) weights of every layer and head of a Transformer."),
+]
+columns = st.columns(len(cards))
+for column, (page, title, icon, blurb) in zip(columns, cards, strict=True):
+    with column.container(border=True):
+        st.page_link(page, label=title, icon=icon)
+        st.write(blurb)
+
+st.subheader("The models")
+st.dataframe(
+    [
+        {"model": s.name, "source": "ships with the app" if s.source == "package" else "Hugging Face Hub (online only)",
+         "package / id": s.location, "parameters (M)": s.params_millions}
+        for s in MODELS.values()
+    ],
+    hide_index=True,
+)
+st.caption(runtime_summary())

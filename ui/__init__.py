@@ -1,0 +1,1 @@
+"""Streamlit pieces shared by the pages: model picker, error display, 'what ran' caption."""

@@ -1,0 +1,61 @@
+"""UI pieces every page uses, written once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from backend.errors import DashboardError
+from backend.models import RunInfo
+from backend.registry import ModelSpec, Task, models_for
+
+log = logging.getLogger("dashboard")
+
+
+@contextmanager
+def shown_errors() -> Iterator[None]:
+    """Show a user's mistake as a message, and a bug as a short notice, never as a traceback."""
+    try:
+        yield
+    except DashboardError as exc:
+        st.error(str(exc), icon=":material/error:")
+    except Exception as exc:  # Streamlit's rerun/stop signals are BaseExceptions and pass through
+        log.exception("Unexpected error on a page")
+        st.error(
+            f"Something went wrong inside the app ({type(exc).__name__}: {exc}). "
+            "The details are in the server log; try again or pick another input.",
+            icon=":material/bug_report:",
+        )
+
+
+def model_picker(task: Task, key: str) -> ModelSpec:
+    """A selectbox of the task's models, offline default first; returns the chosen spec."""
+    options = models_for(task)
+    spec = st.selectbox(
+        "Model", options, format_func=lambda s: s.name, key=key,
+        help="The first model ships with the app and works offline; Hub models need internet.",
+    )
+    st.caption(spec.description)
+    return spec
+
+
+def run_caption(run: RunInfo, extra: str = "") -> None:
+    """'Which model ran, on which device, and how long it took' under an answer."""
+    parts = [f"**Model:** {run.model}", f"**Device:** {run.device}", f"**Time:** {run.seconds * 1000:.0f} ms"]
+    if extra:
+        parts.append(extra)
+    st.caption(" · ".join(parts))
+
+
+def example_buttons(examples: dict[str, dict[str, str]], key_prefix: str) -> None:
+    """One button per example; a click writes the example's values into the named widgets."""
+
+    def use(values: dict[str, str]) -> None:
+        st.session_state.update(values)
+
+    columns = st.columns(len(examples))
+    for i, (column, (title, values)) in enumerate(zip(columns, examples.items(), strict=True)):
+        column.button(title, key=f"{key_prefix}_example_{i}", on_click=use, args=(values,), width="stretch")
