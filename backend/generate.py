@@ -57,13 +57,13 @@ class _StopWhen(StoppingCriteria):
 class GenerationStream:
     """Iterable of text pieces. After iteration: `text`, `new_tokens`, `run`, `stop_reason`."""
 
-    def __init__(self, handle: LoadedModel, prompt: str, settings: GenerationSettings) -> None:
+    def __init__(self, handle: LoadedModel, inputs: dict[str, torch.Tensor], settings: GenerationSettings) -> None:
         self.handle = handle
-        self.prompt = prompt
+        self.inputs = inputs
         self.settings = settings
         self.text = ""
         self.new_tokens = 0
-        self.prompt_tokens = 0
+        self.prompt_tokens = int(inputs["input_ids"].shape[1])
         self.stop_reason = ""
         self.run: RunInfo | None = None
         self._cancel = threading.Event()
@@ -73,26 +73,11 @@ class GenerationStream:
     def tokens_per_second(self) -> float:
         return self.new_tokens / self.run.seconds if self.run and self.run.seconds > 0 else 0.0
 
-    def _encode(self) -> dict[str, torch.Tensor]:
-        tokenizer = self.handle.preprocessor
-        if self.settings.chat and self.handle.extras.get("chat"):
-            messages = [{"role": "user", "content": self.prompt}]
-            encoded = tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-            )
-        else:
-            encoded = tokenizer(self.prompt, return_tensors="pt")
-        ids = encoded["input_ids"]
-        check_token_count(ids.shape[1], MAX_PROMPT_TOKENS, "prompt", self.handle.spec.name)
-        return {k: v.to(self.handle.device) for k, v in encoded.items()}
-
-    def _work(self, streamer: TextIteratorStreamer, ready: threading.Event) -> None:
+    def _work(self, streamer: TextIteratorStreamer) -> None:
         handle, settings = self.handle, self.settings
         try:
             with handle.lock, torch.inference_mode():
                 started = time.perf_counter()
-                inputs = self._encode()
-                ready.set()
                 sampling = settings.temperature > 0
                 stop_when_cancelled = _StopWhen(self._cancel)
                 kwargs = dict(
@@ -108,8 +93,7 @@ class GenerationStream:
                         torch.manual_seed(settings.seed)
                 else:  # unset sampling knobs so transformers does not warn they are ignored
                     kwargs.update(temperature=None, top_p=None, top_k=None)
-                output = handle.model.generate(**inputs, **kwargs)
-                self.prompt_tokens = inputs["input_ids"].shape[1]
+                output = handle.model.generate(**self.inputs, **kwargs)
                 new = output[0, self.prompt_tokens :]
                 self.new_tokens = int(new.shape[0])
                 eos = handle.model.generation_config.eos_token_id
@@ -124,15 +108,13 @@ class GenerationStream:
         except BaseException as exc:  # handed to the reader, which raises it
             self._error = exc
         finally:
-            ready.set()
             streamer.end()
 
     def __iter__(self) -> Iterator[str]:
         streamer = TextIteratorStreamer(
             self.handle.preprocessor, skip_prompt=True, skip_special_tokens=True
         )
-        ready = threading.Event()
-        worker = threading.Thread(target=self._work, args=(streamer, ready), daemon=True)
+        worker = threading.Thread(target=self._work, args=(streamer,), daemon=True)
         worker.start()
         try:
             for piece in streamer:
@@ -148,11 +130,27 @@ class GenerationStream:
             raise self._error
 
 
+def _encode(handle: LoadedModel, prompt: str, chat: bool) -> dict[str, torch.Tensor]:
+    tokenizer = handle.preprocessor
+    if chat and handle.extras.get("chat"):
+        messages = [{"role": "user", "content": prompt}]
+        encoded = tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+    else:
+        encoded = tokenizer(prompt, return_tensors="pt")
+    check_token_count(encoded["input_ids"].shape[1], MAX_PROMPT_TOKENS, "prompt", handle.spec.name)
+    return {k: v.to(handle.device) for k, v in encoded.items()}
+
+
 def generate(
     prompt: str, settings: GenerationSettings | None = None, model_key: str = SMOLLM2.key
 ) -> GenerationStream:
-    """Check the inputs, load the model, and return a stream to iterate for the text."""
+    """Check the inputs, load the model, encode the prompt; iterate the stream for the text."""
     settings = settings or GenerationSettings()
     settings.validate()
     prompt = clean_text(prompt, "prompt")
-    return GenerationStream(get_model(model_key), prompt, settings)
+    handle = get_model(model_key)
+    with handle.lock:  # the tokenizer is shared too
+        inputs = _encode(handle, prompt, settings.chat)
+    return GenerationStream(handle, inputs, settings)

@@ -12,7 +12,7 @@ EXAMPLES = {
     "Wonderful movie": {"classify_text": "This movie was wonderful, the cast is brilliant and I loved every minute.", "classify_labels": SENTIMENT},
     "Terrible service": {"classify_text": "The food was cold and the waiter was rude. Never again.", "classify_labels": SENTIMENT},
     "Football final": {"classify_text": "Messi scored twice in the final and the crowd went wild.", "classify_labels": TOPICS},
-    "Interest rates": {"classify_text": "The central bank raised interest rates by half a point on Tuesday.", "classify_labels": TOPICS},
+    "Earnings report": {"classify_text": "Shares of the company fell after its quarterly earnings report.", "classify_labels": TOPICS},
 }
 
 st.title("Text classification")

@@ -1,0 +1,35 @@
+import pytest
+
+from backend.attention import attention
+from backend.classify import classify
+from backend.figures import attention_heatmap, attention_matrix, label_probabilities, top_classes
+from backend.images import example_image
+from backend.recognise import recognise
+
+
+def test_label_bars_show_every_label_most_likely_on_top():
+    result = classify("This movie was wonderful", "positive, negative, neutral")[0]
+    bar = label_probabilities(result).data[0]
+    assert list(bar.y)[-1] == result.label  # horizontal bars are drawn bottom-up
+    assert sorted(bar.y) == sorted(["positive", "negative", "neutral"])
+    assert bar.text[-1] == f"{result.scores[0].probability:.1%}"
+
+
+def test_top_classes_figure():
+    result = recognise(example_image("Coffee cup"))
+    fig = top_classes(result)
+    assert list(fig.data[0].y)[::-1] == [c.label for c in result.top]
+    assert "Top-5" in fig.layout.title.text
+
+
+def test_heatmap_keeps_repeated_tokens_apart_and_shows_the_chosen_head():
+    result = attention("the cat and the dog")
+    fig = attention_heatmap(result, layer=2, head=4)
+    heat = fig.data[0]
+    assert len(fig.layout.xaxis.ticktext) == len(result.tokens)  # both 'the's keep a column
+    assert (heat.z == result.weights[2, 4]).all()
+    mean = attention_heatmap(result, layer=0, head=None).data[0].z
+    assert mean.shape == (len(result.tokens),) * 2
+    assert abs(mean.sum(axis=-1) - 1).max() < 1e-4
+    with pytest.raises(ValueError):
+        attention_matrix(result, layer=99, head=0)

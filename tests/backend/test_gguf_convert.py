@@ -1,0 +1,20 @@
+from backend import gguf_convert
+from backend.models import get_model
+from backend.registry import SMOLLM2
+
+
+def test_smollm2_is_converted_once_into_the_cache_folder():
+    get_model(SMOLLM2.key)
+    folder = gguf_convert.converted_dir()
+    assert (folder / "conversion-complete").is_file()
+    assert (folder / "model.safetensors").stat().st_size > 400_000_000  # fp32, 134.5 M params
+    assert gguf_convert.ensure_converted() == folder  # second call: no work, same folder
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".converting-")]
+
+
+def test_cache_folder_is_configurable(monkeypatch, tmp_path):
+    monkeypatch.setenv("DASHBOARD_CACHE_DIR", str(tmp_path))
+    assert gguf_convert.converted_dir().parent == tmp_path
+    monkeypatch.delenv("DASHBOARD_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert gguf_convert.cache_root() == tmp_path / "xdg" / "ai-dashboard"

@@ -1,0 +1,100 @@
+import threading
+import time
+
+import pytest
+
+from backend import loaders, models
+from backend.classify import classify
+from backend.device import available_cores, select_device
+from backend.errors import InputError, ModelUnavailableError
+from backend.generate import GenerationSettings, generate
+from backend.images import example_image
+from backend.recognise import recognise
+from backend.attention import attention
+from backend.registry import EFFICIENTNET, GPT2, VIT, DISTILBERT_SST2, get_spec
+
+
+def _run_concurrently(fn, n=8):
+    results, errors = [None] * n, []
+    barrier = threading.Barrier(n)
+
+    def call(i):
+        try:
+            barrier.wait()
+            results[i] = fn(i)
+        except Exception as exc:  # collected and asserted on below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    return results
+
+
+def test_two_sessions_loading_at_once_get_one_copy(monkeypatch):
+    calls = []
+    original = loaders.LOADERS[("package", "image-classifier")]
+
+    def counting(spec, device):
+        calls.append(spec.key)
+        time.sleep(0.2)  # widen the window in which a second load could start
+        return original(spec, device)
+
+    monkeypatch.setitem(loaders.LOADERS, ("package", "image-classifier"), counting)
+    monkeypatch.delitem(models._loaded, EFFICIENTNET.key, raising=False)
+    handles = _run_concurrently(lambda i: models.get_model(EFFICIENTNET.key))
+    assert calls == [EFFICIENTNET.key]
+    assert len({id(h) for h in handles}) == 1
+    assert not handles[0].model.training
+
+
+def test_eight_threads_per_task_all_succeed():
+    texts = ["This movie was wonderful", "This movie was terrible"]
+    labels = _run_concurrently(lambda i: classify(texts[i % 2])[0].label)
+    assert labels == ["positive", "negative"] * 4
+
+    cat = example_image("Cat (Chelsea)")
+    assert len(set(_run_concurrently(lambda i: recognise(cat).label))) == 1
+
+    shapes = _run_concurrently(lambda i: attention("Attention is all you need.").weights.shape)
+    assert len(set(shapes)) == 1
+
+    settings = GenerationSettings(max_new_tokens=6, temperature=0, chat=False)
+    outputs = _run_concurrently(lambda i: "".join(generate("Once upon a time", settings)))
+    assert len(set(outputs)) == 1 and outputs[0].strip()
+
+
+@pytest.mark.parametrize("spec", [GPT2, VIT, DISTILBERT_SST2])
+def test_hub_models_fail_offline_with_a_clear_message(spec, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.perf_counter()
+    with pytest.raises(ModelUnavailableError, match="Hugging Face Hub"):
+        models.get_model(spec.key)
+    assert time.perf_counter() - started < 30
+    assert not models.is_loaded(spec.key)
+
+
+def test_unknown_model_key():
+    with pytest.raises(InputError, match="Unknown model"):
+        get_spec("nope")
+
+
+def test_cores_follow_cpu_cores_variable(monkeypatch):
+    monkeypatch.setenv("CPU_CORES", "3")
+    assert available_cores() == 3
+    monkeypatch.delenv("CPU_CORES")
+    assert available_cores() >= 1
+
+
+def test_device_can_be_forced(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_DEVICE", "cpu")
+    assert select_device().type == "cpu"
+    import torch
+
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("DASHBOARD_DEVICE", "cuda")
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            select_device()

@@ -1,0 +1,82 @@
+import io
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from backend.errors import InputError
+from backend.images import EXAMPLES, example_image, load_image
+from backend.recognise import recognise
+
+CAT_CLASSES = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
+
+
+def _encoded(image: Image.Image, fmt: str, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def test_the_scikit_image_cat_is_a_cat():
+    result = recognise(example_image("Cat (Chelsea)"))
+    labels = [c.label for c in result.top]
+    assert len(labels) == 5
+    assert CAT_CLASSES & set(labels[:3])
+    assert result.label in CAT_CLASSES
+    probabilities = [c.probability for c in result.top]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert 0 < sum(probabilities) <= 1 + 1e-6
+
+
+def test_the_coffee_photo_holds_an_espresso():
+    result = recognise(example_image("Coffee cup"))
+    assert "espresso" in [c.label for c in result.top]
+    assert result.top[0].label == "espresso" and result.top[0].probability > 0.5
+    assert result.image_size == (600, 400)
+    assert result.run.model.startswith("EfficientNet-Lite0")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP"])
+def test_uploads_in_every_accepted_format_give_the_same_answer(fmt):
+    data = _encoded(example_image("Coffee cup"), fmt)
+    assert recognise(data).top[0].label == "espresso"
+
+
+def test_gif_upload_uses_the_first_frame():
+    cat, coffee = example_image("Cat (Chelsea)"), example_image("Coffee cup").resize((451, 300))
+    data = _encoded(cat, "GIF", save_all=True, append_images=[coffee], duration=100)
+    image = load_image(data, "anim.gif")
+    assert image.mode == "RGB" and image.size == (451, 300)
+    assert recognise(image).label in CAT_CLASSES
+
+
+def test_transparent_and_greyscale_images_are_converted():
+    rgba = example_image("Coffee cup").convert("RGBA")
+    rgba.putalpha(200)
+    assert load_image(_encoded(rgba, "PNG")).mode == "RGB"
+    grey16 = Image.fromarray((np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16))
+    converted = load_image(_encoded(grey16, "PNG"))
+    assert converted.mode == "RGB" and converted.size == (64, 64)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"this is a text file, not a picture", "not an image"),
+        (_encoded(Image.new("RGB", (64, 64)), "PNG")[:60], "damaged"),
+        (_encoded(Image.new("RGB", (4, 4)), "PNG"), "at least"),
+        (_encoded(Image.new("RGB", (32, 32)), "TIFF"), "TIFF"),
+    ],
+)
+def test_bad_uploads_get_clear_messages(data, message):
+    with pytest.raises(InputError, match=message):
+        load_image(data, "upload.png")
+
+
+def test_every_example_photo_loads_and_is_recognised():
+    for name in EXAMPLES:
+        result = recognise(example_image(name), top_k=3)
+        assert len(result.top) == 3
+        assert math.isfinite(result.top[0].probability)
