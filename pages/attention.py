@@ -41,7 +41,7 @@ if text.strip():
         head_options = ["Mean of all heads"] + [f"Head {h + 1}" for h in range(result.n_heads)]
         head_choice = c2.selectbox("Head", head_options, key=f"attention_head_{spec.key}")
         head = None if head_choice == head_options[0] else head_options.index(head_choice) - 1
-        st.plotly_chart(attention_heatmap(result, layer, head), key="attention_chart")
+        st.plotly_chart(attention_heatmap(result, layer, head), key="attention_chart", theme=None)
         kind = "decoder: each token sees only itself and earlier tokens" if result.causal else "encoder: every token sees every token"
         st.caption(f"{len(result.tokens)} tokens · {result.n_layers} layers × {result.n_heads} heads · {kind}.")
         run_caption(result.run)

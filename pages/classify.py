@@ -38,7 +38,7 @@ if text.strip():
         result = classify(text, labels, model_key=spec.key)[0]
         left, right = st.columns([3, 2])
         with left:
-            st.plotly_chart(label_probabilities(result), key="classify_chart")
+            st.plotly_chart(label_probabilities(result), key="classify_chart", theme=None)
         with right:
             st.metric("Prediction", result.label, f"{result.scores[0].probability:.1%} probability", delta_color="off")
             if result.scores[0].similarity is not None:

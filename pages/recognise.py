@@ -35,5 +35,5 @@ else:
     left.image(image, caption=f"{image.width}×{image.height} pixels", width="stretch")
     with right, shown_errors():
         result = recognise(image, top_k=5, model_key=spec.key)
-        st.plotly_chart(top_classes(result), key="recognise_chart")
+        st.plotly_chart(top_classes(result), key="recognise_chart", theme=None)
         run_caption(result.run)

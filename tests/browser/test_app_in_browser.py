@@ -1,0 +1,102 @@
+"""Use every page as a person would, assert the answer is on the page, save a screenshot each."""
+
+import io
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+ANSWER_TIMEOUT = 180_000  # ms; the first answer may wait for a model load on a cold machine
+
+
+def _open(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.get_by_test_id("stApp")).to_be_visible(timeout=60_000)
+
+
+def _settled(page: Page) -> None:
+    """Wait until Streamlit has finished running the script."""
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=ANSWER_TIMEOUT)
+
+
+def _no_exception(page: Page) -> None:
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def _shot(page: Page, name: str) -> None:
+    # Streamlit scrolls inside its main container, so a full-page shot needs a viewport that
+    # is as tall as the content.
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": 1600, "height": max(1000, min(int(height) + 40, 4000))})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_home(page, app_url):
+    _open(page, app_url)
+    expect(page.get_by_role("heading", name="How AI models work")).to_be_visible()
+    expect(page.get_by_text("Models run on:")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    _no_exception(page)
+    _shot(page, "1-home")
+
+
+def test_text_classification_example(page, app_url):
+    _open(page, f"{app_url}/classify")
+    page.get_by_role("button", name="Terrible service").click()
+    metric = page.get_by_test_id("stMetricValue")
+    expect(metric).to_have_text("negative", timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text(re.compile(r"Model: all-MiniLM-L6-v2"))).to_be_visible()
+    page.get_by_role("textbox", name="Text", exact=True).fill("What a fantastic, heart-warming film!")
+    page.get_by_role("button", name="Classify").click()
+    expect(metric).to_have_text("positive", timeout=ANSWER_TIMEOUT)
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "2-text-classification")
+
+
+def test_text_generation_streams_an_answer(page, app_url):
+    _open(page, f"{app_url}/generate")
+    page.get_by_role("textbox", name="Prompt", exact=True).fill("What is the capital of France?")
+    temperature = page.get_by_role("slider").nth(1)
+    temperature.focus()
+    temperature.press("Home")  # temperature 0: greedy, the same answer every time
+    page.get_by_role("button", name="Generate").click()
+    expect(page.get_by_text(re.compile(r"Tokens: \d+"))).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text(re.compile("Paris"))).to_be_visible()
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "3-text-generation")
+
+
+def test_image_recognition_example_and_upload(page, app_url):
+    from backend.images import example_image
+
+    _open(page, f"{app_url}/recognise")
+    expect(page.get_by_text("Top-5 ImageNet classes")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.locator(".js-plotly-plot").get_by_text(re.compile("tiger cat|tabby|Egyptian cat")).first).to_be_visible()
+    _shot(page, "4-image-recognition-example")
+
+    page.get_by_text("Upload", exact=True).click()
+    buffer = io.BytesIO()
+    example_image("Coffee cup").save(buffer, format="JPEG")
+    page.locator("input[type=file]").set_input_files(
+        {"name": "coffee.jpg", "mimeType": "image/jpeg", "buffer": buffer.getvalue()}
+    )
+    expect(page.locator(".js-plotly-plot").get_by_text("espresso").first).to_be_visible(timeout=ANSWER_TIMEOUT)
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "5-image-recognition-upload")
+
+
+def test_attention_visualizer(page, app_url):
+    _open(page, f"{app_url}/attention")
+    expect(page.get_by_text("Layer 1, mean of all heads")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    page.get_by_role("button", name="Bank (river)").click()
+    expect(page.locator(".js-plotly-plot").get_by_text("river").first).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text(re.compile(r"6 layers × 12 heads"))).to_be_visible()
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "6-attention")
