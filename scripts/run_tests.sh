@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up (first time only, test tools and Chromium included) and run the whole test suite.
+# Screenshots of every page land in test-artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+exec .venv/bin/python -m pytest "$@"
