@@ -1,0 +1,11 @@
+# Hugging Face Space (Docker SDK): the same setup script as on a laptop, then the app on port 7860.
+FROM python:3.11-slim
+RUN useradd -m -u 1000 user
+USER user
+ENV HOME=/home/user DASHBOARD_CACHE_DIR=/home/user/app/.model-cache
+WORKDIR /home/user/app
+COPY --chown=user . .
+RUN bash scripts/setup.sh && \
+    .venv/bin/python -c "from backend.gguf_convert import ensure_converted; ensure_converted()"
+EXPOSE 7860
+CMD [".venv/bin/python", "-m", "streamlit", "run", "app.py", "--server.port", "7860", "--server.address", "0.0.0.0"]
