@@ -14,6 +14,7 @@ ACCEPTED_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF"}
 ACCEPTED_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "bmp", "gif")
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo is fine; a decompression bomb is not
 MIN_SIDE = 8
+_EXIF_ORIENTATION = 0x0112
 
 
 def load_image(data: bytes, name: str = "the file") -> Image.Image:
@@ -50,7 +51,10 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """RGB with EXIF orientation applied; transparency is composited onto white."""
     if min(image.size) < MIN_SIDE:
         raise InputError(f"The image is {image.width}x{image.height} pixels; use one at least {MIN_SIDE}x{MIN_SIDE}.")
-    image = ImageOps.exif_transpose(image)
+    if image.getexif().get(_EXIF_ORIENTATION, 1) != 1:
+        image = ImageOps.exif_transpose(image)
+    if image.mode == "RGB":
+        return image  # nothing to convert; no copy on the hot path
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

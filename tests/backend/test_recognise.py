@@ -80,3 +80,12 @@ def test_every_example_photo_loads_and_is_recognised():
         result = recognise(example_image(name), top_k=3)
         assert len(result.top) == 3
         assert math.isfinite(result.top[0].probability)
+
+
+def test_exif_rotation_is_applied():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    data = _encoded(example_image("Coffee cup"), "JPEG", exif=exif.tobytes())
+    image = load_image(data, "phone-photo.jpg")
+    assert image.size == (400, 600)
+    assert recognise(image).top[0].label == "espresso"
