@@ -7,6 +7,7 @@ PyTorch modules and fast tokenizers are not safe to use from several threads at 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,7 @@ class LoadedModel:
 
 Loader = Callable[[ModelSpec, torch.device], LoadedModel]
 
+log = logging.getLogger(__name__)
 _loaded: dict[str, LoadedModel] = {}
 _load_locks: dict[str, threading.Lock] = {}
 _registry_lock = threading.Lock()
@@ -86,6 +88,7 @@ def get_model(key: str) -> LoadedModel:
             ) from exc
         loaded.model.eval()
         loaded.load_seconds = time.perf_counter() - started
+        log.warning("Loaded %s on %s in %.1f s", spec.name, target, loaded.load_seconds)
         _loaded[key] = loaded
         return loaded
 

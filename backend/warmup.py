@@ -16,7 +16,8 @@ WARMUP_ENV = "DASHBOARD_WARMUP"  # set to 0 to load models only when first asked
 
 
 def default_keys() -> list[str]:
-    keys = [default_model(task).key for task in ("classification", "generation", "image")]
+    # Quickest first: the two small models are ready in seconds, SmolLM2 may first need converting.
+    keys = [default_model(task).key for task in ("classification", "image", "generation")]
     return list(dict.fromkeys(keys))
 
 

@@ -57,7 +57,7 @@ FLOWS = {
     ),
     "generate": (
         lambda p: _ask(p, "What is the capital of France?", "Paris"),
-        lambda p: _ask(p, "What is the capital of Italy?", "Rome"),
+        lambda p: _ask(p, "What is the capital of Germany?", "Berlin"),
     ),
     "recognise": (
         lambda p: _plot_text(p, "tiger cat|tabby|Egyptian cat"),
@@ -73,11 +73,12 @@ FLOWS = {
 
 def measure(browser, name: str, env: dict[str, str]) -> tuple[float, float | None]:
     port = _free_port()
+    log = open(Path(tempfile.gettempdir()) / f"bench-streamlit-{name}.log", "w")
     started = time.perf_counter()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
         context = browser.new_context(viewport={"width": 1600, "height": 1000})
@@ -90,8 +91,12 @@ def measure(browser, name: str, env: dict[str, str]) -> tuple[float, float | Non
             except Exception:
                 time.sleep(0.1)
         first, second = FLOWS[name]
+        opened = time.perf_counter() - started
         first(page)
+        answered = time.perf_counter() - started
         _done(page)
+        if os.environ.get("BENCH_DEBUG"):
+            print(f"  opened {opened:.1f}s, answered {answered:.1f}s, settled {time.perf_counter() - started:.1f}s")
         cold = time.perf_counter() - started
         warm = None
         if second is not None:
@@ -104,11 +109,13 @@ def measure(browser, name: str, env: dict[str, str]) -> tuple[float, float | Non
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fresh-cache", action="store_true", help="start with no converted SmolLM2")
+    parser.add_argument("pages", nargs="*", default=list(FLOWS), help="pages to measure (default: all)")
     args = parser.parse_args()
     env = dict(os.environ)
     if args.fresh_cache:
@@ -116,7 +123,7 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_FLAGS)
         print(f"{'page':12s} {'cold start (s)':>15s} {'warm (s)':>9s}")
-        for name in FLOWS:
+        for name in args.pages:
             cold, warm = measure(browser, name, env)
             print(f"{name:12s} {cold:15.1f} {'' if warm is None else f'{warm:9.2f}':>9s}", flush=True)
         browser.close()
