@@ -54,6 +54,10 @@ class _StopWhen(StoppingCriteria):
         return self.fired
 
 
+def _pad_token_id(tokenizer) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+
+
 class GenerationStream:
     """Iterable of text pieces. After iteration: `text`, `new_tokens`, `run`, `stop_reason`."""
 
@@ -68,6 +72,7 @@ class GenerationStream:
         self.run: RunInfo | None = None
         self._cancel = threading.Event()
         self._error: BaseException | None = None
+        self._started = False
 
     @property
     def tokens_per_second(self) -> float:
@@ -85,7 +90,7 @@ class GenerationStream:
                     do_sample=sampling,
                     streamer=streamer,
                     stopping_criteria=StoppingCriteriaList([stop_when_cancelled]),
-                    pad_token_id=handle.preprocessor.pad_token_id or handle.preprocessor.eos_token_id,
+                    pad_token_id=_pad_token_id(handle.preprocessor),
                 )
                 if sampling:
                     kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
@@ -111,6 +116,9 @@ class GenerationStream:
             streamer.end()
 
     def __iter__(self) -> Iterator[str]:
+        if self._started:
+            raise RuntimeError("A GenerationStream can be iterated once; call generate() again.")
+        self._started = True
         streamer = TextIteratorStreamer(
             self.handle.preprocessor, skip_prompt=True, skip_special_tokens=True
         )
