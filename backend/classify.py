@@ -25,6 +25,7 @@ SIMILARITY_SCALE = 20.0
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on up to 128 tokens; sentence-transformers cuts at 256
 MAX_LABELS = 20
 MAX_TEXTS = 64
+MAX_CACHED_LABELS = 10_000
 
 DEFAULT_LABELS = ("positive", "negative")
 # Hand-written descriptions for the default labels; other labels use LABEL_TEMPLATES.
@@ -86,18 +87,27 @@ def _embed(handle: LoadedModel, texts: list[str]) -> torch.Tensor:
     return torch.nn.functional.normalize(pooled, dim=-1)
 
 
+def _label_vectors(handle: LoadedModel, labels: list[str]) -> torch.Tensor:
+    """[labels, hidden] unit vectors: the mean embedding of each label's descriptions.
+    Kept on the loaded model (callers hold its lock), so a label is embedded once per process."""
+    cache: dict[str, torch.Tensor] = handle.extras.setdefault("label_vectors", {})
+    if len(cache) > MAX_CACHED_LABELS:  # user-typed labels are unbounded; 1.5 kB each
+        cache.clear()
+    missing = [label for label in labels if label not in cache]
+    if missing:
+        descriptions = [descriptions_for(label) for label in missing]
+        embedded = _embed(handle, [d for group in descriptions for d in group])
+        start = 0
+        for label, group in zip(missing, descriptions, strict=True):
+            mean = embedded[start : start + len(group)].mean(dim=0)
+            cache[label] = torch.nn.functional.normalize(mean, dim=-1)
+            start += len(group)
+    return torch.stack([cache[label] for label in labels])
+
+
 def _zero_shot(handle: LoadedModel, texts: list[str], labels: list[str]) -> torch.Tensor:
     """Returns [texts, labels] cosine similarities."""
-    descriptions = [descriptions_for(label) for label in labels]
-    flat = [d for group in descriptions for d in group]
-    embedded = _embed(handle, texts + flat)
-    text_vectors, described = embedded[: len(texts)], embedded[len(texts) :]
-    prototypes, start = [], 0
-    for group in descriptions:
-        prototypes.append(described[start : start + len(group)].mean(dim=0))
-        start += len(group)
-    label_vectors = torch.nn.functional.normalize(torch.stack(prototypes), dim=-1)
-    return text_vectors @ label_vectors.T
+    return _embed(handle, texts) @ _label_vectors(handle, labels).T
 
 
 def classify(

