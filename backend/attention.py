@@ -8,6 +8,7 @@ its matrices are lower-triangular.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 from backend.errors import InputError
 from backend.models import LoadedModel, RunInfo, get_model
 from backend.registry import MINILM
+from backend.scheduler import SCHEDULER, Job
 from backend.text_input import check_token_count, clean_text
 
 MAX_TOKENS = 96  # beyond this a token-labelled heatmap stops being readable
@@ -45,23 +47,61 @@ def display_tokens(handle: LoadedModel, ids: list[int]) -> list[str]:
     return tokenizer.convert_ids_to_tokens(ids)
 
 
-def attention(text: str, model_key: str = MINILM.key) -> AttentionResult:
-    """Attention weights of `text` in every layer and head of the chosen model."""
-    text = clean_text(text)
+def attention_each(texts: Sequence[str], model_key: str = MINILM.key) -> list[AttentionResult | InputError]:
+    """Attention weights of several texts in one forward pass. Padding is on the right and masked,
+    so each text's weights are those of running it alone; a text that cannot be used gets its
+    error in its place."""
     handle = get_model(model_key)
+    causal = bool(handle.extras.get("causal"))
+    outcomes: list[AttentionResult | InputError | None] = [None] * len(texts)
     with handle.lock, torch.inference_mode():
         started = time.perf_counter()
-        encoded = handle.preprocessor(text, return_tensors="pt")
-        ids = encoded["input_ids"][0].tolist()
-        check_token_count(len(ids), MAX_TOKENS, "text", f"the attention view of {handle.spec.name}")
-        output = handle.model(**encoded.to(handle.device), output_attentions=True)
-        layers = output.attentions
-        if not layers:
-            raise RuntimeError(
-                f"{handle.spec.name} returned no attention weights; load it with "
-                "attn_implementation='eager'."
+        valid: list[tuple[int, str, list[int]]] = []
+        for i, raw in enumerate(texts):
+            try:
+                text = clean_text(raw)
+                ids = handle.preprocessor(text)["input_ids"]
+                check_token_count(len(ids), MAX_TOKENS, "text", f"the attention view of {handle.spec.name}")
+                valid.append((i, text, ids))
+            except InputError as exc:
+                outcomes[i] = exc
+        if valid:
+            encoded = handle.preprocessor(
+                [text for _, text, _ in valid], padding=True, padding_side="right", return_tensors="pt"
             )
-        weights = torch.stack(layers, dim=1)[0].float().cpu().numpy()
-        tokens = display_tokens(handle, ids)
+            output = handle.model(**encoded.to(handle.device), output_attentions=True)
+            if not output.attentions:
+                raise RuntimeError(
+                    f"{handle.spec.name} returned no attention weights; load it with "
+                    "attn_implementation='eager'."
+                )
+            stacked = torch.stack(output.attentions, dim=1).float().cpu()  # [batch, layers, heads, q, k]
         run = handle.run_info(started)
-    return AttentionResult(tokens=tokens, weights=weights, causal=bool(handle.extras.get("causal")), run=run)
+        for row, (i, _text, ids) in enumerate(valid):  # still under the lock: decoding uses the tokenizer
+            n = len(ids)
+            weights = stacked[row, :, :, :n, :n].contiguous().numpy()
+            outcomes[i] = AttentionResult(display_tokens(handle, ids), weights, causal, run)
+    return outcomes  # type: ignore[return-value]  # every slot is filled
+
+
+def attention(text: str, model_key: str = MINILM.key) -> AttentionResult:
+    """Attention weights of `text` in every layer and head of the chosen model."""
+    outcome = attention_each([text], model_key)[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def _run_jobs(jobs: Sequence[Job]) -> list[AttentionResult | InputError]:
+    return attention_each([job.payload for job in jobs], jobs[0].batch_key[1])
+
+
+def submit_attention(
+    text: str, model_key: str = MINILM.key, *, owner: str | None = None, slot: str | None = None
+) -> Job:
+    """Queue one attention request; texts for the same model that arrive together share a batch."""
+    text = clean_text(text)
+    key = ("attention", model_key)
+    return SCHEDULER.submit(
+        model_key, _run_jobs, text, batch_key=key, owner=owner, slot=slot, request_key=(key, text)
+    )

@@ -17,7 +17,8 @@ import torch
 
 from backend.errors import InputError
 from backend.models import LoadedModel, RunInfo, get_model
-from backend.registry import MINILM
+from backend.registry import MINILM, get_spec
+from backend.scheduler import SCHEDULER, Job
 from backend.text_input import check_token_count, clean_text
 
 # cos-similarity -> logit scale, as in CLIP; 20 turns a 0.1 similarity gap into 88% / 12%.
@@ -110,46 +111,93 @@ def _zero_shot(handle: LoadedModel, texts: list[str], labels: list[str]) -> torc
     return _embed(handle, texts) @ _label_vectors(handle, labels).T
 
 
-def classify(
-    texts: str | Sequence[str],
+def _classify_valid(handle: LoadedModel, items: list[str], label_list: list[str]) -> tuple[list[str], torch.Tensor, torch.Tensor | None]:
+    """(labels, [texts, labels] probabilities, similarities or None); the caller holds the lock."""
+    if handle.spec.kind == "sequence-classifier":
+        batch = handle.preprocessor(items, padding=True, return_tensors="pt").to(handle.device)
+        probabilities = handle.model(**batch).logits.softmax(dim=-1).cpu()
+        names = handle.model.config.id2label
+        return [names[i] for i in range(probabilities.shape[1])], probabilities, None
+    similarities = _zero_shot(handle, items, label_list).cpu()
+    return label_list, (similarities * SIMILARITY_SCALE).softmax(dim=-1), similarities
+
+
+def classify_each(
+    texts: Sequence[str],
     labels: str | Sequence[str] = DEFAULT_LABELS,
     model_key: str = MINILM.key,
-) -> list[Classification]:
-    """Classify each text; returns one `Classification` per text, in order."""
-    items = [texts] if isinstance(texts, str) else list(texts)
-    if not items:
-        raise InputError("Nothing to classify: give at least one text.")
-    if len(items) > MAX_TEXTS:
-        raise InputError(f"{len(items)} texts given; classify at most {MAX_TEXTS} at once.")
-    items = [clean_text(t) for t in items]
+) -> list[Classification | InputError]:
+    """Classify texts in one forward pass; a text that cannot be used gets its own error in its
+    place instead of failing the others (so requests from several people can share a batch)."""
+    if len(texts) > MAX_TEXTS:
+        raise InputError(f"{len(texts)} texts given; classify at most {MAX_TEXTS} at once.")
     handle = get_model(model_key)
-    fine_tuned = handle.spec.kind == "sequence-classifier"
-    label_list = [] if fine_tuned else _check_labels(labels)
+    label_list = [] if handle.spec.kind == "sequence-classifier" else _check_labels(labels)
+    outcomes: list[Classification | InputError | None] = [None] * len(texts)
     with handle.lock, torch.inference_mode():
         started = time.perf_counter()
-        for text in items:
-            n_tokens = len(handle.preprocessor(text)["input_ids"])
-            check_token_count(n_tokens, MAX_TOKENS, "text", handle.spec.name)
-        if fine_tuned:
-            batch = handle.preprocessor(items, padding=True, return_tensors="pt").to(handle.device)
-            probabilities = handle.model(**batch).logits.softmax(dim=-1).cpu()
-            names = handle.model.config.id2label
-            label_list = [names[i] for i in range(probabilities.shape[1])]
-            similarities = None
-        else:
-            similarities = _zero_shot(handle, items, label_list).cpu()
-            probabilities = (similarities * SIMILARITY_SCALE).softmax(dim=-1)
+        valid: list[tuple[int, str]] = []
+        for i, raw in enumerate(texts):
+            try:
+                text = clean_text(raw)
+                check_token_count(len(handle.preprocessor(text)["input_ids"]), MAX_TOKENS, "text", handle.spec.name)
+                valid.append((i, text))
+            except InputError as exc:
+                outcomes[i] = exc
+        if valid:
+            names, probabilities, similarities = _classify_valid(handle, [t for _, t in valid], label_list)
         run = handle.run_info(started)
-    results = []
-    for row, text in enumerate(items):
+    for row, (i, text) in enumerate(valid):
         scores = [
             LabelScore(
                 label=label,
                 probability=float(probabilities[row, col]),
                 similarity=None if similarities is None else float(similarities[row, col]),
             )
-            for col, label in enumerate(label_list)
+            for col, label in enumerate(names)
         ]
         scores.sort(key=lambda s: s.probability, reverse=True)
-        results.append(Classification(text=text, scores=scores, run=run))
-    return results
+        outcomes[i] = Classification(text=text, scores=scores, run=run)
+    return outcomes  # type: ignore[return-value]  # every slot is filled
+
+
+def classify(
+    texts: str | Sequence[str],
+    labels: str | Sequence[str] = DEFAULT_LABELS,
+    model_key: str = MINILM.key,
+) -> list[Classification]:
+    """Classify each text; returns one `Classification` per text, in order. Raises on the first
+    text that cannot be used."""
+    items = [texts] if isinstance(texts, str) else list(texts)
+    if not items:
+        raise InputError("Nothing to classify: give at least one text.")
+    outcomes = classify_each(items, labels, model_key)
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            raise outcome
+    return outcomes  # type: ignore[return-value]
+
+
+def _run_jobs(jobs: Sequence[Job]) -> list[Classification | InputError]:
+    texts = [job.payload[0] for job in jobs]
+    _, labels, model_key = jobs[0].payload  # a batch shares labels and model (its batch key)
+    return classify_each(texts, labels, model_key)
+
+
+def submit_classify(
+    text: str,
+    labels: str | Sequence[str] = DEFAULT_LABELS,
+    model_key: str = MINILM.key,
+    *,
+    owner: str | None = None,
+    slot: str | None = None,
+) -> Job:
+    """Queue one classification on the shared model; requests with the same labels that arrive
+    together run as one batch. Mistakes in the input are raised here, before queueing."""
+    text = clean_text(text)
+    label_list = tuple(_check_labels(labels)) if get_spec(model_key).kind != "sequence-classifier" else ()
+    key = ("classify", model_key, label_list)
+    return SCHEDULER.submit(
+        model_key, _run_jobs, (text, label_list, model_key),
+        batch_key=key, owner=owner, slot=slot, request_key=(key, text),
+    )

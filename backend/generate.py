@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +20,7 @@ from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStr
 from backend.errors import InputError
 from backend.models import LoadedModel, RunInfo, get_model
 from backend.registry import SMOLLM2
+from backend.scheduler import SCHEDULER, Job
 from backend.text_input import check_token_count, clean_text
 
 MAX_NEW_TOKENS = 1024
@@ -40,6 +42,10 @@ class GenerationSettings:
             raise InputError("Temperature must be between 0 (greedy) and 2.")
         if not 0.0 < self.top_p <= 1.0:
             raise InputError("Top-p must be above 0 and at most 1.")
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32
+        ):
+            raise InputError("The seed must be a whole number from 0 to 4294967295.")
 
 
 class _StopWhen(StoppingCriteria):
@@ -162,3 +168,35 @@ def generate(
     with handle.lock:  # the tokenizer is shared too
         inputs = _encode(handle, prompt, settings.chat)
     return GenerationStream(handle, inputs, settings)
+
+
+def _run_job(jobs: Sequence[Job]) -> list[GenerationStream]:
+    """Generate for one queued job, publishing each piece as it comes; stops early on request."""
+    (job,) = jobs
+    prompt, settings, model_key = job.payload
+    stream = generate(prompt, settings, model_key)
+    with closing(iter(stream)) as pieces:  # closing ends the worker thread when we stop early
+        for piece in pieces:
+            job.publish(piece)
+            if job.stop_requested:
+                break
+    return [stream]
+
+
+def submit_generate(
+    prompt: str,
+    settings: GenerationSettings | None = None,
+    model_key: str = SMOLLM2.key,
+    *,
+    owner: str | None = None,
+    slot: str | None = None,
+) -> Job:
+    """Queue a generation; its text arrives through `job.stream()`, the finished
+    `GenerationStream` (text, tokens, stop reason) is `job.outcome()`. Generations run one at a time."""
+    settings = settings or GenerationSettings()
+    settings.validate()
+    prompt = clean_text(prompt, "prompt")
+    return SCHEDULER.submit(
+        model_key, _run_job, (prompt, settings, model_key),
+        owner=owner, slot=slot, request_key=("generate", model_key, prompt, settings),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -12,6 +13,9 @@ from backend.errors import InputError
 from backend.images import load_image, to_rgb
 from backend.models import LoadedModel, RunInfo, get_model
 from backend.registry import EFFICIENTNET
+from backend.scheduler import SCHEDULER, Job
+
+MAX_TOP_K = 20
 
 
 @dataclass(frozen=True)
@@ -43,22 +47,68 @@ def _logits(handle: LoadedModel, pixels: torch.Tensor) -> torch.Tensor:
     return getattr(output, "logits", output)
 
 
-def recognise(
-    image: Image.Image | bytes, top_k: int = 5, model_key: str = EFFICIENTNET.key
-) -> Recognition:
-    """The `top_k` most probable classes for an image (PIL image, or the bytes of an upload)."""
-    if not 1 <= top_k <= 20:
-        raise InputError("Top-k must be between 1 and 20.")
-    picture = load_image(image) if isinstance(image, (bytes, bytearray)) else to_rgb(image)
+def _check_top_k(top_k: int) -> int:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise InputError(f"Top-k must be a whole number from 1 to {MAX_TOP_K}.")
+    return top_k
+
+
+def recognise_each(
+    images: Sequence[Image.Image], top_k: int | Sequence[int] = 5, model_key: str = EFFICIENTNET.key
+) -> list[Recognition]:
+    """The top classes of several RGB images in one forward pass (one result per image)."""
+    tops = [top_k] * len(images) if isinstance(top_k, int) else list(top_k)
+    tops = [_check_top_k(k) for k in tops]
+    pictures = [to_rgb(image) for image in images]
     handle = get_model(model_key)
     categories = handle.extras["categories"]
     with handle.lock, torch.inference_mode():
         started = time.perf_counter()
-        probabilities = _logits(handle, _pixels(handle, picture)).softmax(dim=-1)[0].cpu()
-        values, indices = probabilities.topk(top_k)
+        pixels = torch.cat([_pixels(handle, picture) for picture in pictures])
+        probabilities = _logits(handle, pixels).softmax(dim=-1).cpu()
+        ranked = [probabilities[row].topk(k) for row, k in enumerate(tops)]
         run = handle.run_info(started)
-    top = [
-        ClassProbability(index=int(i), label=categories[int(i)], probability=float(v))
-        for v, i in zip(values, indices, strict=True)
+    return [
+        Recognition(
+            top=[
+                ClassProbability(index=int(i), label=categories[int(i)], probability=float(v))
+                for v, i in zip(values, indices, strict=True)
+            ],
+            image_size=picture.size,
+            run=run,
+        )
+        for (values, indices), picture in zip(ranked, pictures, strict=True)
     ]
-    return Recognition(top=top, image_size=picture.size, run=run)
+
+
+def recognise(
+    image: Image.Image | bytes, top_k: int = 5, model_key: str = EFFICIENTNET.key
+) -> Recognition:
+    """The `top_k` most probable classes for an image (PIL image, or the bytes of an upload)."""
+    _check_top_k(top_k)
+    picture = load_image(image) if isinstance(image, (bytes, bytearray)) else to_rgb(image)
+    return recognise_each([picture], top_k, model_key)[0]
+
+
+def _run_jobs(jobs: Sequence[Job]) -> list[Recognition]:
+    images = [job.payload[0] for job in jobs]
+    return recognise_each(images, [job.payload[1] for job in jobs], jobs[0].payload[2])
+
+
+def submit_recognise(
+    image: Image.Image | bytes,
+    top_k: int = 5,
+    model_key: str = EFFICIENTNET.key,
+    *,
+    owner: str | None = None,
+    slot: str | None = None,
+    request_key: Hashable | None = None,
+) -> Job:
+    """Queue one image on the shared model; images that arrive together run as one batch.
+    `request_key` names the image (e.g. a hash of the upload) so a repeated request is recognised."""
+    _check_top_k(top_k)
+    picture = load_image(image) if isinstance(image, (bytes, bytearray)) else to_rgb(image)
+    return SCHEDULER.submit(
+        model_key, _run_jobs, (picture, top_k, model_key), batch_key=("recognise", model_key),
+        owner=owner, slot=slot, request_key=None if request_key is None else (request_key, top_k, model_key),
+    )

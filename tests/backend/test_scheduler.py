@@ -1,0 +1,232 @@
+"""The fair queue: order, batching, positions, cancelling, one job per owner and page; and that a
+batched run on the real models gives each request exactly what an unbatched call gives."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from backend import attention, classify, recognise
+from backend.scheduler import JobCancelled, Scheduler, batch_wait_seconds, run_now
+from backend.images import EXAMPLES, example_image
+
+TOLERANCE = 1e-5
+
+
+class Gate:
+    """A runner that records each batch and blocks until released."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def __call__(self, jobs):
+        self.batches.append([job.payload for job in jobs])
+        self.entered.set()
+        assert self.release.wait(10)
+        return [f"answer to {job.payload}" for job in jobs]
+
+
+def test_batch_wait_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_BATCH_WAIT_MS", "25")
+    assert batch_wait_seconds() == pytest.approx(0.025)
+    monkeypatch.setenv("DASHBOARD_BATCH_WAIT_MS", "lots")
+    assert batch_wait_seconds() == pytest.approx(0.008)
+    monkeypatch.setenv("DASHBOARD_BATCH_WAIT_MS", "100000")
+    assert batch_wait_seconds() == 1.0  # bounded
+
+
+def test_compatible_requests_arriving_together_share_one_batch():
+    scheduler = Scheduler(batch_wait=0.2)
+    gate = Gate()
+    gate.release.set()
+    jobs = [scheduler.submit("m", gate, f"q{i}", batch_key="same") for i in range(5)]
+    odd = scheduler.submit("m", gate, "other", batch_key="different")
+    assert [run_now(j) for j in jobs] == [f"answer to q{i}" for i in range(5)]
+    assert run_now(odd) == "answer to other"
+    assert gate.batches == [[f"q{i}" for i in range(5)], ["other"]]
+    assert {j.batch_size for j in jobs} == {5}
+
+
+def test_batches_are_bounded():
+    scheduler = Scheduler(batch_wait=0.5, max_batch=4)
+    gate = Gate()
+    gate.release.set()
+    jobs = [scheduler.submit("m", gate, i, batch_key="k") for i in range(10)]
+    for job in jobs:
+        run_now(job)
+    assert [len(b) for b in gate.batches] == [4, 4, 2]
+
+
+def test_waiting_jobs_know_their_place_and_are_served_in_order():
+    scheduler = Scheduler(batch_wait=0)
+    gate = Gate()
+    first = scheduler.submit("m", gate, "first")
+    assert gate.entered.wait(5)
+    later = [scheduler.submit("m", gate, f"later{i}") for i in range(3)]
+    assert first.position is None and first.state == "running"
+    assert [j.position for j in later] == [1, 2, 3]
+    gate.release.set()
+    for job in later:
+        run_now(job)
+    assert gate.batches == [["first"], ["later0"], ["later1"], ["later2"]]
+    # with a duration measured, later arrivals get an estimate of their wait
+    gate.release.clear()
+    gate.entered.clear()
+    running = scheduler.submit("m", gate, "again")
+    assert gate.entered.wait(5)
+    waiting = scheduler.submit("m", gate, "waiting")
+    assert waiting.eta_seconds is not None and waiting.eta_seconds >= 0
+    gate.release.set()
+    run_now(running), run_now(waiting)
+
+
+def test_a_second_click_returns_the_running_job_and_a_new_question_replaces_it():
+    scheduler = Scheduler(batch_wait=0)
+    gate = Gate()
+    blocker = scheduler.submit("m", gate, "someone else's")
+    assert gate.entered.wait(5)
+    mine = scheduler.submit("m", gate, "mine", owner="s1", slot="/classify", request_key="mine")
+    again = scheduler.submit("m", gate, "mine", owner="s1", slot="/classify", request_key="mine")
+    assert again is mine
+    changed = scheduler.submit("m", gate, "new", owner="s1", slot="/classify", request_key="new")
+    assert changed is not mine and mine.state == "cancelled"
+    with pytest.raises(JobCancelled):
+        mine.outcome()
+    gate.release.set()
+    assert run_now(changed) == "answer to new"
+    run_now(blocker)
+    assert ["mine"] not in gate.batches
+    assert scheduler.held("s1", "/classify") is None  # finished jobs are not held
+
+
+def test_leaving_a_page_gives_up_the_place_there():
+    scheduler = Scheduler(batch_wait=0)
+    gate = Gate()
+    blocker = scheduler.submit("m", gate, "blocker")
+    assert gate.entered.wait(5)
+    there = scheduler.submit("m", gate, "there", owner="s1", slot="/classify", request_key=1)
+    behind = scheduler.submit("m", gate, "behind", owner="s2", slot="/classify", request_key=1)
+    assert behind.position == 2
+    assert scheduler.leave_other_slots("s1", "/generate") == 1
+    assert there.state == "cancelled" and behind.position == 1
+    assert scheduler.leave_other_slots("s2", "/classify") == 0  # staying on the page keeps it
+    gate.release.set()
+    run_now(blocker), run_now(behind)
+    assert gate.batches == [["blocker"], ["behind"]]
+
+
+def test_jobs_of_closed_sessions_are_skipped():
+    scheduler = Scheduler(batch_wait=0)
+    scheduler.owner_alive = lambda owner: owner != "gone"
+    gate = Gate()
+    gate.release.set()
+    lost = scheduler.submit("m", gate, "lost", owner="gone", slot="/p")
+    kept = scheduler.submit("m", gate, "kept", owner="here", slot="/p")
+    assert run_now(kept) == "answer to kept"
+    lost.wait(5)
+    assert lost.state == "cancelled"
+    assert ["lost"] not in gate.batches
+
+
+def test_an_error_reaches_every_job_of_its_batch_and_the_queue_goes_on():
+    scheduler = Scheduler(batch_wait=0.1)
+
+    def broken(jobs):
+        raise ValueError("boom")
+
+    jobs = [scheduler.submit("m", broken, i, batch_key="k") for i in range(3)]
+    for job in jobs:
+        job.wait(5)
+        with pytest.raises(ValueError, match="boom"):
+            job.outcome()
+    gate = Gate()
+    gate.release.set()
+    assert run_now(scheduler.submit("m", gate, "after")) == "answer to after"
+
+
+def test_a_streaming_job_publishes_pieces_and_stops_on_request():
+    scheduler = Scheduler(batch_wait=0)
+
+    def count(jobs):
+        (job,) = jobs
+        for i in range(1000):
+            if job.stop_requested:
+                return [f"stopped at {i}"]
+            job.publish(str(i))
+            time.sleep(0.002)
+        return ["all"]
+
+    job = scheduler.submit("m", count, None)
+    seen = []
+    for piece in job.stream(poll=0.05):
+        if piece is not None:
+            seen.append(piece)
+        if len(seen) == 5:
+            job.cancel()
+    assert run_now(job).startswith("stopped at")
+    assert seen[:5] == ["0", "1", "2", "3", "4"] and len(seen) < 1000
+
+
+# --- the real models: a batch gives each request what an unbatched call gives ---
+
+SENTENCES = ["The movie was great", "I hated every minute of it.", "Tea, please.", "ok"]
+
+
+def _together(submit, items):
+    """Submit all at once from separate threads, as separate sessions would."""
+    jobs = [None] * len(items)
+
+    def one(i):
+        jobs[i] = submit(items[i], i)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(items))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return jobs, [run_now(job) for job in jobs]
+
+
+def test_batched_classification_equals_one_at_a_time():
+    alone = [classify.classify(s)[0] for s in SENTENCES]
+    jobs, together = _together(lambda s, i: classify.submit_classify(s, owner=f"c{i}", slot="/c"), SENTENCES)
+    assert max(j.batch_size for j in jobs) > 1
+    for a, b in zip(alone, together, strict=True):
+        assert [s.label for s in a.scores] == [s.label for s in b.scores]
+        assert np.allclose([s.probability for s in a.scores], [s.probability for s in b.scores], atol=TOLERANCE)
+
+
+def test_a_bad_text_in_a_batch_fails_alone():
+    good = classify.submit_classify("A fine film", owner="g", slot="/c")
+    bad = classify.submit_classify("word " * 400, owner="b", slot="/c")  # over the token limit
+    assert run_now(good).scores
+    bad.wait()
+    with pytest.raises(Exception, match="token"):
+        bad.outcome()
+
+
+def test_batched_recognition_equals_one_at_a_time():
+    photos = [example_image(name) for name in list(EXAMPLES)[:3]]
+    small = photos[0].resize((97, 61))  # different sizes still batch: each is resized to 224
+    photos = [*photos, small]
+    alone = [recognise.recognise(p, top_k=5) for p in photos]
+    jobs, together = _together(lambda p, i: recognise.submit_recognise(p, 5, owner=f"r{i}", slot="/r"), photos)
+    assert max(j.batch_size for j in jobs) > 1
+    for a, b in zip(alone, together, strict=True):
+        assert [c.index for c in a.top] == [c.index for c in b.top]
+        assert np.allclose([c.probability for c in a.top], [c.probability for c in b.top], atol=TOLERANCE)
+
+
+def test_batched_attention_equals_one_at_a_time():
+    texts = ["The cat sat on the mat.", "Attention is all you need", "short", "A much longer sentence, with commas, clauses and more."]
+    alone = [attention.attention(t) for t in texts]
+    jobs, together = _together(lambda t, i: attention.submit_attention(t, owner=f"a{i}", slot="/a"), texts)
+    assert max(j.batch_size for j in jobs) > 1
+    for a, b in zip(alone, together, strict=True):
+        assert a.tokens == b.tokens
+        assert a.weights.shape == b.weights.shape
+        assert np.abs(np.asarray(a.weights) - np.asarray(b.weights)).max() < TOLERANCE
+
