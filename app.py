@@ -1,22 +1,56 @@
-"""Entry point: page setup and navigation only. Run with `streamlit run app.py`."""
+"""Entry point: server start-up, page setup and navigation only. Run with `streamlit run app.py`.
+
+Why the file has two halves. Streamlit decides *per process* whether an app uses the `pages/`
+folder's automatic navigation: the flag `PagesManager.uses_pages_directory` is set when the
+first session starts (a `pages/` folder sits next to the script) and is only cleared when this
+script calls `st.navigation`. On a fresh server whose first visitors open a page's own link
+(`/generate`), the script runner sees the flag still set and runs `pages/generate.py` on its own,
+with a sidebar of raw file names, instead of running this script. So the flag is cleared when the
+server starts, before any session: `streamlit run app.py` finds the `st.App` below, serves it,
+and runs `server_lifespan` first. Each browser session then runs this file as `__main__`.
+"""
+
+from contextlib import asynccontextmanager
 
 import streamlit as st
 
+from backend.memory import limit_malloc_arenas
+from backend.scheduler import SCHEDULER
 from backend.warmup import warm_up_in_background
 
-st.set_page_config(page_title="How AI models work", page_icon=":material/neurology:", layout="wide")
 
-# Load the offline models in a background thread once per server process, so the first
-# question on each page does not wait for a model load.
-warm_up_in_background()
+def _session_alive(session_id: str | None) -> bool:
+    from streamlit.runtime import Runtime
 
-pages = st.navigation(
-    [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/classify.py", title="Text classification", icon=":material/label:"),
-        st.Page("pages/generate.py", title="Text generation", icon=":material/edit_note:"),
-        st.Page("pages/recognise.py", title="Image recognition", icon=":material/image_search:"),
-        st.Page("pages/attention.py", title="Attention visualizer", icon=":material/grid_on:"),
-    ]
-)
-pages.run()
+    return session_id is None or not Runtime.exists() or Runtime.instance().is_active_session(session_id)
+
+
+@asynccontextmanager
+async def server_lifespan(_app):
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False  # navigation comes from st.navigation below, always
+    limit_malloc_arenas()  # before the session threads allocate: keeps resident memory flat
+    SCHEDULER.owner_alive = _session_alive  # queued requests of closed tabs are skipped
+    warm_up_in_background()  # the default models load while the first visitors arrive
+    yield
+
+
+if __name__ == "__main__":
+    from ui.jobs import session_id
+
+    st.set_page_config(page_title="How AI models work", page_icon=":material/neurology:", layout="wide")
+    page = st.navigation(
+        [
+            st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+            st.Page("pages/classify.py", title="Text classification", icon=":material/label:"),
+            st.Page("pages/generate.py", title="Text generation", icon=":material/edit_note:"),
+            st.Page("pages/recognise.py", title="Image recognition", icon=":material/image_search:"),
+            st.Page("pages/attention.py", title="Attention visualizer", icon=":material/grid_on:"),
+        ]
+    )
+    # Whoever moves to another page gives up their place in the queues of the page they left.
+    SCHEDULER.leave_other_slots(session_id(), page.url_path)
+    page.run()
+else:
+    app = st.App("app.py", lifespan=server_lifespan)

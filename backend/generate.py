@@ -178,7 +178,7 @@ def _run_job(jobs: Sequence[Job]) -> list[GenerationStream]:
     with closing(iter(stream)) as pieces:  # closing ends the worker thread when we stop early
         for piece in pieces:
             job.publish(piece)
-            if job.stop_requested:
+            if job.stop_requested or not SCHEDULER.owner_alive(job.owner):  # Stop, or the tab closed
                 break
     return [stream]
 

@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from backend.classify import DEFAULT_LABELS, SIMILARITY_SCALE, classify
+from backend.classify import DEFAULT_LABELS, SIMILARITY_SCALE, submit_classify
 from backend.figures import label_probabilities
-from ui.common import example_buttons, model_picker, run_caption, shown_errors
+from ui.common import example_buttons, model_field, model_picker, run_caption, shown_errors
+from ui.jobs import await_job, mine
+from ui.state import PageState, text_field
 
 SENTIMENT = ", ".join(DEFAULT_LABELS)
 TOPICS = "sports, business, politics, science"
@@ -15,7 +17,16 @@ EXAMPLES = {
     "Earnings report": {"classify_text": "Shares of the company fell after its quarterly earnings report.", "classify_labels": TOPICS},
 }
 
-st.title("Text classification")
+state = PageState(
+    "classify",
+    [
+        model_field("classification", "classify_model"),
+        text_field("classify_text", "text"),
+        text_field("classify_labels", "labels", default=SENTIMENT, max_chars=2000),
+    ],
+)
+state.header("Text classification")
+state.restore()
 st.write(
     "A pretrained sentence encoder turns the text and a few descriptions of each label into "
     "vectors. The label whose vectors point the same way as the text's (highest cosine "
@@ -23,7 +34,6 @@ st.write(
 )
 
 spec = model_picker("classification", key="classify_model")
-st.session_state.setdefault("classify_labels", SENTIMENT)
 example_buttons(EXAMPLES, key_prefix="classify")
 text = st.text_area("Text", key="classify_text", height=110, placeholder="Type a sentence, or click an example above.")
 labels = st.text_input(
@@ -32,10 +42,11 @@ labels = st.text_input(
     help="Any labels you like, e.g. 'sports, politics, science'. A fine-tuned model has its own fixed labels.",
 )
 st.button("Classify", key="classify_run", type="primary")
+state.publish()
 
 if text.strip():
     with shown_errors():
-        result = classify(text, labels, model_key=spec.key)[0]
+        result = await_job(submit_classify(text, labels, spec.key, **mine("classify")))
         left, right = st.columns([3, 2])
         with left:
             st.plotly_chart(label_probabilities(result), key="classify_chart", theme=None)

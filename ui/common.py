@@ -10,7 +10,8 @@ import streamlit as st
 
 from backend.errors import DashboardError
 from backend.models import RunInfo
-from backend.registry import ModelSpec, Task, models_for
+from backend.registry import MODELS, ModelSpec, Task, models_for
+from ui.state import Field, choice_field
 
 log = logging.getLogger("dashboard")
 
@@ -31,13 +32,18 @@ def shown_errors() -> Iterator[None]:
         )
 
 
+def model_field(task: Task, key: str) -> Field:
+    """The page-state field of a model picker: the model's key, in the URL as `model=`."""
+    return choice_field(key, "model", [spec.key for spec in models_for(task)])
+
+
 def model_picker(task: Task, key: str) -> ModelSpec:
     """A selectbox of the task's models, offline default first; returns the chosen spec."""
-    options = models_for(task)
-    spec = st.selectbox(
-        "Model", options, format_func=lambda s: s.name, key=key,
+    key_chosen = st.selectbox(
+        "Model", [spec.key for spec in models_for(task)], format_func=lambda k: MODELS[k].name, key=key,
         help="The first model ships with the app and works offline; Hub models need internet.",
     )
+    spec = MODELS[key_chosen]
     st.caption(spec.description)
     return spec
 

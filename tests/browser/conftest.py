@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,37 +36,44 @@ def _chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def app_url():
+@contextmanager
+def running_app(log_name: str = "streamlit-server.log", env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A fresh `streamlit run app.py` on a free port, as people run it: (its URL, the process)."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "streamlit-server.log", "w")
-    env = {**os.environ, "DASHBOARD_WARMUP": "1"}  # the app as people run it
+    log = open(ARTIFACTS / log_name, "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env={**os.environ, "DASHBOARD_WARMUP": "1", **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-        if server.poll() is not None:
-            pytest.fail(f"streamlit exited early; see {log.name}")
-    else:
-        server.kill()
-        pytest.fail("streamlit did not answer its health check within 120 s")
-    yield url
-    server.terminate()
     try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+            if server.poll() is not None:
+                raise RuntimeError(f"streamlit exited early; see {log.name}")
+        else:
+            raise RuntimeError("streamlit did not answer its health check within 120 s")
+        yield url, server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    with running_app() as (url, _server):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -83,9 +83,99 @@ def test_attention_heatmap_for_the_default_sentence(app):
     at = _open(app, "attention")
     chart = at.get("plotly_chart")[0].proto.spec
     assert '"heatmap"' in chart and "mat" in chart
-    at.slider(key="attention_layer_minilm-l6").set_value(6).run()
+    at.slider(key="attention_layer").set_value(6).run()
     assert not at.exception
     assert "Layer 6" in at.get("plotly_chart")[0].proto.spec
     at.selectbox(key="attention_model").select_index(1).run()
     assert not at.exception and not at.error
     assert any("30 layers × 9 heads" in c.value for c in at.caption)
+
+
+# --- page state: kept across pages, written to the URL, read back from a copied link ---
+
+
+def _opened_by_link(page: str, params: dict[str, str]) -> AppTest:
+    """A new session whose first request is the page's link with `params` (as a copied URL)."""
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.switch_page(f"pages/{page}.py")
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_inputs_survive_a_visit_to_another_page_and_are_in_the_url(app):
+    at = _open(app, "classify")
+    at.text_area(key="classify_text").input("Messi scored twice in the final.")
+    at.text_input(key="classify_labels").input("sports, business, politics").run()
+    assert at.query_params["text"] == "Messi scored twice in the final."
+    assert at.query_params["labels"] == "sports, business, politics"
+    _open(at, "attention")
+    at.text_input(key="attention_text").input("Queues are fair.").run()
+    _open(at, "classify")
+    assert at.text_area(key="classify_text").value == "Messi scored twice in the final."
+    assert at.text_input(key="classify_labels").value == "sports, business, politics"
+    assert at.metric[0].value == "sports"
+    _open(at, "attention")
+    assert at.text_input(key="attention_text").value == "Queues are fair."
+
+
+def test_a_copied_link_reopens_the_same_view():
+    first = _opened_by_link("attention", {})
+    first.text_input(key="attention_text").input("Links remember the layer and head.").run()
+    first.slider(key="attention_layer").set_value(4).run()
+    first.selectbox(key="attention_head").set_value(3).run()
+    params = dict(first.query_params)
+    assert params == {"text": "Links remember the layer and head.", "layer": "4", "head": "3"}
+    again = _opened_by_link("attention", params)
+    assert not again.warning
+    assert again.slider(key="attention_layer").value == 4
+    assert again.selectbox(key="attention_head").value == 3
+    assert again.get("plotly_chart")[0].proto.spec == first.get("plotly_chart")[0].proto.spec
+
+
+def test_a_classification_link_gives_the_same_answer():
+    at = _opened_by_link("classify", {"text": "Shares fell after the earnings report.", "labels": "sports, business"})
+    assert not at.error and not at.warning
+    assert at.metric[0].value == "business"
+    codes = [c.value for c in at.code]
+    assert any(code.endswith("/classify?text=Shares+fell+after+the+earnings+report.&labels=sports%2C+business") for code in codes), codes
+
+
+def test_bad_or_unknown_link_values_fall_back_to_defaults_with_a_notice():
+    at = _opened_by_link("attention", {"layer": "abc", "head": "-3", "model": "nonsense", "colour": "red"})
+    assert not at.error
+    notice = at.warning[0].value
+    assert "layer='abc'" in notice and "head='-3'" in notice and "model='nonsense'" in notice
+    assert "colour='red' (unknown setting)" in notice
+    assert at.slider(key="attention_layer").value == 1
+    assert at.selectbox(key="attention_model").value == "minilm-l6"
+    assert '"heatmap"' in at.get("plotly_chart")[0].proto.spec
+
+
+def test_a_layer_the_model_does_not_have_is_clamped_with_a_notice():
+    at = _opened_by_link("attention", {"layer": "40", "head": "12"})
+    assert not at.error
+    assert "has 6 layers" in at.warning[0].value
+    assert at.slider(key="attention_layer").value == 6
+    assert at.selectbox(key="attention_head").value == 12
+
+
+def test_generation_link_with_run_answers_again_with_the_same_text():
+    params = {"prompt": "What is the capital of France?", "max_tokens": "12", "temperature": "0.7", "seed": "7", "run": "1"}
+    one = _opened_by_link("generate", params)
+    two = _opened_by_link("generate", params)
+    texts = [[m.value for m in at.markdown if "Paris" in m.value] for at in (one, two)]
+    assert texts[0] and texts[0] == texts[1]
+    assert one.query_params["run"] == "1"
+
+
+def test_recognition_settings_from_a_link():
+    at = _opened_by_link("recognise", {"example": "Coffee cup", "top": "3"})
+    assert at.selectbox(key="recognise_example").value == "Coffee cup"
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert "espresso" in spec
+    bad = _opened_by_link("recognise", {"example": "Moon", "top": "99"})
+    assert "example='Moon'" in bad.warning[0].value and "top='99'" in bad.warning[0].value
+    assert bad.slider(key="recognise_top_k").value == 5

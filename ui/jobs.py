@@ -1,0 +1,112 @@
+"""Waiting for a queued model request on a page: the user sees their place in line, not a freeze."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from backend.scheduler import Job
+
+POLL_SECONDS = 0.25
+
+
+def session_id() -> str | None:
+    """Who is asking: the browser session (one tab). Queued requests are held per session."""
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
+def mine(page: str) -> dict[str, str | None]:
+    """`owner` and `slot` arguments for a backend `submit_*` call made by `page` (its URL path)."""
+    return {"owner": session_id(), "slot": page}
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def queue_message(job: Job) -> str:
+    """'2nd in line · about 3 s' while waiting, 'Running…' once started."""
+    if job.state != "queued":
+        together = f" (together with {job.batch_size - 1} other request{'s' if job.batch_size > 2 else ''})" if job.batch_size > 1 else ""
+        return f"Running on the model{together}…"
+    position = job.position
+    parts = [f"Waiting for the model: {_ordinal(position)} in line" if position else "Waiting for the model"]
+    eta = job.eta_seconds
+    if eta is not None:
+        parts.append(f"about {max(1, round(eta))} s")
+    return " · ".join(parts)
+
+
+def await_job(job: Job) -> Any:
+    """Wait for the job while showing its place in line; return its result (or raise its error).
+    The page stays responsive: each status update lets Streamlit stop this run when the user
+    clicks something else."""
+    status = st.empty()
+    shown = None
+    last_update = 0.0
+    while not job.wait(POLL_SECONDS):
+        message = queue_message(job)
+        now = time.monotonic()
+        if message != shown or now - last_update > 1.0:
+            status.info(message, icon=":material/hourglass_top:" if job.state == "queued" else ":material/memory:")
+            shown, last_update = message, now
+    status.empty()
+    return job.outcome()
+
+
+def stream_pieces(job: Job) -> Iterator[Any]:
+    """A streaming job's pieces for `st.write_stream`, showing the place in line until it starts."""
+    status = st.empty()
+    while not job.wait_started(POLL_SECONDS):
+        status.info(queue_message(job), icon=":material/hourglass_top:")
+    status.empty()
+    for piece in job.stream(POLL_SECONDS):
+        if piece is not None:
+            yield piece
+
+
+class _Results:
+    """Recent answers shared by every session (bounded): moving a slider, or a room asking the
+    same example, does not queue the same model call again."""
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _shared_results(name: str) -> _Results:
+    return _Results()
+
+
+def remembered(name: str, key: Hashable, submit: Callable[[], Job]) -> Any:
+    """The answer for `key` from the shared memory of recent answers, or queue `submit()` for it."""
+    results = _shared_results(name)
+    found = results.get(key)
+    if found is None:
+        found = await_job(submit())
+        results.put(key, found)
+    return found

@@ -1,0 +1,179 @@
+"""A page's inputs, kept while the user visits other pages, and written into the URL.
+
+Streamlit forgets a widget's value when its page is left. A `PageState` lists the page's inputs
+(`Field`s): before the widgets are drawn, `restore()` gives each widget its value back (from what
+the session kept, or, on the session's first visit to the page, from the link it was opened
+with); after the widgets, `publish()` keeps the values and writes the ones that differ from the
+defaults into `st.query_params`, so the address bar always holds a link to the same view. A value
+in a link that does not fit (a typo, an unknown model, a layer that does not exist) falls back to
+its default with a short notice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+KEPT = "_kept_inputs"  # session_state: page -> {widget key: value}
+MAX_PARAM_CHARS = 1500  # longer texts are left out of links (browsers and chat apps cut long URLs)
+STREAMLIT_PARAMS = {"embed", "embed_options"}  # Streamlit's own; never ours to judge
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str  # the widget's session-state key
+    param: str  # its name in the URL
+    default: Any
+    parse: Callable[[str], Any]  # URL text -> value; raises ValueError with a short reason
+    dump: Callable[[Any], str] = str
+
+
+def text_field(key: str, param: str, default: str = "", max_chars: int = 100_000) -> Field:
+    def parse(raw: str) -> str:
+        if len(raw) > max_chars:
+            raise ValueError(f"longer than {max_chars:,} characters")
+        return raw
+
+    return Field(key, param, default, parse)
+
+
+def choice_field(key: str, param: str, options: Sequence[str], default: str | None = None) -> Field:
+    def parse(raw: str) -> str:
+        if raw not in options:
+            raise ValueError("not one of the choices")
+        return raw
+
+    return Field(key, param, options[0] if default is None else default, parse)
+
+
+def int_field(key: str, param: str, default: int, low: int, high: int) -> Field:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError("not a whole number") from None
+        if not low <= value <= high:
+            raise ValueError(f"not between {low} and {high}")
+        return value
+
+    return Field(key, param, default, parse)
+
+
+def float_field(key: str, param: str, default: float, low: float, high: float) -> Field:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError("not a number") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ValueError(f"not between {low:g} and {high:g}")
+        return value
+
+    return Field(key, param, default, parse, dump=lambda v: f"{v:g}")
+
+
+def bool_field(key: str, param: str, default: bool) -> Field:
+    words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+    def parse(raw: str) -> bool:
+        try:
+            return words[raw.strip().lower()]
+        except KeyError:
+            raise ValueError("not 1 or 0") from None
+
+    return Field(key, param, default, parse, dump=lambda v: "1" if v else "0")
+
+
+class PageState:
+    """The inputs of one page. Call `restore()` before its widgets, `publish()` after them."""
+
+    def __init__(self, page: str, fields: Sequence[Field], extras: Sequence[str] = ()) -> None:
+        self.page = page  # its URL path, e.g. "classify"
+        self.fields = list(fields)
+        self.extras = set(extras)  # other parameters the page reads itself (e.g. "run")
+        self.opened_with: dict[str, str] = {}  # the link's parameters, on the session's first visit
+        self.notices: list[str] = []
+        self._link_box = None
+
+    def header(self, title: str) -> None:
+        """The page title, with the 'Copy link' control beside it."""
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        left.title(title)
+        self._link_box = right.empty()  # filled by publish(); replaced when published again
+
+    def restore(self) -> None:
+        kept_by_page = st.session_state.setdefault(KEPT, {})
+        kept = kept_by_page.get(self.page)
+        if kept is None:  # the first run of this page in this session: the link decides
+            self.opened_with = {k: v for k, v in st.query_params.to_dict().items() if k not in STREAMLIT_PARAMS}
+            values = self._from_link(self.opened_with)
+            kept_by_page[self.page] = {}
+        else:
+            values = {f.key: kept.get(f.key, f.default) for f in self.fields}
+        for field in self.fields:
+            if field.key not in st.session_state:  # a value set by a click (an example) wins
+                st.session_state[field.key] = values[field.key]
+        if self.notices:
+            st.warning(
+                "Some values in the link were not understood and were reset to defaults: "
+                + "; ".join(self.notices) + ".",
+                icon=":material/link_off:",
+            )
+
+    def _from_link(self, params: dict[str, str]) -> dict[str, Any]:
+        values = {}
+        for field in self.fields:
+            raw = params.get(field.param)
+            values[field.key] = field.default
+            if raw is None:
+                continue
+            try:
+                values[field.key] = field.parse(raw)
+            except ValueError as exc:
+                self.notices.append(f"{field.param}={_short(raw)} ({exc})")
+        known = {f.param for f in self.fields} | self.extras
+        self.notices += [f"{name}={_short(params[name])} (unknown setting)" for name in params if name not in known]
+        return values
+
+    def note(self, message: str) -> None:
+        """A value that only turns out wrong later (a layer the model does not have)."""
+        st.warning(message, icon=":material/link_off:")
+
+    def publish(self, extras: dict[str, str] | None = None) -> None:
+        """Keep the current values for this session, and put them in the address bar."""
+        values = {f.key: st.session_state.get(f.key, f.default) for f in self.fields}
+        st.session_state.setdefault(KEPT, {})[self.page] = values
+        params, left_out = {}, []
+        for field in self.fields:
+            value = values[field.key]
+            if value == field.default:
+                continue
+            dumped = field.dump(value)
+            if len(dumped) > MAX_PARAM_CHARS:
+                left_out.append(field.param)
+            else:
+                params[field.param] = dumped
+        params.update(extras or {})
+        if st.query_params.to_dict() != params:
+            st.query_params.from_dict(params)
+        if self._link_box is not None:
+            with self._link_box.container():
+                self._copy_link(params, left_out)
+
+    def _copy_link(self, params: dict[str, str], left_out: list[str]) -> None:
+        root = (st.context.url or "").rstrip("/")
+        link = f"{root}/{self.page}" + (f"?{urlencode(params)}" if params else "")
+        with st.popover("Copy link", icon=":material/link:", help="A link that opens this page with these inputs"):
+            st.code(link, language=None, wrap_lines=True)
+            st.caption("Click the copy icon on the right of the link. It opens this page with the same inputs.")
+            if left_out:
+                st.caption(f"Left out of the link because too long for a URL: {', '.join(left_out)}.")
+
+
+def _short(raw: str, limit: int = 30) -> str:
+    return repr(raw if len(raw) <= limit else raw[:limit] + "…")
