@@ -166,7 +166,9 @@ class PageState:
                 self._copy_link(params, left_out)
 
     def _copy_link(self, params: dict[str, str], left_out: list[str]) -> None:
-        root = (st.context.url or "").rstrip("/")
+        root = (st.context.url or "").rstrip("/")  # the app's address, with or without this page's path
+        if root.endswith(f"/{self.page}"):
+            root = root[: -len(self.page) - 1]
         link = f"{root}/{self.page}" + (f"?{urlencode(params)}" if params else "")
         with st.popover("Copy link", icon=":material/link:", help="A link that opens this page with these inputs"):
             st.code(link, language=None, wrap_lines=True)
