@@ -93,7 +93,7 @@ def attention(text: str, model_key: str = MINILM.key) -> AttentionResult:
 
 
 def _run_jobs(jobs: Sequence[Job]) -> list[AttentionResult | InputError]:
-    return attention_each([job.payload for job in jobs], jobs[0].batch_key[1])
+    return attention_each([job.payload[0] for job in jobs], jobs[0].payload[1])  # a batch shares its model
 
 
 def submit_attention(
@@ -103,5 +103,5 @@ def submit_attention(
     text = clean_text(text)
     key = ("attention", model_key)
     return SCHEDULER.submit(
-        model_key, _run_jobs, text, batch_key=key, owner=owner, slot=slot, request_key=(key, text)
+        model_key, _run_jobs, (text, model_key), batch_key=key, owner=owner, slot=slot, request_key=(key, text)
     )

@@ -6,7 +6,8 @@ Sized for a projector: large type, high contrast, one colour that means 'probabi
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
+import pandas  # noqa: F401  # plotly imports it lazily, without the import lock: two sessions
+import plotly.graph_objects as go  # drawing their first figure at once saw a half-imported module
 
 from backend.attention import AttentionResult
 from backend.classify import Classification

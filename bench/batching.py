@@ -47,7 +47,7 @@ def _tasks(n: int):
     return {
         "classification": (texts, lambda x: classify.classify(x)[0], classify._run_jobs, lambda x: (classify.clean_text(x), tuple(classify.DEFAULT_LABELS), classify.MINILM.key),
                            lambda r: np.array([s.probability for s in sorted(r.scores, key=lambda s: s.label)])),
-        "attention": (texts, attention.attention, attention._run_jobs, lambda x: x, lambda r: r.weights),
+        "attention": (texts, attention.attention, attention._run_jobs, lambda x: (attention.clean_text(x), attention.MINILM.key), lambda r: r.weights),
         "images": (images, lambda x: recognise.recognise(x, 5), recognise._run_jobs, lambda x: (recognise.to_rgb(x), 5, recognise.EFFICIENTNET.key),
                    lambda r: np.array([c.probability for c in r.top])),
     }

@@ -21,7 +21,7 @@ state = PageState(
     "classify",
     [
         model_field("classification", "classify_model"),
-        text_field("classify_text", "text"),
+        text_field("classify_text", "text", default=EXAMPLES["Wonderful movie"]["classify_text"]),
         text_field("classify_labels", "labels", default=SENTIMENT, max_chars=2000),
     ],
 )
@@ -48,8 +48,6 @@ if text.strip():
     with shown_errors():
         result = await_job(submit_classify(text, labels, spec.key, **mine("classify")))
         left, right = st.columns([3, 2])
-        with left:
-            st.plotly_chart(label_probabilities(result), key="classify_chart", theme=None)
         with right:
             st.metric("Prediction", result.label, f"{result.scores[0].probability:.1%} probability", delta_color="off")
             if result.scores[0].similarity is not None:
@@ -57,13 +55,14 @@ if text.strip():
                     "**Why:** the cosine similarity of the text to each label's descriptions, "
                     f"turned into probabilities by softmax(similarity × {SIMILARITY_SCALE:g})."
                 )
-                st.dataframe(
+                st.table(  # a plain table: light for the browser, readable on a projector
                     [
-                        {"label": s.label, "cosine similarity": round(s.similarity, 3), "probability": f"{s.probability:.1%}"}
+                        {"label": s.label, "cosine similarity": f"{s.similarity:.3f}", "probability": f"{s.probability:.1%}"}
                         for s in result.scores
                     ],
-                    hide_index=True,
                 )
+        with left:  # drawn after the answer beside it: the label shows while the chart loads
+            st.plotly_chart(label_probabilities(result), key="classify_chart", theme=None)
         run_caption(result.run)
 else:
     st.info("Type a text or click an example to see the prediction.", icon=":material/keyboard:")

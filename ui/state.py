@@ -116,8 +116,12 @@ class PageState:
         else:
             values = {f.key: kept.get(f.key, f.default) for f in self.fields}
         for field in self.fields:
-            if field.key not in st.session_state:  # a value set by a click (an example) wins
-                st.session_state[field.key] = values[field.key]
+            # Set on every run, so each widget is sent with the server's value. (A click that
+            # arrives while the page's first run is still on its way makes the browser drop that
+            # run, and draw the widgets of the next one at their built-in defaults otherwise.)
+            # A value set by a click (an example button) or typed by the user is the one kept.
+            value = st.session_state[field.key] if field.key in st.session_state else values[field.key]
+            st.session_state[field.key] = value
         if self.notices:
             st.warning(
                 "Some values in the link were not understood and were reset to defaults: "
