@@ -108,7 +108,7 @@ async def _check_navigation(tab: Page) -> None:
 async def _settled(tab: Page) -> None:
     """The page's first run has finished and its first view is drawn."""
     await expect(tab.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=TIMEOUT)
-    if tab.url.split("?")[0].endswith(("/recognise", "/attention")):
+    if tab.url.split("?")[0].endswith(("/classify", "/recognise", "/attention")):  # their first view has a chart
         await expect(tab.locator(".js-plotly-plot").first).to_be_visible(timeout=TIMEOUT)
 
 
