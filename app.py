@@ -31,7 +31,7 @@ async def server_lifespan(_app):
 
     PagesManager.uses_pages_directory = False  # navigation comes from st.navigation below, always
     import backend.figures  # noqa: F401  # the first visitors' pages do not each wait on these imports
-    limit_malloc_arenas()  # before the session threads allocate: keeps resident memory flat
+    limit_malloc_arenas()  # fewer glibc arenas for the many session threads (no measured change here)
     SCHEDULER.owner_alive = _session_alive  # queued requests of closed tabs are skipped
     warm_up_in_background()  # the default models load while the first visitors arrive
     yield

@@ -348,11 +348,6 @@ class Scheduler:
             if self._held.get((job.owner, job.slot)) is job:
                 del self._held[(job.owner, job.slot)]
 
-    def waiting(self) -> int:
-        with self._lock:
-            queues = list(self._queues.values())
-        return sum(q.length for q in queues)
-
 
 SCHEDULER = Scheduler()
 

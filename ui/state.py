@@ -51,30 +51,29 @@ def choice_field(key: str, param: str, options: Sequence[str], default: str | No
     return Field(key, param, options[0] if default is None else default, parse)
 
 
-def int_field(key: str, param: str, default: int, low: int, high: int) -> Field:
-    def parse(raw: str) -> int:
+def _ranged(convert: Callable[[str], float], what: str, low: float, high: float) -> Callable[[str], Any]:
+    def parse(raw: str):
         try:
-            value = int(raw.strip())
+            value = convert(raw.strip())
         except ValueError:
-            raise ValueError("not a whole number") from None
-        if not low <= value <= high:
-            raise ValueError(f"not between {low} and {high}")
+            raise ValueError(f"not {what}") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ValueError(f"not between {_shown(low)} and {_shown(high)}")
         return value
 
-    return Field(key, param, default, parse)
+    return parse
+
+
+def _shown(bound: float) -> str:
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)
+
+
+def int_field(key: str, param: str, default: int, low: int, high: int) -> Field:
+    return Field(key, param, default, _ranged(int, "a whole number", low, high))
 
 
 def float_field(key: str, param: str, default: float, low: float, high: float) -> Field:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise ValueError("not a number") from None
-        if not math.isfinite(value) or not low <= value <= high:
-            raise ValueError(f"not between {low:g} and {high:g}")
-        return value
-
-    return Field(key, param, default, parse, dump=lambda v: f"{v:g}")
+    return Field(key, param, default, _ranged(float, "a number", low, high), dump=lambda v: f"{v:g}")
 
 
 def bool_field(key: str, param: str, default: bool) -> Field:
