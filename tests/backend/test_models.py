@@ -98,3 +98,17 @@ def test_device_can_be_forced(monkeypatch):
         monkeypatch.setenv("DASHBOARD_DEVICE", "cuda")
         with pytest.raises(RuntimeError, match="CUDA is not available"):
             select_device()
+
+
+def test_triton_is_hidden_without_a_gpu_and_torchvision_still_works():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, backend, torch, torchvision, timm\n"
+        "from torchvision.ops import roi_align\n"
+        "print(sys.modules.get('triton', 'missing') is None, torch.cuda.is_available())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    hidden, cuda = out.stdout.split()
+    assert hidden == str(cuda == "False")  # hidden exactly when there is no GPU to compile for
