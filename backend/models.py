@@ -87,6 +87,9 @@ def get_model(key: str) -> LoadedModel:
                 f"({exc}). Run the setup command from the README."
             ) from exc
         loaded.model.eval()
+        # Shared weights are never trained here: no gradient is kept for them, so explanations
+        # (which need gradients of activations only) neither compute nor accumulate one.
+        loaded.model.requires_grad_(False)
         loaded.load_seconds = time.perf_counter() - started
         log.warning("Loaded %s on %s in %.1f s", spec.name, target, loaded.load_seconds)
         _loaded[key] = loaded

@@ -334,9 +334,13 @@ class Scheduler:
             return self._held.get((owner, slot))
 
     def leave_other_slots(self, owner: str, slot: str | None) -> int:
-        """The owner moved to `slot`: give up their places everywhere else. Returns how many."""
+        """The owner moved to `slot`: give up their places everywhere else (a page's own
+        sub-slots, such as 'classify/explain', are part of it). Returns how many."""
         with self._lock:
-            mine = [job for (o, s), job in self._held.items() if o == owner and s != slot]
+            mine = [
+                job for (o, s), job in self._held.items()
+                if o == owner and s != slot and not (slot and s.startswith(f"{slot}/"))
+            ]
         for job in mine:
             job.cancel()
         return len(mine)

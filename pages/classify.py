@@ -1,68 +1,105 @@
-"""Text classification: zero-shot labels from a sentence encoder, with the similarities behind them."""
+"""Text classification: a pretrained encoder becomes a classifier (zero-shot, taught by examples,
+or the built-in sentiment head), with token attributions, their faithfulness, and evaluation."""
 
 import streamlit as st
 
-from backend.classify import DEFAULT_LABELS, SIMILARITY_SCALE, submit_classify
+from backend.classify import DEFAULT_LABELS, SENTIMENT, SIMILARITY_SCALE, ClassifierSpec, submit_classify, zero_shot
+from backend.attributions import DEFAULT_STEPS, MAX_STEPS
+from backend.explain_text import submit_explain
 from backend.figures import label_probabilities
+from backend.teach import STARTER_EXAMPLES
+from ui import classify_views as views
 from ui.common import example_buttons, model_field, model_picker, run_caption, shown_errors
-from ui.jobs import await_job, mine
-from ui.state import PageState, text_field
+from ui.export import chart
+from ui.jobs import await_job, mine, remembered
+from ui.state import Field, PageState, choice_field, hand_over, int_field, text_field
 
-SENTIMENT = ", ".join(DEFAULT_LABELS)
+MODES = {"sentiment": "Built-in sentiment", "zero-shot": "Zero-shot labels", "taught": "Teach by examples"}
 TOPICS = "sports, business, politics, science"
 EXAMPLES = {
-    "Wonderful movie": {"classify_text": "This movie was wonderful, the cast is brilliant and I loved every minute.", "classify_labels": SENTIMENT},
-    "Terrible service": {"classify_text": "The food was cold and the waiter was rude. Never again.", "classify_labels": SENTIMENT},
-    "Football final": {"classify_text": "Messi scored twice in the final and the crowd went wild.", "classify_labels": TOPICS},
-    "Earnings report": {"classify_text": "Shares of the company fell after its quarterly earnings report.", "classify_labels": TOPICS},
+    "Wonderful movie": {"classify_mode": "sentiment", "classify_text": "This movie was wonderful, the cast is brilliant and I loved every minute."},
+    "Terrible service": {"classify_mode": "sentiment", "classify_text": "The food was cold and the waiter was rude. Never again."},
+    "Not bad at all": {"classify_mode": "sentiment", "classify_text": "Honestly, the hotel was not bad at all."},
+    "Football final": {"classify_mode": "zero-shot", "classify_text": "Messi scored twice in the final and the crowd went wild.", "classify_labels": TOPICS},
+    "Earnings report": {"classify_mode": "zero-shot", "classify_text": "Shares of the company fell after its quarterly earnings report.", "classify_labels": TOPICS},
+    "Support tickets": {"classify_mode": "taught", "classify_text": "I was charged twice for one order, please fix this."},
 }
+STARTER_ROWS = [list(row) for row in STARTER_EXAMPLES]
 
 state = PageState(
     "classify",
     [
         model_field("classification", "classify_model"),
+        choice_field("classify_mode", "classifier", list(MODES)),
         text_field("classify_text", "text", default=EXAMPLES["Wonderful movie"]["classify_text"]),
-        text_field("classify_labels", "labels", default=SENTIMENT, max_chars=2000),
+        text_field("classify_labels", "labels", default=", ".join(DEFAULT_LABELS), max_chars=4000),
+        Field(views.EXAMPLES_KEY, "examples", STARTER_ROWS, views.parse_examples, views.dump_examples),
+        text_field("classify_target", "explain", default="", max_chars=200),
+        choice_field("classify_compare", "compare", ["loo", "gxi"]),
+        int_field("classify_steps", "steps", DEFAULT_STEPS, 1, MAX_STEPS),
     ],
 )
 state.header("Text classification")
 state.restore()
 st.write(
-    "A pretrained sentence encoder turns the text and a few descriptions of each label into "
-    "vectors. The label whose vectors point the same way as the text's (highest cosine "
-    "similarity) wins: **zero-shot** classification, with no training on these labels."
+    "A pretrained encoder turns a text into a vector of 384 numbers; a small **head** turns the "
+    "vector into label probabilities. Zero-shot, the head is built from descriptions of the labels "
+    "(nothing trained). Taught by examples, and in the built-in sentiment classifier, its weights "
+    "are fitted on labelled sentences while the encoder stays frozen: pretraining, then fine-tuning."
 )
 
 spec = model_picker("classification", key="classify_model")
-example_buttons(EXAMPLES, key_prefix="classify")
-text = st.text_area("Text", key="classify_text", height=110, placeholder="Type a sentence, or click an example above.")
-labels = st.text_input(
-    "Labels (comma-separated)", key="classify_labels",
-    disabled=spec.kind == "sequence-classifier",
-    help="Any labels you like, e.g. 'sports, politics, science'. A fine-tuned model has its own fixed labels.",
+fine_tuned = spec.kind == "sequence-classifier"
+mode = st.radio(
+    "Classifier", list(MODES), key="classify_mode", horizontal=True, format_func=MODES.get, disabled=fine_tuned,
+    help="A fine-tuned Hub model has its own trained output layer and fixed labels.",
 )
+example_buttons(EXAMPLES, key_prefix="classify")
+classifier: ClassifierSpec | None = None
+with shown_errors():
+    if fine_tuned:
+        classifier = ClassifierSpec("fine-tuned", spec.key)
+    elif mode == "sentiment":
+        classifier = SENTIMENT
+    elif mode == "zero-shot":
+        labels = st.text_area(
+            "Labels: separated by commas, or one per line as `label: description`", key="classify_labels", height=90,
+            help="A description tells the encoder what the label means, e.g. 'urgent: needs an answer today'.",
+        )
+        st.caption(f"Probabilities are softmax(cosine similarity × {SIMILARITY_SCALE:g}) over your labels.")
+        classifier = zero_shot(labels, spec.key)
+    else:
+        taught = views.teaching_table()
+        if "classify_teach_error" in st.session_state:
+            st.error(st.session_state["classify_teach_error"], icon=":material/error:")
+        classifier = taught.spec(spec.key) if taught else None
+text = st.text_area("Text", key="classify_text", height=100, placeholder="Type a sentence, or click an example above.")
 st.button("Classify", key="classify_run", type="primary")
 state.publish()
 
-if text.strip():
-    with shown_errors():
-        result = await_job(submit_classify(text, labels, spec.key, **mine("classify")))
-        left, right = st.columns([3, 2])
-        with right:
-            st.metric("Prediction", result.label, f"{result.scores[0].probability:.1%} probability", delta_color="off")
-            if result.scores[0].similarity is not None:
-                st.markdown(
-                    "**Why:** the cosine similarity of the text to each label's descriptions, "
-                    f"turned into probabilities by softmax(similarity × {SIMILARITY_SCALE:g})."
-                )
-                st.table(  # a plain table: light for the browser, readable on a projector
-                    [
-                        {"label": s.label, "cosine similarity": f"{s.similarity:.3f}", "probability": f"{s.probability:.1%}"}
-                        for s in result.scores
-                    ],
-                )
-        with left:  # drawn after the answer beside it: the label shows while the chart loads
-            st.plotly_chart(label_probabilities(result), key="classify_chart", theme=None)
-        run_caption(result.run)
-else:
-    st.info("Type a text or click an example to see the prediction.", icon=":material/keyboard:")
+explain_tab, batch_tab = st.tabs(["Classify and explain one text", "Classify a CSV and evaluate"])
+with explain_tab:
+    if not text.strip():
+        st.info("Type a text or click an example to see the prediction.", icon=":material/keyboard:")
+    elif classifier is not None:
+        with shown_errors():
+            result = await_job(submit_classify(text, classifier, **mine("classify")))
+            left, right = st.columns([3, 2])
+            with right:
+                views.answer(result)
+            with left:  # drawn after the answer beside it: the label shows while the chart loads
+                chart(label_probabilities(result), "classify_chart", "label-probabilities")
+            run_caption(result.run)
+            if st.button("Open this text on the attention page", icon=":material/grid_on:", key="classify_to_attention"):
+                hand_over("attention", "pages/attention.py", {"attention_text": text}, {"text": text})
+            st.divider()
+            target, compare, steps = views.explanation_controls([s.label for s in result.scores])
+            found = remembered(
+                "classify-explain", (text, classifier, target, compare, steps),
+                lambda: submit_explain(text, classifier, target, ("ig", compare), steps, **mine("classify", "explain")),
+            )
+            views.explanation(found, compare)
+with batch_tab:
+    if classifier is not None:
+        with shown_errors():
+            views.batch(classifier, "classify")

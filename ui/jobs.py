@@ -22,9 +22,10 @@ def session_id() -> str | None:
     return ctx.session_id if ctx is not None else None
 
 
-def mine(page: str) -> dict[str, str | None]:
-    """`owner` and `slot` arguments for a backend `submit_*` call made by `page` (its URL path)."""
-    return {"owner": session_id(), "slot": page}
+def mine(page: str, part: str | None = None) -> dict[str, str | None]:
+    """`owner` and `slot` arguments for a backend `submit_*` call made by `page` (its URL path).
+    A `part` gives a request its own place (an explanation does not replace the answer)."""
+    return {"owner": session_id(), "slot": f"{page}/{part}" if part else page}
 
 
 def _ordinal(n: int) -> str:

@@ -182,3 +182,13 @@ class PageState:
 
 def _short(raw: str, limit: int = 30) -> str:
     return repr(raw if len(raw) <= limit else raw[:limit] + "…")
+
+
+def hand_over(page: str, script: str, values: dict[str, Any], params: dict[str, str]) -> None:
+    """Open another page with some of its inputs set (e.g. this text on the attention page):
+    they replace what this session kept there, and the link carries them too."""
+    kept = st.session_state.setdefault(KEPT, {})
+    kept[page] = {**kept.get(page, {}), **values}
+    for key, value in values.items():
+        st.session_state[key] = value
+    st.switch_page(script, query_params=params)

@@ -1,0 +1,48 @@
+"""Every figure and result downloadable, written once for every page.
+
+A chart's PNG comes from Plotly's own toolbar (the camera icon, drawn in the browser at twice the
+screen resolution). The interactive HTML and the data files are built only when their button is
+clicked (a callable `data`), so a page with many figures does not prepare megabytes each run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+
+def chart(fig: go.Figure, key: str, name: str) -> None:
+    """The figure, with a PNG in its toolbar and an HTML download under it."""
+    st.plotly_chart(
+        fig, key=key, theme=None,
+        config={"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}, "displaylogo": False},
+    )
+    # The full plotly.js goes into the file, so it opens offline (about 5 MB).
+    st.download_button(
+        "Interactive HTML", data=lambda: fig.to_html(include_plotlyjs=True, full_html=True),
+        file_name=f"{name}.html", mime="text/html", key=f"{key}_html", on_click="ignore",
+        icon=":material/download:", help="The chart as a web page you can zoom and hover, offline. "
+        "For a PNG, use the camera icon in the chart's toolbar.",
+    )
+
+
+def table_downloads(
+    name: str, key: str, frame: Callable[[], pd.DataFrame], extra: Callable[[], Any] | None = None
+) -> None:
+    """CSV and JSON buttons for a table (and, optionally, a JSON of something richer)."""
+    left, right = st.columns(2)
+    left.download_button(
+        "CSV", data=lambda: frame().to_csv(index=False).encode("utf-8"), file_name=f"{name}.csv",
+        mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:",
+    )
+    right.download_button(
+        "JSON",
+        data=lambda: json.dumps(extra() if extra else frame().to_dict(orient="records"), indent=2, ensure_ascii=False, default=float),
+        file_name=f"{name}.json", mime="application/json", key=f"{key}_json", on_click="ignore",
+        icon=":material/download:",
+    )
