@@ -102,14 +102,15 @@ class Classifier:
 # ---- user input -> spec ---------------------------------------------------------------------
 
 def parse_labels(raw: str) -> list[str]:
-    """'sports, politics,  science' -> ['sports', 'politics', 'science'] (deduplicated).
-    One label per line when there are several lines, so a description may contain commas."""
+    """'sports, politics,  science' -> ['sports', 'politics', 'science'] (deduplicated)."""
     return [label for label, _ in parse_label_lines(raw)]
 
 
 def parse_label_lines(raw: str) -> list[tuple[str, str]]:
-    """Labels, each optionally with a description after a colon: 'sports: a match or a team'."""
-    parts = raw.splitlines() if "\n" in raw.strip() else raw.split(",")
+    """Labels, each optionally with a description after a colon: 'sports: a match or a team'.
+    A line with a colon is one label (its description may contain commas); other lines may
+    hold several labels separated by commas."""
+    parts = [p for line in raw.splitlines() for p in ([line] if ":" in line else line.split(","))]
     seen: set[str] = set()
     found: list[tuple[str, str]] = []
     for part in parts:

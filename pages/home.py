@@ -4,6 +4,9 @@ import streamlit as st
 
 from backend.registry import MODELS
 from backend.system import runtime_summary
+from ui.state import visited
+
+visited("home")  # pages remember which page ran last (their kept inputs win when you come back)
 
 st.title("How AI models work")
 st.write(
@@ -13,7 +16,7 @@ st.write(
 )
 
 cards = [
-    ("pages/classify.py", "Text classification", ":material/label:", "Zero-shot labels from a pretrained sentence encoder: embeddings and cosine similarity."),
+    ("pages/classify.py", "Text classification", ":material/label:", "A pretrained encoder becomes a classifier (zero-shot, taught by your examples, or fine-tuned for sentiment); token attributions and how faithful they are."),
     ("pages/generate.py", "Text generation", ":material/edit_note:", "A small instruct-tuned decoder writes token by token; temperature controls the sampling."),
     ("pages/recognise.py", "Image recognition", ":material/image_search:", "A convolutional network (CNN) names what is in a photo, from 1000 ImageNet classes."),
     ("pages/attention.py", "Attention visualizer", ":material/grid_on:", "The softmax(QKᵀ/√dₖ) weights of every layer and head of a Transformer."),

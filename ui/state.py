@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 KEPT = "_kept_inputs"  # session_state: page -> {widget key: value}
+CURRENT_PAGE = "_page"  # session_state: the page of the latest run
 MAX_PARAM_CHARS = 1500  # longer texts are left out of links (browsers and chat apps cut long URLs)
 STREAMLIT_PARAMS = {"embed", "embed_options"}  # Streamlit's own; never ours to judge
 
@@ -114,12 +115,18 @@ class PageState:
             kept_by_page[self.page] = {}
         else:
             values = {f.key: kept.get(f.key, f.default) for f in self.fields}
+        # Arriving from another page, what was kept decides: Streamlit may still hold an older
+        # value under the key of a widget that was not on screen (drawn only in some modes).
+        arriving = visited(self.page)
         for field in self.fields:
             # Set on every run, so each widget is sent with the server's value. (A click that
             # arrives while the page's first run is still on its way makes the browser drop that
             # run, and draw the widgets of the next one at their built-in defaults otherwise.)
-            # A value set by a click (an example button) or typed by the user is the one kept.
-            value = st.session_state[field.key] if field.key in st.session_state else values[field.key]
+            # On the page, a value set by a click (an example button) or typed by the user wins.
+            if arriving or field.key not in st.session_state:
+                value = values[field.key]
+            else:
+                value = st.session_state[field.key]
             st.session_state[field.key] = value
         if self.notices:
             st.warning(
@@ -184,11 +191,17 @@ def _short(raw: str, limit: int = 30) -> str:
     return repr(raw if len(raw) <= limit else raw[:limit] + "…")
 
 
+def visited(page: str) -> bool:
+    """Record that `page` runs now; True when the session's previous run was another page.
+    Every page calls it once per run (through `PageState.restore`, or directly)."""
+    arriving = st.session_state.get(CURRENT_PAGE) != page
+    st.session_state[CURRENT_PAGE] = page
+    return arriving
+
+
 def hand_over(page: str, script: str, values: dict[str, Any], params: dict[str, str]) -> None:
     """Open another page with some of its inputs set (e.g. this text on the attention page):
     they replace what this session kept there, and the link carries them too."""
     kept = st.session_state.setdefault(KEPT, {})
     kept[page] = {**kept.get(page, {}), **values}
-    for key, value in values.items():
-        st.session_state[key] = value
     st.switch_page(script, query_params=params)

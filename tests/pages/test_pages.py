@@ -1,5 +1,8 @@
 """One AppTest per page: it runs without an exception and shows a real answer."""
 
+import json
+import re
+
 from pathlib import Path
 
 import pytest
@@ -42,12 +45,43 @@ def test_classification_example_is_positive(app):
 
 def test_classification_custom_labels_and_a_mistake(app):
     at = _open(app, "classify")
+    at.radio(key="classify_mode").set_value("zero-shot").run()
     at.text_area(key="classify_text").input("Messi scored twice in the final.")
-    at.text_input(key="classify_labels").input("sports, business, politics").run()
+    at.text_area(key="classify_labels").input("sports, business, politics").run()
     assert at.metric[0].value == "sports"
-    at.text_input(key="classify_labels").input("sports").run()
+    at.text_area(key="classify_labels").input("sports").run()
     assert not at.exception
     assert "at least two" in at.error[0].value
+
+
+def test_classification_explains_with_ig_and_a_faithfulness_table(app):
+    at = _open(app, "classify")
+    at.text_area(key="classify_text").input("The movie was great").run()
+    assert at.metric[0].value == "positive"
+    captions = " ".join(c.value for c in at.caption)
+    assert "Held-out accuracy on 600 real review sentences" in captions
+    assert re.search(r"32 steps · sum [+-]\d\.\d{3} = p\(text\) − p\(baseline\)", captions)
+    faithfulness = at.table[1].value
+    assert list(faithfulness["order"]) == ["Integrated Gradients", "Leave one out", "Random order"]
+    at.selectbox(key="classify_target").set_value("negative").run()
+    assert "Why negative?" in " ".join(m.value for m in at.markdown)
+
+
+def test_classification_warns_on_text_the_encoder_cannot_read(app):
+    at = _open(app, "classify")
+    at.text_area(key="classify_text").input("这部电影很糟糕").run()
+    assert not at.exception and not at.error
+    assert "was trained on English text" in at.warning[0].value and "CJK" in at.warning[0].value
+
+
+def test_teaching_by_examples_classifies_and_explains(app):
+    at = _open(app, "classify")
+    at.button(key="classify_example_5").click().run()  # "Support tickets": the starter table
+    assert not at.exception and not at.error
+    assert at.metric[0].value == "complaint"
+    assert any("complaint** 3" in c.value for c in at.caption)
+    assert any("fitted on your 9 examples" in c.value for c in at.caption)
+    assert "Why complaint?" in " ".join(m.value for m in at.markdown)
 
 
 def test_generation_streams_an_answer(app):
@@ -107,15 +141,17 @@ def _opened_by_link(page: str, params: dict[str, str]) -> AppTest:
 
 def test_inputs_survive_a_visit_to_another_page_and_are_in_the_url(app):
     at = _open(app, "classify")
+    at.radio(key="classify_mode").set_value("zero-shot").run()
     at.text_area(key="classify_text").input("Messi scored twice in the final.")
-    at.text_input(key="classify_labels").input("sports, business, politics").run()
+    at.text_area(key="classify_labels").input("sports, business, politics").run()
     assert at.query_params["text"] == "Messi scored twice in the final."
     assert at.query_params["labels"] == "sports, business, politics"
+    assert at.query_params["classifier"] == "zero-shot"
     _open(at, "attention")
     at.text_input(key="attention_text").input("Queues are fair.").run()
     _open(at, "classify")
     assert at.text_area(key="classify_text").value == "Messi scored twice in the final."
-    assert at.text_input(key="classify_labels").value == "sports, business, politics"
+    assert at.text_area(key="classify_labels").value == "sports, business, politics"
     assert at.metric[0].value == "sports"
     _open(at, "attention")
     assert at.text_input(key="attention_text").value == "Queues are fair."
@@ -136,11 +172,22 @@ def test_a_copied_link_reopens_the_same_view():
 
 
 def test_a_classification_link_gives_the_same_answer():
-    at = _opened_by_link("classify", {"text": "Shares fell after the earnings report.", "labels": "sports, business"})
+    params = {"classifier": "zero-shot", "text": "Shares fell after the earnings report.", "labels": "sports, business"}
+    at = _opened_by_link("classify", params)
     assert not at.error and not at.warning
     assert at.metric[0].value == "business"
     codes = [c.value for c in at.code]
-    assert any(code.endswith("/classify?text=Shares+fell+after+the+earnings+report.&labels=sports%2C+business") for code in codes), codes
+    assert any(code.endswith("/classify?classifier=zero-shot&text=Shares+fell+after+the+earnings+report.&labels=sports%2C+business") for code in codes), codes
+
+
+def test_a_teaching_table_travels_in_the_link():
+    rows = [["I adore this", "love"], ["Best day ever", "love"], ["I loathe this", "hate"], ["Worst day ever", "hate"]]
+    at = _opened_by_link("classify", {"classifier": "taught", "examples": json.dumps(rows), "text": "I adore days like this"})
+    assert not at.error and not at.warning
+    assert at.metric[0].value == "love"
+    assert json.loads(at.query_params["examples"]) == rows
+    bad = _opened_by_link("classify", {"classifier": "taught", "examples": "[1, 2"})
+    assert "examples='[1, 2' (not a list of [text, label] pairs)" in bad.warning[0].value
 
 
 def test_bad_or_unknown_link_values_fall_back_to_defaults_with_a_notice():
