@@ -21,26 +21,34 @@ import numpy as np
 from backend.attributions import ProbabilityFn, batched_probabilities, without
 
 BINS = (0.01, 0.05, 0.10, 0.20, 0.50)
-RANDOM_ORDERS = 10
+RANDOM_ORDERS = 5
+CURVE_POINTS = 20  # longer texts: the curve at 20 evenly spaced deletion counts, not every one
 
 
 @dataclass(frozen=True)
 class Faithfulness:
     name: str  # the method's name, or "Random order"
-    curve: np.ndarray  # p(label) after deleting 0..n tokens
+    deleted: np.ndarray  # share of the tokens deleted, 0..1
+    curve: np.ndarray  # p(label) after deleting that share, most important first
     comprehensiveness: float
     sufficiency: float
 
     @property
     def deletion_area(self) -> float:
-        n = len(self.curve) - 1
-        if n == 0:
+        if len(self.curve) == 1:
             return float(self.curve[0])
-        return float(np.trapezoid(self.curve, dx=1.0 / n))
+        return float(np.trapezoid(self.curve, self.deleted))
 
 
 def _bin_sizes(n: int) -> list[int]:
     return [max(1, math.ceil(fraction * n)) for fraction in BINS]
+
+
+def deletion_counts(n: int) -> list[int]:
+    """How many tokens are deleted at each point of the curve (0 and n included)."""
+    if n <= CURVE_POINTS:
+        return list(range(n + 1))
+    return sorted({round(k) for k in np.linspace(0, n, CURVE_POINTS + 1)})
 
 
 def _orders_measured(
@@ -50,19 +58,22 @@ def _orders_measured(
     """(curve, comprehensiveness, sufficiency) per order, all variants in one batched pass."""
     n = len(content)
     sizes = _bin_sizes(n)
+    counts = deletion_counts(n)
+    deleted_counts = sorted(set(counts[1:]) | set(sizes))
     sequences: list[list[int]] = [ids]
     for order in orders:
         ranked = [content[i] for i in order]
-        sequences += [without(ids, set(ranked[:k])) for k in range(1, n + 1)]
+        sequences += [without(ids, set(ranked[:k])) for k in deleted_counts]
         sequences += [without(ids, set(ranked[k:])) for k in sizes]
     p = batched_probabilities(probabilities, sequences, target, pad_id)
     full, results, at = p[0], [], 1
     for _ in orders:
-        deleted = p[at : at + n]
-        kept = p[at + n : at + n + len(sizes)]
-        at += n + len(sizes)
-        curve = np.concatenate([[full], deleted])
-        comprehensiveness = float(np.mean([full - curve[k] for k in sizes]))
+        after = dict(zip(deleted_counts, p[at : at + len(deleted_counts)], strict=True))
+        after[0] = full
+        kept = p[at + len(deleted_counts) : at + len(deleted_counts) + len(sizes)]
+        at += len(deleted_counts) + len(sizes)
+        curve = np.array([after[k] for k in counts])
+        comprehensiveness = float(np.mean([full - after[k] for k in sizes]))
         sufficiency = float(np.mean(full - kept))
         results.append((curve, comprehensiveness, sufficiency))
     return results
@@ -77,11 +88,12 @@ def measure(
     named = [(name, list(np.argsort(-values, kind="stable"))) for name, values in scores.items()]
     shuffles = [list(rng.permutation(len(content))) for _ in range(RANDOM_ORDERS)]
     measured = _orders_measured(probabilities, ids, content, [o for _, o in named] + shuffles, target, pad_id)
-    results = [Faithfulness(name, *m) for (name, _), m in zip(named, measured, strict=False)]
+    x = np.array(deletion_counts(len(content)), dtype=np.float64) / max(1, len(content))
+    results = [Faithfulness(name, x, *m) for (name, _), m in zip(named, measured, strict=False)]
     random_part = measured[len(named):]
     results.append(
         Faithfulness(
-            "Random order",
+            "Random order", x,
             np.mean([m[0] for m in random_part], axis=0),
             float(np.mean([m[1] for m in random_part])),
             float(np.mean([m[2] for m in random_part])),

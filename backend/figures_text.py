@@ -46,8 +46,7 @@ def deletion_curves(explanation: TextExplanation) -> go.Figure:
     """p(label) as the most important tokens (by each method, or at random) are deleted."""
     fig = go.Figure()
     for measured in explanation.faithfulness:
-        n = len(measured.curve) - 1
-        x = np.linspace(0, 1, n + 1) if n else np.array([0.0])
+        x = measured.deleted
         is_random = measured.name == "Random order"
         fig.add_trace(
             go.Scatter(

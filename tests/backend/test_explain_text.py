@@ -1,0 +1,125 @@
+"""Explanations of the classifier, their faithfulness, and the batch evaluation (real model)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from backend.classify import SENTIMENT, classify, zero_shot
+from backend.errors import InputError
+from backend.evaluation import MAX_ROWS, align_labels, evaluate, read_table
+from backend.explain_text import explain_text
+from backend.figures_text import attribution_bars, confusion_heatmap, deletion_curves, tokens_html
+from backend.sentiment import HELDOUT_FILE, read_rows
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_integrated_gradients_add_up_to_the_change_in_probability():
+    found = explain_text("The movie was great", SENTIMENT, methods=("ig", "loo", "gxi"))
+    ig = found.attribution("ig")
+    assert found.target == found.predicted == "positive"
+    assert ig.delta < 0.01  # 32 steps
+    difference = found.probability - ig.baseline_probability
+    assert abs(ig.scores.sum() - difference) <= ig.delta + 1e-6
+    assert found.tokens == ["the", "movie", "was", "great"]
+    assert found.tokens[int(np.argmax(ig.scores))] == "great"
+    assert ig.scores.max() > 0
+    loo = found.attribution("loo")
+    assert found.tokens[int(np.argmax(loo.scores))] == "great"
+    assert [m.name for m in found.faithfulness] == ["Integrated Gradients", "Leave one out", "Gradient × input", "Random order"]
+
+
+def test_any_label_can_be_explained_and_the_signs_flip():
+    toward = explain_text("The movie was great", SENTIMENT, "positive", ("ig",)).attribution("ig")
+    away = explain_text("The movie was great", SENTIMENT, "negative", ("ig",)).attribution("ig")
+    # p(negative) = 1 - p(positive): the same path integral with the opposite sign.
+    assert np.allclose(toward.scores, -away.scores, atol=max(toward.delta, away.delta) + 1e-4)
+    with pytest.raises(InputError, match="not one of this classifier's labels"):
+        explain_text("The movie was great", SENTIMENT, "neutral")
+
+
+def test_zero_shot_and_more_steps():
+    spec = zero_shot("sports, business")
+    few = explain_text("Messi scored twice in the final.", spec, methods=("ig",), steps=4).attribution("ig")
+    many = explain_text("Messi scored twice in the final.", spec, methods=("ig",), steps=128).attribution("ig")
+    assert many.delta < few.delta or many.delta < 1e-3
+    with pytest.raises(InputError, match="steps"):
+        explain_text("Messi", spec, steps=0)
+    with pytest.raises(InputError, match="Methods"):
+        explain_text("Messi", spec, methods=("magic",))
+
+
+def test_ig_deletes_better_than_random_over_the_heldout_file():
+    """Averaged over all 630 held-out sentences, deleting IG's top tokens first lowers the
+    predicted label's probability faster than deleting them in a random order."""
+    rows = read_rows(HELDOUT_FILE)
+    ig_area, random_area, ig_comp, random_comp = [], [], [], []
+    for row in rows:
+        found = explain_text(row.text, SENTIMENT, methods=("ig",), steps=16)
+        ig, random = found.faithfulness
+        ig_area.append(ig.deletion_area)
+        random_area.append(random.deletion_area)
+        ig_comp.append(ig.comprehensiveness)
+        random_comp.append(random.comprehensiveness)
+    assert np.mean(ig_area) < np.mean(random_area)
+    assert np.mean(ig_comp) > np.mean(random_comp)
+
+
+def test_figures_and_escaped_tokens():
+    found = explain_text("<img src=x onerror=alert(1)> was great", SENTIMENT, methods=("ig", "loo"))
+    html = tokens_html(found.tokens, found.attribution("ig").scores)
+    assert "<img" not in html and "&lt;" in html
+    bars = attribution_bars(found, "ig")
+    assert len(bars.data[0].x) == len(found.tokens)
+    curves = deletion_curves(found)
+    assert [t.name.split(" (")[0] for t in curves.data] == ["Integrated Gradients", "Leave one out", "Random order"]
+
+
+def test_metrics_equal_scikit_learn_on_a_labelled_csv():
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+    table = read_table((DATA / "labelled_reviews.csv").read_bytes())
+    results = classify(table.frame["review"].tolist(), SENTIMENT)
+    predicted = [r.label for r in results]
+    gold, notes = align_labels(table.frame["sentiment"].tolist(), ["positive", "negative"])
+    assert "Positive" not in gold and "'neutral'" in notes[0]
+    ours = evaluate(gold, predicted, ["positive", "negative"])
+    kept = [(g, p) for g, p in zip(gold, predicted, strict=True) if g]
+    y_true, y_pred = [g for g, _ in kept], [p for _, p in kept]
+    assert ours.n == 13  # the row without a label is left out
+    assert ours.labels == ["positive", "negative", "neutral"]
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=ours.labels, zero_division=0)
+    assert ours.accuracy == pytest.approx(accuracy_score(y_true, y_pred))
+    assert np.allclose(ours.precision, p) and np.allclose(ours.recall, r) and np.allclose(ours.f1, f)
+    assert (ours.support == s).all()
+    assert ours.macro_f1 == pytest.approx(f1_score(y_true, y_pred, labels=ours.labels, average="macro", zero_division=0))
+    assert (ours.confusion == confusion_matrix(y_true, y_pred, labels=ours.labels)).all()
+    assert ours.accuracy >= 10 / 13
+    heatmap = confusion_heatmap(ours)
+    assert list(heatmap.data[0].x) == ours.labels
+    assert ours.as_dict()["confusion_matrix"]["labels"] == ours.labels
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"   \n  ", "empty"),
+        (b"PK\x03\x04binary-zip", "not a text CSV"),
+        (b"\x00\x01\x02text", "not a text CSV"),
+        (b"text,label\n", "header but no rows"),
+        (b'text,label\n"unclosed,quote\n', "Could not read"),
+        (("text\n" + "row\n" * (MAX_ROWS + 1)).encode(), "at most 2,000"),
+    ],
+)
+def test_bad_csv_files_get_clear_messages(data, message):
+    with pytest.raises(InputError, match=message):
+        read_table(data)
+
+
+def test_csv_reading_notes_encoding_and_delimiter():
+    table = read_table("text;label\nCafé crème;positive\n".encode("cp1252"))
+    assert table.frame["text"][0] == "Café crème"
+    assert any("not UTF-8" in n for n in table.notes) and any("';'" in n for n in table.notes)
+    assert read_table("\ufefftext,label\nok,positive\n".encode()).frame.columns[0] == "text"
