@@ -2,6 +2,7 @@
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -55,6 +56,40 @@ def test_text_classification_example(page, app_url):
     _settled(page)
     _no_exception(page)
     _shot(page, "2-text-classification")
+
+
+def test_classification_taught_by_examples_explained_and_evaluated(page, app_url):
+    data = Path(__file__).resolve().parents[1] / "data"
+    _open(page, f"{app_url}/classify")
+    page.get_by_text("Teach by examples", exact=True).click()
+    teach_upload = page.get_by_test_id("stFileUploaderDropzoneInput").first
+    teach_upload.set_input_files(str(data / "teach_weather_food.csv"))
+    page.get_by_role("button", name="Use this CSV's rows").click()
+    expect(page.get_by_text(re.compile(r"Examples per label: weather 3 · food 3"))).to_be_visible(timeout=ANSWER_TIMEOUT)
+    page.get_by_role("textbox", name="Text", exact=True).fill("Thunder and lightning are expected this evening.")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text("weather", timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text("fitted on your 6 examples", exact=False)).to_be_visible()
+    expect(page.get_by_text("Why weather?")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text("How faithful is each explanation?")).to_be_visible()
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "2b-classification-taught-and-explained")
+
+    page.get_by_role("tab", name="Classify a CSV and evaluate").click()
+    panel = page.get_by_role("tabpanel", name="Classify a CSV and evaluate")
+    panel.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(data / "batch_weather_food.csv"))
+    panel.get_by_role("button", name="Classify all 5 rows").click()
+    expect(panel.get_by_text("Macro-F1")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(panel.get_by_test_id("stMetricValue").first).to_have_text("100.0%")
+    _settled(page)
+    with page.expect_download() as download_info:
+        panel.get_by_role("button", name="CSV", exact=True).first.click()
+    downloaded = download_info.value.path().read_text()
+    assert downloaded.splitlines()[0] == "text,predicted,probability,problem,label,correct"
+    assert downloaded.count(",weather,") >= 3 and "Chop the onions" in downloaded
+    _no_exception(page)
+    _shot(page, "2c-classification-batch-evaluated")
 
 
 def test_text_generation_streams_an_answer(page, app_url):
