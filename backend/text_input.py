@@ -13,6 +13,8 @@ def clean_text(text: object, what: str = "text") -> str:
     stripped = text.strip()
     if not stripped:
         raise InputError(f"The {what} is empty: type a sentence or pick an example.")
+    if not any(ch.isprintable() and not ch.isspace() for ch in stripped):
+        raise InputError(f"The {what} has no visible characters (only control or formatting characters).")
     if len(stripped) > MAX_CHARS:
         raise InputError(
             f"The {what} is {len(stripped):,} characters long; the limit is {MAX_CHARS:,}. "

@@ -90,6 +90,9 @@ with explain_tab:
             with left:  # drawn after the answer beside it: the label shows while the chart loads
                 chart(label_probabilities(result), "classify_chart", "label-probabilities")
             run_caption(result.run)
+            if not fine_tuned:
+                with st.expander("The same text through every classifier", icon=":material/compare_arrows:"):
+                    views.side_by_side(text, views.every_classifier(spec.key), "classify")
             if st.button("Open this text on the attention page", icon=":material/grid_on:", key="classify_to_attention"):
                 hand_over("attention", "pages/attention.py", {"attention_text": text}, {"text": text})
             st.divider()

@@ -12,14 +12,14 @@ import pandas as pd
 import streamlit as st
 
 from backend.attributions import MAX_STEPS, METHOD_NAMES
-from backend.classify import Classification, ClassifierSpec, submit_classify_many
+from backend.classify import Classification, ClassifierSpec, submit_classify, submit_classify_many
 from backend.errors import InputError
 from backend.evaluation import LABEL_COLUMN_NAMES, MAX_ROWS, TEXT_COLUMN_NAMES, align_labels, evaluate, guess_column, read_table
 from backend.explain_text import TextExplanation
 from backend.figures_text import attribution_bars, confusion_heatmap, deletion_curves, shown_tokens, tokens_html
 from backend.teach import MAX_EXAMPLES, TeachingSet, teaching_set
 from ui.export import chart, table_downloads
-from ui.jobs import await_job, mine
+from ui.jobs import await_job, mine, remembered
 
 EXAMPLES_KEY = "classify_examples"  # the teaching rows: [[text, label], ...]
 
@@ -105,6 +105,41 @@ def answer(result: Classification) -> None:
             for s in result.scores
         ]
     )
+    table_downloads(
+        "classification", "classify_result",
+        lambda: pd.DataFrame([{"text": result.text, "label": s.label, "probability": s.probability, "score": s.score} for s in result.scores]),
+    )
+
+
+def every_classifier(model_key: str) -> dict[str, ClassifierSpec]:
+    """The built-in head, zero-shot with the labels typed, and the head taught by the table
+    (each when its inputs can be used)."""
+    from backend.classify import SENTIMENT, zero_shot
+
+    specs = {"Built-in sentiment": SENTIMENT}
+    try:
+        specs[f"Zero-shot ({st.session_state['classify_labels'][:40]})"] = zero_shot(st.session_state["classify_labels"], model_key)
+    except InputError:
+        pass
+    try:
+        rows = st.session_state.get(EXAMPLES_KEY) or []
+        specs["Taught by your examples"] = teaching_set({"text": t, "label": lab} for t, lab in rows).spec(model_key)
+    except InputError:
+        pass
+    return specs
+
+
+def side_by_side(text: str, specs: dict[str, ClassifierSpec], page: str) -> None:
+    """The same text through each classifier the page offers (one request each, queued)."""
+    rows = []
+    for name, spec in specs.items():
+        try:
+            found = remembered("classify", (text, spec), lambda spec=spec: submit_classify(text, spec, **mine(page, "compare")))
+        except InputError as exc:
+            rows.append({"classifier": name, "label": "—", "probability": "—", "note": str(exc)})
+            continue
+        rows.append({"classifier": name, "label": found.label, "probability": f"{found.scores[0].probability:.1%}", "note": found.warning or ""})
+    st.table(rows)
 
 
 def explanation_controls(labels: list[str]) -> tuple[str | None, str, int]:

@@ -122,15 +122,17 @@ def test_a_link_copied_from_each_page_reopens_the_same_view(browser, app_url):
     try:
         # classification: custom text and labels
         first.goto(f"{app_url}/classify")
+        first.get_by_text("Zero-shot labels", exact=True).click()
+        labels = re.compile("^Labels: separated by commas")
+        first.get_by_role("textbox", name=labels).fill("sports, cooking, finance")
         first.get_by_role("textbox", name="Text", exact=True).fill("The striker scored in the last minute.")
-        first.get_by_role("textbox", name="Labels (comma-separated)").fill("sports, cooking, finance")
-        first.get_by_role("button", name="Classify").click()
+        first.get_by_role("button", name="Classify", exact=True).click()
         expect(first.get_by_test_id("stMetricValue")).to_have_text("sports", timeout=TIMEOUT)
         link = _copied_link(first)
-        assert "/classify?" in link and "labels=sports%2C+cooking%2C+finance" in link
+        assert "/classify?" in link and "classifier=zero-shot" in link and "labels=sports%2C+cooking%2C+finance" in link
         second.goto(link)
         expect(second.get_by_test_id("stMetricValue")).to_have_text("sports", timeout=TIMEOUT)
-        expect(second.get_by_role("textbox", name="Labels (comma-separated)")).to_have_value("sports, cooking, finance")
+        expect(second.get_by_role("textbox", name=labels)).to_have_value("sports, cooking, finance")
 
         # attention: a layer and a head
         first.goto(f"{app_url}/attention")
