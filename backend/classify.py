@@ -298,12 +298,11 @@ def classify_each(
                 outcomes[i] = exc
         if valid:
             batch = tokenize(handle, [text for _, text, _ in valid])
-            probabilities = class_probabilities(handle, resolved, **batch).cpu()
-            scores = (
-                resolved.head.scores(embed_tokens(handle, **batch)).cpu()
-                if resolved.head is not None
-                else probabilities.log()
-            )
+            if resolved.head is None:
+                scores = handle.model(**batch).logits.cpu()
+            else:
+                scores = resolved.head.scores(embed_tokens(handle, **batch)).cpu()
+            probabilities = scores.softmax(dim=-1)
         run = handle.run_info(started)
     for row, (i, text, warning) in enumerate(valid):
         label_scores = [

@@ -45,7 +45,7 @@ def _tasks(n: int):
     photos = [example_image(name) for name in EXAMPLES]
     images = [photos[i % len(photos)].rotate(3 * i) for i in range(n)]  # 16 different pictures
     return {
-        "classification": (texts, lambda x: classify.classify(x)[0], classify._run_jobs, lambda x: (classify.clean_text(x), tuple(classify.DEFAULT_LABELS), classify.MINILM.key),
+        "classification": (texts, lambda x: classify.classify(x)[0], classify._run_jobs, lambda x: (classify.clean_text(x), classify.SENTIMENT),
                            lambda r: np.array([s.probability for s in sorted(r.scores, key=lambda s: s.label)])),
         "attention": (texts, attention.attention, attention._run_jobs, lambda x: (attention.clean_text(x), attention.MINILM.key), lambda r: r.weights),
         "images": (images, lambda x: recognise.recognise(x, 5), recognise._run_jobs, lambda x: (recognise.to_rgb(x), 5, recognise.EFFICIENTNET.key),

@@ -51,11 +51,15 @@ def test_text_classification_example(page, app_url):
     expect(metric).to_have_text("negative", timeout=ANSWER_TIMEOUT)
     expect(page.get_by_text(re.compile(r"Model: all-MiniLM-L6-v2"))).to_be_visible()
     page.get_by_role("textbox", name="Text", exact=True).fill("What a fantastic, heart-warming film!")
-    page.get_by_role("button", name="Classify").click()
+    page.get_by_role("button", name="Classify", exact=True).click()
     expect(metric).to_have_text("positive", timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text("Why positive?")).to_be_visible(timeout=ANSWER_TIMEOUT)
     _settled(page)
     _no_exception(page)
     _shot(page, "2-text-classification")
+    page.get_by_role("button", name="Open this text on the attention page").click()
+    expect(page.get_by_role("textbox", name="Text")).to_have_value("What a fantastic, heart-warming film!", timeout=ANSWER_TIMEOUT)
+    assert "/attention?text=What+a+fantastic" in page.url
 
 
 def test_classification_taught_by_examples_explained_and_evaluated(page, app_url):
