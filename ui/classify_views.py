@@ -153,7 +153,8 @@ def explanation_controls(labels: list[str]) -> tuple[str | None, str, int]:
     )
     compare = c2.radio(
         "Compare with", ["loo", "gxi"], key="classify_compare", horizontal=True, format_func=METHOD_NAMES.get,
-        help="Leave one out deletes each token in turn; gradient × input is one backward pass.",
+        help="Leave one out deletes each token in turn. Gradient × input is one backward pass; where "
+        "the probability is saturated (near 0 or 1) its gradient, and so its scores, are close to zero.",
     )
     steps = c3.number_input(
         "IG steps", 1, MAX_STEPS, key="classify_steps",
