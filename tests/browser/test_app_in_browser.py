@@ -58,8 +58,9 @@ def test_text_classification_example(page, app_url):
     _no_exception(page)
     _shot(page, "2-text-classification")
     page.get_by_role("button", name="Open this text on the attention page").click()
-    expect(page.get_by_role("textbox", name="Text")).to_have_value("What a fantastic, heart-warming film!", timeout=ANSWER_TIMEOUT)
-    assert "/attention?text=What+a+fantastic" in page.url
+    expect(page.get_by_role("heading", name="Attention visualizer")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page).to_have_url(re.compile(r"/attention\?text=What\+a\+fantastic"))
+    expect(page.get_by_role("textbox", name="Text")).to_have_value("What a fantastic, heart-warming film!")
 
 
 def test_classification_taught_by_examples_explained_and_evaluated(page, app_url):
