@@ -35,7 +35,7 @@ def read_table(data: bytes, max_rows: int = MAX_ROWS) -> Table:
         raise InputError("The file is empty.")
     if len(data) > MAX_UPLOAD_BYTES:
         raise InputError(f"The file is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
-    if data[:4] == b"PK\x03\x04" or b"\x00" in data[:4096]:
+    if data[:4] in (b"PK\x03\x04", b"%PDF") or b"\x00" in data[:4096]:
         raise InputError(
             "This is not a text CSV file (it looks like a spreadsheet or another binary file). "
             "Save it as 'CSV UTF-8' and upload that."

@@ -145,7 +145,10 @@ def side_by_side(text: str, specs: dict[str, ClassifierSpec], page: str) -> None
 def explanation_controls(labels: list[str]) -> tuple[str | None, str, int]:
     c1, c2, c3 = st.columns([2, 2, 1])
     choices = [""] + labels
-    if st.session_state.get("classify_target") not in choices:
+    asked = st.session_state.get("classify_target")
+    if asked not in choices:
+        if asked:
+            st.caption(f"'{asked}' is not one of this classifier's labels; the predicted label is explained instead.")
         st.session_state["classify_target"] = ""
     target = c1.selectbox(
         "Explain the label", choices, key="classify_target",

@@ -108,6 +108,7 @@ def test_metrics_equal_scikit_learn_on_a_labelled_csv():
         (b"   \n  ", "empty"),
         (b"PK\x03\x04binary-zip", "not a text CSV"),
         (b"\x00\x01\x02text", "not a text CSV"),
+        (b"%PDF-1.7\n1 0 obj", "not a text CSV"),
         (b"text,label\n", "header but no rows"),
         (b'text,label\n"unclosed,quote\n', "Could not read"),
         (("text\n" + "row\n" * (MAX_ROWS + 1)).encode(), "at most 2,000"),
