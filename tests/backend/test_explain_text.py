@@ -124,3 +124,14 @@ def test_csv_reading_notes_encoding_and_delimiter():
     assert table.frame["text"][0] == "Café crème"
     assert any("not UTF-8" in n for n in table.notes) and any("';'" in n for n in table.notes)
     assert read_table("\ufefftext,label\nok,positive\n".encode()).frame.columns[0] == "text"
+
+
+def test_explanations_leave_no_hooks_on_the_shared_model():
+    from backend.models import get_model
+
+    embeddings = get_model(SENTIMENT.model_key).model.get_input_embeddings()
+    for text in ("Good.", "Bad service.", "An ok film with a great ending."):
+        explain_text(text, SENTIMENT, methods=("ig", "gxi", "loo"))
+    with pytest.raises(InputError):
+        explain_text("x" * 30_000, SENTIMENT)  # refused before any hook is registered
+    assert not embeddings._forward_hooks and not embeddings._forward_pre_hooks and not embeddings._backward_hooks
