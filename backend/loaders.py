@@ -35,6 +35,7 @@ transformers.utils.logging.disable_progress_bar()
 # in transformers 5). On these small models it costs ~4% generation speed (see MODELS.md),
 # which buys one shared copy per model instead of two.
 ATTENTION_IMPL = "eager"
+MLP_DTYPE_ENV = "DASHBOARD_SMOLLM2_MLP_DTYPE"  # "float32" keeps SmolLM2 entirely in fp32
 
 
 def _minilm(spec: ModelSpec, device: torch.device) -> LoadedModel:
@@ -46,6 +47,33 @@ def _minilm(spec: ModelSpec, device: torch.device) -> LoadedModel:
     return LoadedModel(spec, model, tokenizer, device, 0.0, extras={"causal": False})
 
 
+class Bf16Linear(torch.nn.Module):
+    """A bias-free linear layer whose weight is stored in bfloat16: its input is rounded to
+    bfloat16, multiplied, and the result returned in the input's dtype (fp32 here)."""
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(weight.to(torch.bfloat16), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.linear(x.to(torch.bfloat16), self.weight).to(x.dtype)
+
+
+def _mlp_weights_in_bf16(model: torch.nn.Module, weights_file: Path, device: torch.device) -> None:
+    """SmolLM2's MLPs (60 % of its weights) in bfloat16; attention, norms, embeddings and the
+    output layer stay fp32, so attention weights and token probabilities are computed in full
+    precision. The GGUF weights are 4-bit already; bf16 keeps each to within 0.4 %. Saves about
+    160 MB, and on CPUs with bf16 instructions it generates faster. The bf16 copies are read
+    through a second, short-lived mapping of the file, so the fp32 pages are never touched."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights_file), framework="pt") as source:
+        for i, layer in enumerate(model.model.layers):
+            for name in ("gate_proj", "up_proj", "down_proj"):
+                weight = source.get_tensor(f"model.layers.{i}.mlp.{name}.weight")
+                setattr(layer.mlp, name, Bf16Linear(weight).to(device))
+
+
 def _smollm2(spec: ModelSpec, device: torch.device) -> LoadedModel:
     from backend.gguf_convert import ensure_converted
 
@@ -54,6 +82,8 @@ def _smollm2(spec: ModelSpec, device: torch.device) -> LoadedModel:
     model = AutoModelForCausalLM.from_pretrained(
         path, dtype=torch.float32, attn_implementation=ATTENTION_IMPL
     ).to(device)
+    if os.environ.get(MLP_DTYPE_ENV, "bfloat16").strip().lower() != "float32":
+        _mlp_weights_in_bf16(model, path / "model.safetensors", device)
     return LoadedModel(spec, model, tokenizer, device, 0.0, extras={"causal": True, "chat": True})
 
 

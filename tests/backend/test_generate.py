@@ -68,3 +68,29 @@ def test_bad_settings_are_refused_before_any_work(prompt, settings, message):
 def test_a_prompt_longer_than_the_limit_is_refused():
     with pytest.raises(InputError, match="tokens long"):
         generate("story " * 3000, GenerationSettings(max_new_tokens=5))
+
+
+def test_smollm2_mlps_in_bf16_keep_token_probabilities_within_a_hundredth():
+    """The loaded SmolLM2 keeps its MLP weights in bf16 (memory); attention, norms and the
+    output layer stay fp32. Its next-token probabilities stay within 0.01 of the all-fp32 model."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from backend.gguf_convert import ensure_converted
+    from backend.loaders import Bf16Linear
+    from backend.models import get_model
+    from backend.registry import SMOLLM2
+
+    handle = get_model(SMOLLM2.key)
+    layer = handle.model.model.layers[0]
+    assert isinstance(layer.mlp.down_proj, Bf16Linear) and layer.mlp.down_proj.weight.dtype == torch.bfloat16
+    assert layer.self_attn.q_proj.weight.dtype == torch.float32
+    assert handle.model.lm_head.weight.dtype == torch.float32
+    reference = AutoModelForCausalLM.from_pretrained(ensure_converted(), dtype=torch.float32, attn_implementation="eager").eval()
+    for prompt in ("The capital of France is", "def fibonacci(n):", "My favourite colour is"):
+        ids = handle.preprocessor(prompt, return_tensors="pt")
+        with torch.inference_mode(), handle.lock:
+            ours = handle.model(**ids).logits[0, -1].softmax(-1)
+            theirs = reference(**ids).logits[0, -1].softmax(-1)
+        assert int(ours.argmax()) == int(theirs.argmax())
+        assert float((ours - theirs).abs().max()) < 0.01
