@@ -59,11 +59,16 @@ def content_positions(handle: LoadedModel, ids: list[int]) -> list[int]:
     return [i for i, token in enumerate(ids) if token not in special]
 
 
-def _baseline(handle: LoadedModel, ids: torch.Tensor, content: list[int]) -> torch.Tensor:
+def pad_id(handle: LoadedModel) -> int:
+    """The id that stands for 'no word': [PAD], or [UNK] for a tokenizer without one."""
     tokenizer = handle.preprocessor
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.unk_token_id
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.unk_token_id
+
+
+def pad_baseline(handle: LoadedModel, ids: torch.Tensor, content: list[int]) -> torch.Tensor:
+    """IG's starting point: the text with every word replaced by [PAD], markers kept."""
     baseline = ids.clone()
-    baseline[0, content] = pad
+    baseline[0, content] = pad_id(handle)
     return baseline
 
 
@@ -76,7 +81,7 @@ def integrated_gradients(
     started = time.perf_counter()
     mask = torch.ones_like(ids)
     explainer = LayerIntegratedGradients(probabilities, handle.model.get_input_embeddings())
-    baseline = _baseline(handle, ids, content)
+    baseline = pad_baseline(handle, ids, content)
     attributions, delta = explainer.attribute(
         ids, baselines=baseline, target=target, additional_forward_args=(mask,), n_steps=steps,
         internal_batch_size=max(1, TOKENS_PER_BATCH // ids.shape[1]), return_convergence_delta=True,
@@ -129,7 +134,6 @@ def leave_one_out(
     handle: LoadedModel, probabilities: ProbabilityFn, ids: list[int], target: int, content: list[int]
 ) -> TokenAttribution:
     started = time.perf_counter()
-    pad = handle.preprocessor.pad_token_id or 0
     variants = [ids] + [without(ids, {position}) for position in content]
-    p = batched_probabilities(probabilities, variants, target, pad)
+    p = batched_probabilities(probabilities, variants, target, pad_id(handle))
     return TokenAttribution("loo", p[0] - p[1:], time.perf_counter() - started)

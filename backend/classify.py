@@ -20,6 +20,7 @@ from typing import Literal
 
 import torch
 
+from backend.attributions import content_positions
 from backend.errors import InputError
 from backend.heads import LinearHead, similarity_head
 from backend.models import LoadedModel, RunInfo, get_model
@@ -84,9 +85,6 @@ class Classification:
     @property
     def label(self) -> str:
         return self.scores[0].label
-
-    def probability_of(self, label: str) -> float:
-        return next(s.probability for s in self.scores if s.label == label)
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,13 +172,20 @@ def embed(handle: LoadedModel, texts: list[str], batch_size: int = 64) -> torch.
     return torch.cat(parts) if parts else torch.empty(0, handle.model.config.hidden_size)
 
 
+def class_scores(
+    handle: LoadedModel, classifier: Classifier, input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> torch.Tensor:
+    """[batch, labels] scores (logits): the head's, or a fine-tuned model's own output layer."""
+    if classifier.head is None:
+        return handle.model(input_ids=input_ids, attention_mask=attention_mask).logits
+    return classifier.head.scores(embed_tokens(handle, input_ids, attention_mask))
+
+
 def class_probabilities(
     handle: LoadedModel, classifier: Classifier, input_ids: torch.Tensor, attention_mask: torch.Tensor
 ) -> torch.Tensor:
     """[batch, labels] probabilities, differentiable (attributions backpropagate through it)."""
-    if classifier.head is None:
-        return handle.model(input_ids=input_ids, attention_mask=attention_mask).logits.softmax(dim=-1)
-    return classifier.head.probabilities(embed_tokens(handle, input_ids, attention_mask))
+    return class_scores(handle, classifier, input_ids, attention_mask).softmax(dim=-1)
 
 
 # ---- spec -> classifier --------------------------------------------------------------------
@@ -254,10 +259,8 @@ def reading_warning(handle: LoadedModel, text: str, input_ids: list[int]) -> str
     letters of other scripts, or pieces its tokenizer does not know ([UNK])."""
     letters = [ch for ch in text if ch.isalpha()]
     foreign = [ch for ch in letters if _script(ch) != "LATIN"]
-    tokenizer = handle.preprocessor
-    special = set(tokenizer.all_special_ids) - {tokenizer.unk_token_id}
-    pieces = [i for i in input_ids if i not in special]
-    unknown = sum(1 for i in pieces if i == tokenizer.unk_token_id)
+    pieces = [input_ids[i] for i in content_positions(handle, input_ids)]
+    unknown = sum(1 for i in pieces if i == handle.preprocessor.unk_token_id)
     reasons = []
     if letters and len(foreign) / len(letters) > 0.5:
         scripts = sorted({s if s == "CJK" else s.title() for s in map(_script, foreign)})
@@ -297,11 +300,7 @@ def classify_each(
             except InputError as exc:
                 outcomes[i] = exc
         if valid:
-            batch = tokenize(handle, [text for _, text, _ in valid])
-            if resolved.head is None:
-                scores = handle.model(**batch).logits.cpu()
-            else:
-                scores = resolved.head.scores(embed_tokens(handle, **batch)).cpu()
+            scores = class_scores(handle, resolved, **tokenize(handle, [text for _, text, _ in valid])).cpu()
             probabilities = scores.softmax(dim=-1)
         run = handle.run_info(started)
     for row, (i, text, warning) in enumerate(valid):

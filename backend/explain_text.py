@@ -87,9 +87,8 @@ def explain_text(
                 found.append(attributions.gradient_times_input(handle, probabilities, tensor, index, content))
             else:
                 found.append(attributions.leave_one_out(handle, probabilities, ids, index, content))
-        pad = handle.preprocessor.pad_token_id or 0
         measured = faithfulness.measure(
-            probabilities, ids, content, {a.name: a.scores for a in found}, index, pad
+            probabilities, ids, content, {a.name: a.scores for a in found}, index, attributions.pad_id(handle)
         )
         tokens = handle.preprocessor.convert_ids_to_tokens([ids[i] for i in content])
         run = handle.run_info(started)

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from backend.classify import MAX_LABELS, Classifier, ClassifierSpec, embed
 from backend.errors import InputError
 from backend.heads import fit_head
 from backend.models import LoadedModel
@@ -19,7 +20,6 @@ from backend.text_input import MAX_CHARS
 
 MAX_EXAMPLES = 200
 MIN_PER_LABEL = 2  # fewer still fits, with a warning
-MAX_LABELS = 20
 
 STARTER_EXAMPLES = (
     ("The battery died after two days and support never answered.", "complaint"),
@@ -40,9 +40,7 @@ class TeachingSet:
     counts: dict[str, int]  # examples per label
     notes: tuple[str, ...]  # rows dropped, labels with few examples, conflicting duplicates
 
-    def spec(self, model_key: str = MINILM.key):
-        from backend.classify import ClassifierSpec
-
+    def spec(self, model_key: str = MINILM.key) -> ClassifierSpec:
         return ClassifierSpec("taught", model_key, examples=self.examples)
 
 
@@ -90,10 +88,8 @@ def teaching_set(rows: Iterable[Mapping[str, object]]) -> TeachingSet:
     return TeachingSet(tuple(examples), counts, tuple(notes))
 
 
-def taught_classifier(handle: LoadedModel, spec):
+def taught_classifier(handle: LoadedModel, spec: ClassifierSpec) -> Classifier:
     """Fit the head on the spec's examples (the caller holds the model's lock)."""
-    from backend.classify import Classifier, embed
-
     texts = [text for text, _ in spec.examples]
     labels = tuple(dict.fromkeys(label for _, label in spec.examples))
     head = fit_head(embed(handle, texts), [labels.index(label) for _, label in spec.examples], labels)

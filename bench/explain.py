@@ -12,7 +12,6 @@ Run: .venv/bin/python bench/explain.py [--sentences N]
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,26 +22,19 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import backend  # noqa: E402, F401  # hides triton on CPU before torchvision loads
-from backend.attributions import integrated_gradients  # noqa: E402
+from backend.attributions import integrated_gradients, pad_baseline  # noqa: E402
 from backend.classify import SENTIMENT, class_probabilities, resolve  # noqa: E402
 from backend.explain_text import explain_text  # noqa: E402
 from backend.models import get_model  # noqa: E402
 from backend.sentiment import HELDOUT_FILE, read_rows  # noqa: E402
+from bench.backend_overhead import median_seconds  # noqa: E402
+
+RUNS = 7
 
 SENTENCE = (
     "The first half drags and the jokes rarely land, but the final act is moving, "
     "the music is gorgeous and the two leads are wonderful together."
 )
-
-
-def _median_seconds(run, repeats: int = 7) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def speed() -> None:
@@ -54,8 +46,8 @@ def speed() -> None:
     classifier = resolve(handle, SENTIMENT)
     tensor = torch.tensor([ids])
     mask = torch.ones_like(tensor)
-    baseline = tensor.clone()
-    baseline[0, 1:-1] = handle.preprocessor.pad_token_id
+    content = list(range(1, len(ids) - 1))
+    baseline = pad_baseline(handle, tensor, content)
 
     def forward(input_ids, attention_mask):
         return class_probabilities(handle, classifier, input_ids, attention_mask)
@@ -64,14 +56,12 @@ def speed() -> None:
         explainer = LayerIntegratedGradients(forward, handle.model.get_input_embeddings())
         explainer.attribute(tensor, baselines=baseline, target=0, additional_forward_args=(mask,))
 
-    content = list(range(1, len(ids) - 1))
-
     def page_ig():
         return integrated_gradients(handle, forward, tensor, 0, content, steps=32)
 
-    ours = _median_seconds(page_ig)
-    theirs = _median_seconds(captum_default)
-    whole = _median_seconds(lambda: explain_text(SENTENCE, SENTIMENT, "positive", ("ig", "loo"), 32))
+    ours = median_seconds(page_ig, RUNS)
+    theirs = median_seconds(captum_default, RUNS)
+    whole = median_seconds(lambda: explain_text(SENTENCE, SENTIMENT, "positive", ("ig", "loo"), 32), RUNS)
     print(f"page's IG (Captum, 32 steps in batches): median {ours:.3f} s, convergence delta {page_ig().delta:.1e}")
     print(f"Captum IG, default settings (50 steps, one pass): median {theirs:.3f} s")
     print(f"ratio Captum default / page: {theirs / ours:.2f}x")

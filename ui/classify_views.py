@@ -14,7 +14,9 @@ import streamlit as st
 from backend.attributions import MAX_STEPS, METHOD_NAMES
 from backend.classify import Classification, ClassifierSpec, submit_classify, submit_classify_many
 from backend.errors import InputError
-from backend.evaluation import LABEL_COLUMN_NAMES, MAX_ROWS, TEXT_COLUMN_NAMES, align_labels, evaluate, guess_column, read_table
+from backend.evaluation import (
+    LABEL_COLUMN_NAMES, MAX_ROWS, TEXT_COLUMN_NAMES, Table, align_labels, evaluate, guess_column, read_table,
+)
 from backend.explain_text import TextExplanation
 from backend.figures_text import attribution_bars, confusion_heatmap, deletion_curves, shown_tokens, tokens_html
 from backend.teach import MAX_EXAMPLES, TeachingSet, teaching_set
@@ -222,8 +224,7 @@ def batch(spec: ClassifierSpec, page: str) -> None:
     upload = st.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="classify_batch_upload")
     if upload is None:
         return
-    data = upload.getvalue()
-    table = read_table(data)
+    digest, table = _uploaded_table(upload.getvalue())
     for note in table.notes:
         st.info(f"Read with a note: {note}.", icon=":material/info:")
     columns = list(table.frame.columns)
@@ -232,7 +233,7 @@ def batch(spec: ClassifierSpec, page: str) -> None:
     label_options = ["(none)"] + [c for c in columns if c != text_col]
     guessed = guess_column([c for c in columns if c != text_col], LABEL_COLUMN_NAMES)
     label_col = c2.selectbox("Label column (to evaluate)", label_options, index=label_options.index(guessed) if guessed else 0, key="classify_batch_label")
-    run_key = (hashlib.sha256(data).hexdigest(), text_col, spec)
+    run_key = (digest, text_col, spec)
     if st.button(f"Classify all {len(table.frame):,} rows", key="classify_batch_run", type="primary"):
         st.session_state["classify_batch_result"] = (run_key, _classify_rows(table.frame[text_col].tolist(), spec, page))
     stored = st.session_state.get("classify_batch_result")
@@ -264,6 +265,15 @@ def batch(spec: ClassifierSpec, page: str) -> None:
         st.table(metrics.per_label().style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}"}))
         table_downloads("metrics", "classify_metrics", metrics.per_label, metrics.as_dict)
         chart(confusion_heatmap(metrics), "classify_confusion", "confusion-matrix")
+
+
+def _uploaded_table(data: bytes) -> tuple[str, Table]:
+    """The upload's digest and table, parsed once per file (the page reruns on every click)."""
+    digest = hashlib.sha256(data).hexdigest()
+    kept = st.session_state.get("classify_batch_table")
+    if kept is None or kept[0] != digest:
+        kept = st.session_state["classify_batch_table"] = (digest, read_table(data))
+    return kept
 
 
 def _classify_rows(texts: list[str], spec: ClassifierSpec, page: str) -> list:
