@@ -11,7 +11,7 @@ from backend.teach import STARTER_EXAMPLES
 from ui import classify_views as views
 from ui.common import example_buttons, model_field, model_picker, run_caption, shown_errors
 from ui.export import chart
-from ui.jobs import await_job, mine, remembered
+from ui.jobs import mine, remembered
 from ui.state import Field, PageState, choice_field, hand_over, int_field, text_field
 
 MODES = {"sentiment": "Built-in sentiment", "zero-shot": "Zero-shot labels", "taught": "Teach by examples"}
@@ -83,7 +83,8 @@ with explain_tab:
         st.info("Type a text or click an example to see the prediction.", icon=":material/keyboard:")
     elif classifier is not None:
         with shown_errors():
-            result = await_job(submit_classify(text, classifier, **mine("classify")))
+            # Shared with the side-by-side table below and with every session asking the same.
+            result = remembered("classify", (text, classifier), lambda: submit_classify(text, classifier, **mine("classify")))
             left, right = st.columns([3, 2])
             with right:
                 views.answer(result)

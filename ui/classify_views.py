@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.attributions import MAX_STEPS, METHOD_NAMES
-from backend.classify import Classification, ClassifierSpec, submit_classify, submit_classify_many
+from backend.classify import SENTIMENT, Classification, ClassifierSpec, submit_classify, submit_classify_many, zero_shot
 from backend.errors import InputError
 from backend.evaluation import (
     LABEL_COLUMN_NAMES, MAX_ROWS, TEXT_COLUMN_NAMES, Table, align_labels, evaluate, guess_column, read_table,
@@ -116,8 +116,6 @@ def answer(result: Classification) -> None:
 def every_classifier(model_key: str) -> dict[str, ClassifierSpec]:
     """The built-in head, zero-shot with the labels typed, and the head taught by the table
     (each when its inputs can be used)."""
-    from backend.classify import SENTIMENT, zero_shot
-
     specs = {"Built-in sentiment": SENTIMENT}
     try:
         specs[f"Zero-shot ({st.session_state['classify_labels'][:40]})"] = zero_shot(st.session_state["classify_labels"], model_key)
