@@ -271,7 +271,7 @@ def reading_warning(handle: LoadedModel, text: str, input_ids: list[int]) -> str
         return None
     return (
         f"{handle.spec.name} was trained on English text, and " + "; ".join(reasons) + ". "
-        "It cannot read this text: the label below is close to a guess, whatever its probability."
+        "It cannot read this text: its label here is close to a guess, whatever its probability."
     )
 
 
