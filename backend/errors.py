@@ -18,3 +18,7 @@ class InputError(DashboardError):
 
 class ModelUnavailableError(DashboardError):
     """The chosen model cannot be loaded here (not installed, or a Hub model while offline)."""
+
+
+class EngineError(DashboardError):
+    """A generation server could not be reached, or did not answer as the API says it should."""

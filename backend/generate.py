@@ -1,21 +1,36 @@
-"""Text generation that streams: iterate a `GenerationStream` to get text pieces as they come.
+"""Text generation one token at a time, with every step's odds: iterate a `GenerationStream`.
 
-`model.generate` runs in a worker thread that holds the model's lock; the pieces arrive through
-transformers' `TextIteratorStreamer`. When the reader stops early (a Streamlit rerun, a closed
-tab), closing the stream tells the worker to stop at the next token, so the shared model is
-not kept busy for nobody.
+The loop is written out (prefill, then one forward pass per new token with the key/value cache)
+instead of calling `model.generate`, so that each step can report what the model thought before
+it picked: the chosen token's probability and rank, the distribution's entropy, the top
+candidates before and after sampling's filters (repetition penalty, temperature, top-k, top-p,
+the same transformers processors `generate` uses), and, on request, where the predicting
+position attended. Greedy output equals `model.generate` token for token (a test checks it).
+
+The stream runs in the thread that iterates it and holds the model's lock while it does;
+`stop()` (or closing the iterator) ends it before the next token.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from transformers import (
+    DynamicCache,
+    LogitsProcessorList,
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from backend.errors import InputError
 from backend.models import LoadedModel, RunInfo, get_model
@@ -25,160 +40,321 @@ from backend.text_input import check_token_count, clean_text
 
 MAX_NEW_TOKENS = 1024
 MAX_PROMPT_TOKENS = 2048
+MAX_TEMPERATURE = 5.0
+MAX_TOP_K = 1000
+MAX_REPETITION_PENALTY = 3.0
+MAX_SYSTEM_CHARS = 4000
+TOP_ALTERNATIVES = 10  # candidates kept per step, before and after sampling's filters
+TIME_LIMIT_ENV = "DASHBOARD_GENERATION_SECONDS"
+DEFAULT_TIME_LIMIT = 180.0  # wall clock per generation: a shared model is not held forever
+
+
+def time_limit_seconds() -> float:
+    try:
+        return max(1.0, float(os.environ.get(TIME_LIMIT_ENV, DEFAULT_TIME_LIMIT)))
+    except ValueError:
+        return DEFAULT_TIME_LIMIT
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
 class GenerationSettings:
     max_new_tokens: int = 128
     temperature: float = 0.3  # 0 means greedy: always the most likely next token
-    top_p: float = 0.95
+    top_k: int = 0  # 0: no top-k filter
+    top_p: float = 0.95  # 1: no nucleus filter
+    repetition_penalty: float = 1.0  # 1: none; above 1 makes tokens already seen less likely
     seed: int | None = None
     chat: bool = True  # wrap the prompt in the model's chat template, when it has one
+    system_prompt: str = ""  # chat mode only; empty: the template's own default
+    record_attention: bool = False  # keep, per step, what the predicting position attended to
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
 
     def validate(self) -> None:
-        if not isinstance(self.max_new_tokens, int) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
+        if not _whole(self.max_new_tokens) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
             raise InputError(f"Max new tokens must be a whole number from 1 to {MAX_NEW_TOKENS}.")
-        if not 0.0 <= self.temperature <= 2.0:
-            raise InputError("Temperature must be between 0 (greedy) and 2.")
-        if not 0.0 < self.top_p <= 1.0:
-            raise InputError("Top-p must be above 0 and at most 1.")
-        if self.seed is not None and (
-            isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32
-        ):
+        if not isinstance(self.temperature, (int, float)) or not 0.0 <= self.temperature <= MAX_TEMPERATURE:
+            raise InputError(f"Temperature must be between 0 (greedy) and {MAX_TEMPERATURE:g}.")
+        if not _whole(self.top_k) or not 0 <= self.top_k <= MAX_TOP_K:
+            raise InputError(f"Top-k must be a whole number from 0 (off) to {MAX_TOP_K}.")
+        if not isinstance(self.top_p, (int, float)) or not 0.0 < self.top_p <= 1.0:
+            raise InputError("Top-p must be above 0 and at most 1 (1 = off).")
+        if not isinstance(self.repetition_penalty, (int, float)) or not 1.0 <= self.repetition_penalty <= MAX_REPETITION_PENALTY:
+            raise InputError(f"The repetition penalty must be between 1 (off) and {MAX_REPETITION_PENALTY:g}.")
+        if self.seed is not None and (not _whole(self.seed) or not 0 <= self.seed < 2**32):
             raise InputError("The seed must be a whole number from 0 to 4294967295.")
+        if len(self.system_prompt) > MAX_SYSTEM_CHARS:
+            raise InputError(f"The system prompt is {len(self.system_prompt):,} characters; the limit is {MAX_SYSTEM_CHARS:,}.")
 
 
-class _StopWhen(StoppingCriteria):
-    """Stops generation once `event` is set, and remembers that it did."""
-
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
-        self.fired = False
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> bool:
-        self.fired = self.fired or self.event.is_set()
-        return self.fired
+@dataclass(frozen=True)
+class Candidate:
+    token_id: int
+    text: str
+    probability: float
 
 
-def _pad_token_id(tokenizer) -> int:
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+@dataclass(frozen=True, eq=False)
+class Step:
+    """One generated token and what the model thought when it chose it."""
+
+    index: int  # 0 = the first new token
+    token_id: int
+    text: str  # the token on its own (a piece of a multi-byte character shows as '�')
+    probability: float  # the model's own probability (softmax of its logits, temperature 1)
+    rank: int  # 1 = the model's most likely token
+    seconds: float  # since the generation started: step 0's is the time to first token
+    before: tuple[Candidate, ...]  # the model's top candidates
+    after: tuple[Candidate, ...] = ()  # the top of the distribution actually drawn from
+    entropy_bits: float | None = None  # of the model's distribution (None: not known)
+    kept: int | None = None  # tokens left with any chance after the filters (1 when greedy)
+    drawn_probability: float | None = None  # the chosen token's chance in that distribution
+    special: bool = False  # an end-of-turn marker rather than text
+    forced: bool = False  # put there by the user ("what if"), not drawn
+    attention: np.ndarray | None = field(default=None, repr=False)  # float16 [layers, heads, keys]
+
+    @property
+    def logprob(self) -> float:
+        return math.log(max(self.probability, 1e-45))
+
+
+def sequence_logprob(steps: Sequence[Step]) -> float:
+    return float(sum(step.logprob for step in steps))
+
+
+def perplexity(steps: Sequence[Step]) -> float:
+    """exp(mean negative log-likelihood) of the generated tokens under the model."""
+    return math.exp(-sequence_logprob(steps) / len(steps)) if steps else float("nan")
+
+
+def _processors(settings: GenerationSettings) -> LogitsProcessorList:
+    """The same processors, in the same order, as `model.generate` builds for these settings."""
+    chain = LogitsProcessorList()
+    if settings.repetition_penalty != 1.0:
+        chain.append(RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty)))
+    if not settings.greedy:
+        if settings.temperature != 1.0:
+            chain.append(TemperatureLogitsWarper(float(settings.temperature)))
+        if settings.top_k > 0:
+            chain.append(TopKLogitsWarper(settings.top_k))
+        if settings.top_p < 1.0:
+            chain.append(TopPLogitsWarper(float(settings.top_p)))
+    return chain
+
+
+def _candidates(tokenizer, probs: torch.Tensor, k: int) -> tuple[Candidate, ...]:
+    values, ids = probs.topk(min(k, probs.shape[-1]))
+    return tuple(
+        Candidate(int(i), tokenizer.decode([int(i)]), float(v)) for v, i in zip(values.tolist(), ids.tolist()) if v > 0
+    )
+
+
+def end_ids(handle: LoadedModel) -> set[int]:
+    eos = handle.model.generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    if handle.preprocessor.eos_token_id is not None:
+        ids.add(handle.preprocessor.eos_token_id)
+    return ids
+
+
+def model_window(handle: LoadedModel) -> int:
+    """How many positions (prompt + generated) the model was built for."""
+    config = handle.model.config
+    return int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024))
 
 
 class GenerationStream:
-    """Iterable of text pieces. After iteration: `text`, `new_tokens`, `run`, `stop_reason`."""
+    """Iterable of `Step`s. After iteration: `steps`, `text`, `stop_reason`, `run`."""
 
-    def __init__(self, handle: LoadedModel, inputs: dict[str, torch.Tensor], settings: GenerationSettings) -> None:
+    def __init__(
+        self, handle: LoadedModel, prompt_ids: list[int], settings: GenerationSettings,
+        prefix: Sequence[int] = (), force: int | None = None,
+    ) -> None:
         self.handle = handle
-        self.inputs = inputs
+        self.prompt_ids = list(prompt_ids)
+        self.prefix = list(prefix)  # earlier new tokens this run continues from ("what if")
+        self.force = force  # the first token of this run, chosen by the user
         self.settings = settings
-        self.text = ""
-        self.new_tokens = 0
-        self.prompt_tokens = int(inputs["input_ids"].shape[1])
+        self.steps: list[Step] = []
         self.stop_reason = ""
         self.run: RunInfo | None = None
         self._cancel = threading.Event()
-        self._error: BaseException | None = None
         self._started = False
+
+    @property
+    def prompt_tokens(self) -> int:
+        return len(self.prompt_ids)
+
+    @property
+    def new_tokens(self) -> int:
+        return len(self.steps)
+
+    @property
+    def token_ids(self) -> list[int]:
+        return [step.token_id for step in self.steps]
+
+    @property
+    def text(self) -> str:
+        return self.handle.preprocessor.decode(self.token_ids, skip_special_tokens=True)
 
     @property
     def tokens_per_second(self) -> float:
         return self.new_tokens / self.run.seconds if self.run and self.run.seconds > 0 else 0.0
 
-    def _work(self, streamer: TextIteratorStreamer) -> None:
-        handle, settings = self.handle, self.settings
-        try:
-            with handle.lock, torch.inference_mode():
-                started = time.perf_counter()
-                sampling = settings.temperature > 0
-                stop_when_cancelled = _StopWhen(self._cancel)
-                kwargs = dict(
-                    max_new_tokens=settings.max_new_tokens,
-                    do_sample=sampling,
-                    streamer=streamer,
-                    stopping_criteria=StoppingCriteriaList([stop_when_cancelled]),
-                    pad_token_id=_pad_token_id(handle.preprocessor),
-                )
-                if sampling:
-                    kwargs.update(temperature=settings.temperature, top_p=settings.top_p)
-                    if settings.seed is not None:  # the global RNG; safe, we hold the model lock
-                        torch.manual_seed(settings.seed)
-                else:  # unset sampling knobs so transformers does not warn they are ignored
-                    kwargs.update(temperature=None, top_p=None, top_k=None)
-                output = handle.model.generate(**self.inputs, **kwargs)
-                new = output[0, self.prompt_tokens :]
-                self.new_tokens = int(new.shape[0])
-                eos = handle.model.generation_config.eos_token_id
-                eos_ids = set(eos if isinstance(eos, list) else [eos])
-                if stop_when_cancelled.fired:
-                    self.stop_reason = "stopped"
-                elif self.new_tokens and int(new[-1]) in eos_ids:
-                    self.stop_reason = "end of answer"
-                else:
-                    self.stop_reason = "max new tokens"
-                self.run = handle.run_info(started)
-        except BaseException as exc:  # handed to the reader, which raises it
-            self._error = exc
-        finally:
-            streamer.end()
+    @property
+    def first_token_seconds(self) -> float | None:
+        return self.steps[0].seconds if self.steps else None
 
-    def __iter__(self) -> Iterator[str]:
+    def stop(self) -> None:
+        """End the generation before its next token."""
+        self._cancel.set()
+
+    def __iter__(self) -> Iterator[Step]:
         if self._started:
             raise RuntimeError("A GenerationStream can be iterated once; call generate() again.")
         self._started = True
-        streamer = TextIteratorStreamer(
-            self.handle.preprocessor, skip_prompt=True, skip_special_tokens=True
-        )
-        worker = threading.Thread(target=self._work, args=(streamer,), daemon=True)
-        worker.start()
-        try:
-            for piece in streamer:
-                if self._error is not None:
-                    break
-                if piece:
-                    self.text += piece
-                    yield piece
-        finally:
-            self._cancel.set()  # no-op when generation already ended
-            worker.join()
-        if self._error is not None:
-            raise self._error
+        with self.handle.lock, torch.inference_mode():
+            try:
+                yield from self._decode()
+            except GeneratorExit:  # the reader closed the stream: that is a stop too
+                self.stop_reason = "stopped"
+                raise
+
+    def _decode(self) -> Iterator[Step]:
+        handle, settings = self.handle, self.settings
+        model, tokenizer = handle.model, handle.preprocessor
+        processors = _processors(settings)
+        generator = None
+        if not settings.greedy:
+            generator = torch.Generator(device=handle.device)
+            generator.manual_seed(settings.seed if settings.seed is not None else int(time.time_ns() % 2**32))
+        stop_ids = end_ids(handle)
+        deadline = time.perf_counter() + time_limit_seconds()
+        started = time.perf_counter()
+        ids = torch.tensor([self.prompt_ids + self.prefix], device=handle.device)
+        cache = DynamicCache(config=model.config)
+        feed = ids
+        self.stop_reason = "max new tokens"
+        for n in range(settings.max_new_tokens):
+            if self._cancel.is_set():
+                self.stop_reason = "stopped"
+                break
+            if time.perf_counter() > deadline:
+                self.stop_reason = f"time limit ({time_limit_seconds():.0f} s)"
+                break
+            out = model(
+                input_ids=feed, past_key_values=cache, use_cache=True,
+                output_attentions=settings.record_attention, logits_to_keep=1,
+            )
+            logits = out.logits[0, -1].float()
+            probs = logits.softmax(-1)
+            entropy = float(torch.special.entr(probs).sum()) / math.log(2)
+            forced = n == 0 and self.force is not None
+            if forced:
+                choice, after, kept, drawn = int(self.force), (), None, None
+            else:
+                scores = processors(ids, logits[None])[0] if processors else logits
+                if settings.greedy:
+                    choice = int(scores.argmax())
+                    drawn, kept = 1.0, 1
+                    after = (Candidate(choice, tokenizer.decode([choice]), 1.0),)
+                else:
+                    drawn_from = scores.softmax(-1)
+                    choice = int(torch.multinomial(drawn_from, 1, generator=generator))
+                    drawn, kept = float(drawn_from[choice]), int((drawn_from > 0).sum())
+                    after = _candidates(tokenizer, drawn_from, TOP_ALTERNATIVES)
+            attention = None
+            if settings.record_attention and out.attentions:
+                attention = torch.stack([layer[0, :, -1, :] for layer in out.attentions]).to(torch.float16).cpu().numpy()
+            step = Step(
+                index=len(self.prefix) + n, token_id=choice, text=tokenizer.decode([choice]),
+                probability=float(probs[choice]), rank=int((probs > probs[choice]).sum()) + 1,
+                seconds=time.perf_counter() - started, before=_candidates(tokenizer, probs, TOP_ALTERNATIVES),
+                after=after, entropy_bits=entropy, kept=kept, drawn_probability=drawn,
+                special=choice in stop_ids or choice in tokenizer.all_special_ids, forced=forced, attention=attention,
+            )
+            self.steps.append(step)
+            self.run = handle.run_info(started)
+            yield step
+            if choice in stop_ids:
+                self.stop_reason = "end of answer"
+                break
+            feed = torch.tensor([[choice]], device=handle.device)
+            ids = torch.cat([ids, feed], dim=1)
+        self.run = handle.run_info(started)
 
 
-def _encode(handle: LoadedModel, prompt: str, chat: bool) -> dict[str, torch.Tensor]:
+def encode_prompt(handle: LoadedModel, prompt: str, chat: bool, system_prompt: str = "") -> list[int]:
+    """The prompt's token ids, in the chat template when asked for and the model has one."""
     tokenizer = handle.preprocessor
     if chat and handle.extras.get("chat"):
-        messages = [{"role": "user", "content": prompt}]
-        encoded = tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
+        messages = [{"role": "system", "content": system_prompt.strip()}] if system_prompt.strip() else []
+        messages.append({"role": "user", "content": prompt})
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
     else:
-        encoded = tokenizer(prompt, return_tensors="pt")
-    check_token_count(encoded["input_ids"].shape[1], MAX_PROMPT_TOKENS, "prompt", handle.spec.name)
-    return {k: v.to(handle.device) for k, v in encoded.items()}
+        ids = tokenizer(prompt)["input_ids"]
+    return [int(i) for i in ids]
+
+
+def check_window(prompt_tokens: int, max_new_tokens: int, window: int, model_name: str) -> None:
+    """Prompt and answer must fit in the positions the model was built for."""
+    check_token_count(prompt_tokens, min(MAX_PROMPT_TOKENS, window - 1), "prompt", model_name)
+    if prompt_tokens + max_new_tokens > window:
+        raise InputError(
+            f"The prompt ({prompt_tokens} tokens) plus {max_new_tokens} new tokens is more than "
+            f"{model_name}'s window of {window} tokens. Lower max new tokens to at most "
+            f"{window - prompt_tokens}, or shorten the prompt."
+        )
 
 
 def generate(
-    prompt: str, settings: GenerationSettings | None = None, model_key: str = SMOLLM2.key
+    prompt: str, settings: GenerationSettings | None = None, model_key: str = SMOLLM2.key,
+    *, prefix: Sequence[int] = (), force: int | None = None,
 ) -> GenerationStream:
-    """Check the inputs, load the model, encode the prompt; iterate the stream for the text."""
+    """Check the inputs, load the model, encode the prompt; iterate the stream for the steps.
+    `prefix` (earlier new tokens) and `force` (the next one) continue a generation from any step."""
     settings = settings or GenerationSettings()
     settings.validate()
     prompt = clean_text(prompt, "prompt")
     handle = get_model(model_key)
     with handle.lock:  # the tokenizer is shared too
-        inputs = _encode(handle, prompt, settings.chat)
-    return GenerationStream(handle, inputs, settings)
+        prompt_ids = encode_prompt(handle, prompt, settings.chat, settings.system_prompt)
+    check_window(len(prompt_ids) + len(prefix), settings.max_new_tokens, model_window(handle), handle.spec.name)
+    return GenerationStream(handle, prompt_ids, settings, prefix, force)
+
+
+def single_token(model_key: str, text: str) -> int:
+    """The id of `text` as exactly one token of the model's vocabulary (for a forced token)."""
+    if not isinstance(text, str) or text == "":
+        raise InputError("Type the token to force (a leading space counts: ' Paris' and 'Paris' differ).")
+    handle = get_model(model_key)
+    with handle.lock:
+        ids = handle.preprocessor(text, add_special_tokens=False)["input_ids"]
+        pieces = [handle.preprocessor.decode([i]) for i in ids]
+    if len(ids) != 1:
+        raise InputError(
+            f"{text!r} is {len(ids)} tokens for {handle.spec.name} ({' | '.join(repr(p) for p in pieces)}), "
+            "not one. Force one of them, or pick an alternative from the list."
+        )
+    return int(ids[0])
 
 
 def _run_job(jobs: Sequence[Job]) -> list[GenerationStream]:
-    """Generate for one queued job, publishing each piece as it comes; stops early on request."""
+    """Generate for one queued job, publishing each step as it comes; stops early on request."""
     (job,) = jobs
-    prompt, settings, model_key = job.payload
-    stream = generate(prompt, settings, model_key)
-    with closing(iter(stream)) as pieces:  # closing ends the worker thread when we stop early
-        for piece in pieces:
-            job.publish(piece)
+    prompt, settings, model_key, prefix, force = job.payload
+    stream = generate(prompt, settings, model_key, prefix=prefix, force=force)
+    with closing(iter(stream)) as steps:  # closing releases the model when we stop early
+        for step in steps:
+            job.publish(step)
             if job.stop_requested or not SCHEDULER.owner_alive(job.owner):  # Stop, or the tab closed
+                stream.stop_reason = "stopped"
                 break
     return [stream]
 
@@ -188,15 +364,23 @@ def submit_generate(
     settings: GenerationSettings | None = None,
     model_key: str = SMOLLM2.key,
     *,
+    prefix: Sequence[int] = (),
+    force: int | None = None,
     owner: str | None = None,
     slot: str | None = None,
 ) -> Job:
-    """Queue a generation; its text arrives through `job.stream()`, the finished
-    `GenerationStream` (text, tokens, stop reason) is `job.outcome()`. Generations run one at a time."""
+    """Queue a generation; its `Step`s arrive through `job.stream()` / `job.pieces`, the finished
+    `GenerationStream` is `job.outcome()`. Generations on one model run one at a time."""
     settings = settings or GenerationSettings()
     settings.validate()
     prompt = clean_text(prompt, "prompt")
+    prefix = tuple(int(i) for i in prefix)
     return SCHEDULER.submit(
-        model_key, _run_job, (prompt, settings, model_key),
-        owner=owner, slot=slot, request_key=("generate", model_key, prompt, settings),
+        model_key, _run_job, (prompt, settings, model_key, prefix, force),
+        owner=owner, slot=slot, request_key=("generate", model_key, prompt, settings, prefix, force),
     )
+
+
+def branch_settings(settings: GenerationSettings, at_step: int) -> GenerationSettings:
+    """The settings of a 'what if' run from step `at_step`: the same, with the tokens left."""
+    return replace(settings, max_new_tokens=max(1, settings.max_new_tokens - at_step))
