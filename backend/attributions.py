@@ -65,23 +65,23 @@ def pad_id(handle: LoadedModel) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.unk_token_id
 
 
-def pad_baseline(handle: LoadedModel, ids: torch.Tensor, content: list[int]) -> torch.Tensor:
-    """IG's starting point: the text with every word replaced by [PAD], markers kept."""
+def pad_baseline(handle: LoadedModel, ids: torch.Tensor, content: list[int], token: int | None = None) -> torch.Tensor:
+    """IG's starting point: the text with every word replaced by [PAD] (or `token`), markers kept."""
     baseline = ids.clone()
-    baseline[0, content] = pad_id(handle)
+    baseline[0, content] = pad_id(handle) if token is None else token
     return baseline
 
 
 def integrated_gradients(
     handle: LoadedModel, probabilities: ProbabilityFn, ids: torch.Tensor, target: int,
-    content: list[int], steps: int = DEFAULT_STEPS,
+    content: list[int], steps: int = DEFAULT_STEPS, baseline_token: int | None = None,
 ) -> TokenAttribution:
     from captum.attr import LayerIntegratedGradients
 
     started = time.perf_counter()
     mask = torch.ones_like(ids)
     explainer = LayerIntegratedGradients(probabilities, handle.model.get_input_embeddings())
-    baseline = pad_baseline(handle, ids, content)
+    baseline = pad_baseline(handle, ids, content, baseline_token)
     attributions, delta = explainer.attribute(
         ids, baselines=baseline, target=target, additional_forward_args=(mask,), n_steps=steps,
         internal_batch_size=max(1, TOKENS_PER_BATCH // ids.shape[1]), return_convergence_delta=True,

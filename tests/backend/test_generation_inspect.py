@@ -1,0 +1,62 @@
+"""Looking inside a generation: the logit lens and where a token looked."""
+
+import numpy as np
+import pytest
+
+from backend.errors import InputError
+from backend.generate import GenerationSettings, generate
+from backend.logit_lens import logit_lens
+from backend.look_back import attribution, look_back
+from backend.models import get_model
+from backend.registry import SMOLLM2
+
+
+@pytest.fixture(scope="module")
+def paris():
+    stream = generate("What is the capital of France?", GenerationSettings(max_new_tokens=20, temperature=0))
+    steps = list(stream)
+    step = next(s for s in steps if "Paris" in s.text)
+    return stream, steps, step
+
+
+def test_the_logit_lens_last_layer_is_the_models_own_prediction(paris):
+    stream, steps, step = paris
+    lens = logit_lens(SMOLLM2.key, stream.prompt_ids, stream.token_ids, step.index)
+    assert lens.n_layers == get_model(SMOLLM2.key).model.config.num_hidden_layers
+    assert lens.steps[-1] == step.index and len(lens.steps) == min(12, step.index + 1)
+    # greedy: the last layer's top token is the chosen one, with the step's own probability
+    assert lens.top_tokens[-1] == [steps[i].text for i in lens.steps]
+    assert (lens.chosen_ranks[-1] == 1).all()
+    assert lens.chosen_probabilities[-1, -1] == pytest.approx(step.probability, abs=0.01)
+    # the answer is not known from the start: early layers rank " Paris" far lower
+    assert lens.chosen_ranks[:5, -1].min() > 1
+    assert ((lens.chosen_probabilities >= 0) & (lens.chosen_probabilities <= 1)).all()
+
+
+def test_where_a_token_looked_covers_the_context_and_rows_sum_to_one(paris):
+    stream, _, step = paris
+    seen = look_back(SMOLLM2.key, stream.prompt_ids, stream.token_ids, step.index)
+    assert len(seen.tokens) == stream.prompt_tokens + step.index and seen.n_prompt == stream.prompt_tokens
+    assert seen.target == step.text
+    assert np.allclose(seen.attention.sum(-1), 1, atol=1e-4)
+
+
+def test_integrated_gradients_credit_france_for_paris_and_add_up(paris):
+    stream, _, step = paris
+    question = "What is the capital of France?"
+    scores, positions = attribution(SMOLLM2.key, stream.prompt_ids, stream.token_ids, step.index, question)
+    tokens = get_model(SMOLLM2.key).preprocessor.convert_ids_to_tokens(stream.prompt_ids + stream.token_ids[: step.index])
+    # only the question's tokens and the answer so far, not the chat template
+    assert [tokens[p] for p in positions[:7]] == ["What", "Ġis", "Ġthe", "Ġcapital", "Ġof", "ĠFrance", "?"]
+    assert positions[7:] == list(range(stream.prompt_tokens, stream.prompt_tokens + step.index))
+    ranked = [tokens[positions[i]] for i in np.argsort(-scores.scores)]
+    assert ranked[0] == "Ġcapital" and "ĠFrance" in ranked[:5], ranked
+    # completeness: the shares add up to p(token | context) - p(token | baseline), up to delta
+    assert scores.scores.sum() == pytest.approx(step.probability - scores.baseline_probability, abs=scores.delta + 1e-3)
+    assert scores.delta < 0.3
+
+
+def test_a_step_that_does_not_exist_is_a_clear_message(paris):
+    stream, _, _ = paris
+    with pytest.raises(InputError, match="There is no step 99"):
+        logit_lens(SMOLLM2.key, stream.prompt_ids, stream.token_ids, 98)
