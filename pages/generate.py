@@ -1,83 +1,139 @@
-"""Text generation: the decoder writes one token at a time, and the page shows them as they come."""
+"""Text generation: the decoder writes one token at a time, and the page shows how it chose each."""
 
 import streamlit as st
 
+from backend.figures_generation import legend_html
 from backend.generate import MAX_NEW_TOKENS, GenerationSettings, submit_generate
+from backend.remote_engine import Engine, default_url, submit_remote
 from ui.common import example_buttons, model_field, model_picker, run_caption, shown_errors
-from ui.jobs import mine, stream_pieces
-from ui.state import PageState, bool_field, float_field, int_field, text_field
+from ui.generate_views import alternatives, draw_steps, follow, lens, pick_step, what_if, where_it_looked
+from ui.jobs import mine
+from ui.state import PageState, bool_field, choice_field, float_field, int_field, text_field
 
 EXAMPLES = {
-    "Once upon a time": {"generate_prompt": "Once upon a time"},
+    "Once upon a time": {"generate_prompt": "Once upon a time", "generate_chat": False},
     "Explain attention": {"generate_prompt": "Explain self-attention in a Transformer in two sentences."},
     "Capital of France": {"generate_prompt": "What is the capital of France?"},
     "Haiku": {"generate_prompt": "Write a haiku about autumn leaves."},
 }
 MAX_SEED = 2**32 - 1
+IN_PROCESS, SERVER = "in-process", "server"
 
 state = PageState(
     "generate",
     [
+        choice_field("generate_engine", "engine", [IN_PROCESS, SERVER]),
         model_field("generation", "generate_model"),
+        text_field("generate_server", "server", default_url(), max_chars=500),
         text_field("generate_prompt", "prompt"),
+        text_field("generate_system", "system", max_chars=4000),
         int_field("generate_max_tokens", "max_tokens", 96, 1, MAX_NEW_TOKENS // 2),
-        float_field("generate_temperature", "temperature", 0.3, 0.0, 1.5),
+        float_field("generate_temperature", "temperature", 0.3, 0.0, 2.0),
+        int_field("generate_top_k", "top_k", 0, 0, 200),
+        float_field("generate_top_p", "top_p", 0.95, 0.05, 1.0),
+        float_field("generate_repetition", "repetition", 1.0, 1.0, 2.0),
         bool_field("generate_chat", "chat", True),
         int_field("generate_seed", "seed", 0, 0, MAX_SEED),
+        bool_field("generate_attention", "attention", False),
     ],
     extras=["run"],  # run=1: the link was copied from a page showing an answer; answer it again
 )
 state.header("Text generation")
 state.restore()
 st.write(
-    "A decoder-only Transformer predicts a probability for every token in its vocabulary, "
-    "picks one (the most likely at temperature 0, a random draw otherwise), appends it, and "
-    "repeats. Temperature divides the scores before the softmax: low is safe, high is adventurous. "
-    "The same seed and settings give the same text."
+    "A decoder-only Transformer gives every token in its vocabulary a probability, picks one (the most likely "
+    "at temperature 0, a random draw otherwise), appends it, and repeats. Each token below is coloured by the "
+    "probability the model gave it; pick one to see the alternatives, where it looked, and what each layer guessed."
 )
 
-spec = model_picker("generation", key="generate_model")
+engine = st.segmented_control(
+    "Engine", [IN_PROCESS, SERVER], key="generate_engine", required=True,
+    format_func=lambda e: "In-process model" if e == IN_PROCESS else "OpenAI-compatible server",
+)
+remote = engine == SERVER
+if remote:
+    server = st.text_input(
+        "Server URL", key="generate_server", placeholder="http://127.0.0.1:8080/v1",
+        help="llama.cpp's server, vLLM or TGI. Default from the DASHBOARD_OPENAI_BASE_URL environment variable. "
+        "The server samples; it returns each token's top alternatives (logprobs).",
+    )
+    spec = None
+else:
+    spec = model_picker("generation", key="generate_model")
 example_buttons(EXAMPLES, key_prefix="generate")
 prompt = st.text_area("Prompt", key="generate_prompt", height=100, placeholder="Ask something, or click an example above.")
-c1, c2, c3, c4 = st.columns([3, 3, 2, 2], vertical_alignment="center")
-max_new_tokens = c1.slider("Max new tokens", 1, MAX_NEW_TOKENS // 2, key="generate_max_tokens")
-temperature = c2.slider("Temperature", 0.0, 1.5, step=0.05, key="generate_temperature", help="0 = greedy (always the most likely token).")
-seed = c3.number_input("Seed", 0, MAX_SEED, step=1, key="generate_seed", help="Fixes the random draws: same seed and settings, same text.")
-chat = c4.checkbox("Use the chat template", key="generate_chat", help="Wrap the prompt as a user turn, as the instruct model was fine-tuned to expect.")
+c1, c2, c3 = st.columns([2, 3, 2], vertical_alignment="center")
+chat = c1.checkbox("Chat template", key="generate_chat", help="Wrap the prompt as a user turn, as the instruct model was fine-tuned to expect. Off: raw completion.")
+system = c2.text_input("System prompt (chat only)", key="generate_system", disabled=not chat, placeholder="empty: the model's default")
+record = c3.checkbox(
+    "Record attention", key="generate_attention", disabled=remote,
+    help="Keep, at every step, where the predicting position attended, so 'Where it looked' shows it live. "
+    "Costs about 3% speed here (bench/generation.py); without it the view runs one forward pass when opened.",
+)
+c1, c2, c3, c4, c5, c6 = st.columns(6)
+max_new_tokens = c1.number_input("Max new tokens", 1, MAX_NEW_TOKENS // 2, key="generate_max_tokens")
+temperature = c2.number_input("Temperature", 0.0, 2.0, step=0.1, key="generate_temperature", help="0 = greedy (always the most likely token).")
+top_k = c3.number_input("Top-k", 0, 200, key="generate_top_k", help="Draw only from the k likeliest tokens; 0 = off.")
+top_p = c4.number_input("Top-p", 0.05, 1.0, step=0.05, key="generate_top_p", help="Draw only from the likeliest tokens that together reach p; 1 = off.")
+repetition = c5.number_input("Repetition penalty", 1.0, 2.0, step=0.05, key="generate_repetition", help="Above 1 makes tokens already in the text less likely.")
+seed = c6.number_input("Seed", 0, MAX_SEED, step=1, key="generate_seed", help="Fixes the random draws: same seed and settings, same text.")
 clicked = st.button("Generate", key="generate_run", type="primary")
 
-settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, seed=int(seed), chat=chat)
-request = (spec.key, prompt, settings)
+settings = GenerationSettings(
+    max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_k=int(top_k), top_p=float(top_p),
+    repetition_penalty=float(repetition), seed=int(seed), chat=chat, system_prompt=system if chat else "",
+    record_attention=record and not remote,
+)
+request = (engine, server if remote else spec.key, prompt, settings)
 job = st.session_state.get("generate_job")
 opened_to_answer = state.opened_with.get("run") == "1" and job is None and prompt.strip()
 if clicked or opened_to_answer:
     with shown_errors():
         # A second click while this session's generation runs returns that same generation.
-        job = submit_generate(prompt, settings, spec.key, **mine("generate"))
+        if remote:
+            job = submit_remote(Engine.at(server), prompt, settings, **mine("generate"))
+        else:
+            job = submit_generate(prompt, settings, spec.key, **mine("generate"))
         st.session_state["generate_job"], st.session_state["generate_request"] = job, request
+        st.session_state.pop("generate_branch", None)
 answered = job is not None and st.session_state.get("generate_request") == request
 state.publish({"run": "1"} if answered else None)
 
 if job is not None:
+    st.html(legend_html())
+    box = st.empty()
     if job.active:
         stop = st.empty()
         stop.button("Stop", key="generate_stop", icon=":material/stop_circle:", on_click=job.cancel)
-        with st.container(border=True):
-            st.write_stream(stream_pieces(job))
-        job.wait()
+        follow(job, box)
         stop.empty()
-    elif job.state == "cancelled":
+    if job.state == "cancelled" and not job.pieces:
         st.info("You left the page while waiting, so your place in line was given up. Click Generate again.", icon=":material/logout:")
     else:
-        with st.container(border=True):
-            st.markdown("".join(job.pieces))
-    if job.state != "cancelled":
         with shown_errors():
-            last = job.outcome()
-            if last.run is not None:
-                run_caption(
-                    last.run,
-                    f"**Tokens:** {last.new_tokens} ({last.tokens_per_second:.1f}/s) · **Stopped by:** {last.stop_reason}",
-                )
-    if not answered:
-        st.caption("The settings above changed since this answer: click Generate for a new one.")
+            stream = job.outcome()
+            step_at = pick_step(stream.steps, f"generate_step_{job.id}") if stream.steps else None
+            draw_steps(box, stream.steps, True, step_at)
+            if stream.run is not None:
+                run_caption(stream.run, f"**Stopped by:** {stream.stop_reason}")
+            if not answered:
+                st.caption("The settings above changed since this answer: click Generate for a new one.")
+            if step_at is not None:
+                step = stream.steps[step_at]
+                in_process = hasattr(stream, "prompt_ids")
+                tabs = st.tabs(["Alternatives", "Where it looked", "Logit lens", "What if"])
+                with tabs[0]:
+                    alternatives(step, stream.settings, remote=not in_process)
+                if not in_process:
+                    for tab in tabs[1:]:
+                        tab.info("This view needs the in-process model: a server sends tokens and their odds, "
+                                 "not attention, gradients or hidden states.", icon=":material/dns:")
+                else:
+                    config = stream.handle.model.config
+                    with tabs[1]:
+                        asked = job.payload[0]  # the prompt this answer was generated for
+                        where_it_looked(stream, step, stream.handle.spec.key, asked, config.num_hidden_layers, config.num_attention_heads)
+                    with tabs[2]:
+                        lens(stream, step, stream.handle.spec.key)
+                    with tabs[3]:
+                        what_if(stream, step, job.payload[0], stream.handle.spec.key)
