@@ -69,6 +69,7 @@ def alternatives_chart(step: Step) -> go.Figure:
     known = {c.token_id for c in order}
     order += [c for c in step.after if c.token_id not in known]
     after = {c.token_id: c.probability for c in step.after}
+    after_text = [f"{after[c.token_id]:.1%}" if c.token_id in after else "removed" for c in order]
     labels = [f"{shown(c.text)}" + (" ✔" if c.token_id == step.token_id and c.text == step.text else "") for c in order]
     fig = go.Figure()
     fig.add_bar(
@@ -79,7 +80,7 @@ def alternatives_chart(step: Step) -> go.Figure:
     if step.after:
         fig.add_bar(
             y=labels, x=[after.get(c.token_id, 0.0) for c in order], orientation="h", name="after temperature / top-k / top-p",
-            marker_color=REMOVED, opacity=0.75, text=[f"{after.get(c.token_id, 0.0):.1%}" for c in order], textposition="outside",
+            marker_color=REMOVED, opacity=0.75, text=after_text, textposition="outside",
         )
     fig.update_layout(barmode="group", yaxis={"autorange": "reversed"}, xaxis={"range": [0, 1.18], "tickformat": ".0%"},
                       legend={"orientation": "h", "y": -0.12})
@@ -123,7 +124,7 @@ def looked_chart(tokens: Sequence[str], attention: np.ndarray, n_prompt: int, ta
 def logit_lens_heatmap(lens: LogitLens) -> go.Figure:
     """Layer × step: each cell's text is that layer's top guess, its colour the probability the
     layer gives the token finally chosen."""
-    columns = [f"{s + 1}:{shown(t)}" for s, t in zip(lens.steps, lens.chosen, strict=True)]
+    columns = [f"{'▶' if i == lens.selected else ''}{s + 1}:{shown(t)}" for i, (s, t) in enumerate(zip(lens.steps, lens.chosen, strict=True))]
     rows = [f"layer {i + 1}" for i in range(lens.n_layers)]
     text = [[shown(t)[:10] for t in row] for row in lens.top_tokens]
     hover = [
@@ -138,14 +139,13 @@ def logit_lens_heatmap(lens: LogitLens) -> go.Figure:
         hoverinfo="text", colorscale=HEATMAP_SCALE, zmin=0, zmax=1, colorbar={"title": "p(chosen)", "tickformat": ".0%"},
         textfont={"size": max(9, FONT_SIZE - 8)},
     ))
-    fig.update_layout(yaxis={"autorange": "reversed"}, xaxis={"side": "top", "tickangle": -45})
-    return _styled(fig, "Logit lens: each layer's guess (text) and its probability for the token finally chosen (colour)",
-                   height=260 + 24 * lens.n_layers)
+    fig.update_layout(yaxis={"autorange": "reversed"}, xaxis={"side": "bottom", "tickangle": -45})
+    return _styled(fig, "Logit lens: each layer's top guess", height=300 + 24 * lens.n_layers)
 
 
 def rank_by_layer_chart(lens: LogitLens) -> go.Figure:
     """How the selected step's chosen token climbs to rank 1 through the layers."""
-    ranks = lens.chosen_ranks[:, -1]
+    ranks = lens.chosen_ranks[:, lens.selected]
     fig = go.Figure(go.Scatter(x=list(range(1, lens.n_layers + 1)), y=ranks, mode="lines+markers", line={"color": CHOSEN}))
     fig.update_layout(yaxis={"type": "log", "autorange": "reversed", "title": "rank (1 = top)"}, xaxis={"title": "layer"})
-    return _styled(fig, f"Rank of “{shown(lens.chosen[-1])}” at each layer", height=330)
+    return _styled(fig, f"Rank of “{shown(lens.chosen[lens.selected])}” at each layer", height=330)

@@ -18,12 +18,13 @@ from backend.errors import InputError
 from backend.models import get_model
 from backend.scheduler import SCHEDULER, Job
 
-WINDOW = 12  # steps shown around the selected one
+WINDOW = 12  # steps shown, the selected one among them
 
 
 @dataclass(frozen=True)
 class LogitLens:
-    steps: list[int]  # the new-token indices shown (columns), ending at the selected one
+    steps: list[int]  # the new-token indices shown (columns), the selected one among them
+    selected: int  # the column of the selected step
     chosen: list[str]  # the token finally chosen at each of those steps
     top_tokens: list[list[str]]  # [layer][column]: the layer's most likely next token
     top_probabilities: np.ndarray  # [layer, column]
@@ -47,17 +48,17 @@ def _final_norm(model: torch.nn.Module) -> torch.nn.Module:
 def logit_lens(
     model_key: str, prompt_ids: Sequence[int], new_ids: Sequence[int], step: int, window: int = WINDOW
 ) -> LogitLens:
-    """Layer-by-layer predictions for new tokens `step - window + 1` … `step`."""
+    """Layer-by-layer predictions for up to `window` new tokens around `step`."""
     if not 0 <= step < len(new_ids):
         raise InputError(f"There is no step {step + 1}: the generation has {len(new_ids)} tokens.")
     started = time.perf_counter()
     handle = get_model(model_key)
     model, tokenizer = handle.model, handle.preprocessor
-    first = max(0, step - window + 1)
-    steps = list(range(first, step + 1))
+    first = max(0, min(step - window // 2, len(new_ids) - window))
+    steps = list(range(first, min(len(new_ids), first + window)))
     positions = [len(prompt_ids) + s - 1 for s in steps]  # the position that predicts new token s
     chosen_ids = torch.tensor([int(new_ids[s]) for s in steps])
-    ids = torch.tensor([[*prompt_ids, *new_ids[:step]]], device=handle.device)
+    ids = torch.tensor([[*prompt_ids, *new_ids[: steps[-1]]]], device=handle.device)
     with handle.lock, torch.inference_mode():
         hidden = model(input_ids=ids, output_hidden_states=True, logits_to_keep=1).hidden_states
         norm, head = _final_norm(model), model.get_output_embeddings()
@@ -70,7 +71,7 @@ def logit_lens(
         top_tokens = [[tokenizer.decode([int(i)]) for i in row] for row in top_i.tolist()]
         chosen = [tokenizer.decode([int(i)]) for i in chosen_ids.tolist()]
     return LogitLens(
-        steps, chosen, top_tokens, top_p.cpu().numpy(), chosen_p.cpu().numpy(), ranks.cpu().numpy(),
+        steps, steps.index(step), chosen, top_tokens, top_p.cpu().numpy(), chosen_p.cpu().numpy(), ranks.cpu().numpy(),
         time.perf_counter() - started,
     )
 

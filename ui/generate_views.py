@@ -140,9 +140,10 @@ def lens(stream, step: Step, model_key: str) -> None:
         key = (model_key, tuple(stream.prompt_ids), tuple(stream.token_ids), step.index)
         found = remembered("generate_lens", key, lambda: submit_logit_lens(
             model_key, stream.prompt_ids, stream.token_ids, step.index, **mine("generate", "lens")))
-        first_top = next((i + 1 for i, r in enumerate(found.chosen_ranks[:, -1]) if r == 1), None)
+        first_top = next((i + 1 for i, r in enumerate(found.chosen_ranks[:, found.selected]) if r == 1), None)
         st.caption(
-            f"Every layer's hidden state through the final norm and output layer ({found.seconds * 1000:.0f} ms). "
+            f"Every layer's hidden state through the final norm and output layer ({found.seconds * 1000:.0f} ms). Text: "
+            "the layer's top guess; colour: the probability it gives the token finally chosen (▶ marks the selected one). "
             + (f"“{shown(step.text)}” becomes the top guess at layer {first_top} of {found.n_layers}." if first_top
                else f"“{shown(step.text)}” is never the top guess: it was drawn, not the most likely.")
         )

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from backend.errors import InputError
 from backend.generate import GenerationSettings, generate
@@ -23,13 +24,20 @@ def test_the_logit_lens_last_layer_is_the_models_own_prediction(paris):
     stream, steps, step = paris
     lens = logit_lens(SMOLLM2.key, stream.prompt_ids, stream.token_ids, step.index)
     assert lens.n_layers == get_model(SMOLLM2.key).model.config.num_hidden_layers
-    assert lens.steps[-1] == step.index and len(lens.steps) == min(12, step.index + 1)
+    assert lens.steps[lens.selected] == step.index and lens.steps == list(range(len(steps)))[: len(lens.steps)]
     # greedy: the last layer's top token is the chosen one, with the step's own probability
     assert lens.top_tokens[-1] == [steps[i].text for i in lens.steps]
     assert (lens.chosen_ranks[-1] == 1).all()
-    assert lens.chosen_probabilities[-1, -1] == pytest.approx(step.probability, abs=0.01)
+    # exactly the model's own output for the same tokens
+    handle = get_model(SMOLLM2.key)
+    with handle.lock, torch.inference_mode():
+        ids = torch.tensor([stream.prompt_ids + stream.token_ids[: lens.steps[-1]]])
+        probs = handle.model(input_ids=ids).logits[0].float().softmax(-1)
+    for column, i in enumerate(lens.steps):
+        position = stream.prompt_tokens + i - 1
+        assert lens.chosen_probabilities[-1, column] == pytest.approx(float(probs[position, stream.token_ids[i]]), abs=1e-5)
     # the answer is not known from the start: early layers rank " Paris" far lower
-    assert lens.chosen_ranks[:5, -1].min() > 1
+    assert lens.chosen_ranks[:5, lens.selected].min() > 1
     assert ((lens.chosen_probabilities >= 0) & (lens.chosen_probabilities <= 1)).all()
 
 
