@@ -74,7 +74,7 @@ def main() -> None:
     n_tokens = 64
     settings = GenerationSettings(max_new_tokens=n_tokens, temperature=0, chat=False)
     prompt = "Once upon a time"
-    ours = median_seconds(lambda: "".join(generate(prompt, settings)), 3)
+    ours = median_seconds(lambda: list(generate(prompt, settings)), 3)
     plain = median_seconds(lambda: _plain_generate(decoder, prompt, n_tokens), 3)
     rows.append((f"generate ({n_tokens} tokens, streamed)", ours, plain))
 

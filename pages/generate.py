@@ -68,7 +68,7 @@ system = c2.text_input("System prompt (chat only)", key="generate_system", disab
 record = c3.checkbox(
     "Record attention", key="generate_attention", disabled=remote,
     help="Keep, at every step, where the predicting position attended, so 'Where it looked' shows it live. "
-    "Costs about 3% speed here (bench/generation.py); without it the view runs one forward pass when opened.",
+    "Measured at 0–4% speed here (bench/generation.py); without it the view runs one forward pass when opened.",
 )
 c1, c2, c3, c4, c5, c6 = st.columns(6)
 max_new_tokens = c1.number_input("Max new tokens", 1, MAX_NEW_TOKENS // 2, key="generate_max_tokens")
@@ -121,19 +121,24 @@ if job is not None:
             if step_at is not None:
                 step = stream.steps[step_at]
                 in_process = hasattr(stream, "prompt_ids")
-                tabs = st.tabs(["Alternatives", "Where it looked", "Logit lens", "What if"])
-                with tabs[0]:
-                    alternatives(step, stream.settings, remote=not in_process)
-                if not in_process:
-                    for tab in tabs[1:]:
-                        tab.info("This view needs the in-process model: a server sends tokens and their odds, "
-                                 "not attention, gradients or hidden states.", icon=":material/dns:")
-                else:
-                    config = stream.handle.model.config
-                    with tabs[1]:
+                # on_change="rerun": only the open tab's code runs, and the open tab survives reruns
+                alt, looked, lens_tab, branch = st.tabs(
+                    ["Alternatives", "Where it looked", "Logit lens", "What if"], key="generate_view", on_change="rerun"
+                )
+                if alt.open:
+                    with alt:
+                        alternatives(step, stream.settings, remote=not in_process)
+                elif not in_process:
+                    st.info("This view needs the in-process model: a server sends tokens and their odds, "
+                            "not attention, gradients or hidden states.", icon=":material/dns:")
+                elif looked.open:
+                    with looked:
+                        config = stream.handle.model.config
                         asked = job.payload[0]  # the prompt this answer was generated for
                         where_it_looked(stream, step, stream.handle.spec.key, asked, config.num_hidden_layers, config.num_attention_heads)
-                    with tabs[2]:
+                elif lens_tab.open:
+                    with lens_tab:
                         lens(stream, step, stream.handle.spec.key)
-                    with tabs[3]:
+                elif branch.open:
+                    with branch:
                         what_if(stream, step, job.payload[0], stream.handle.spec.key)

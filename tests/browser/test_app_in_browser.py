@@ -97,18 +97,31 @@ def test_classification_taught_by_examples_explained_and_evaluated(page, app_url
     _shot(page, "2c-classification-batch-evaluated")
 
 
-def test_text_generation_streams_an_answer(page, app_url):
+def test_text_generation_streams_an_answer_opens_a_token_and_forces_another(page, app_url):
     _open(page, f"{app_url}/generate")
     page.get_by_role("textbox", name="Prompt", exact=True).fill("What is the capital of France?")
-    temperature = page.get_by_role("slider").nth(1)
-    temperature.focus()
-    temperature.press("Home")  # temperature 0: greedy, the same answer every time
+    temperature = page.get_by_role("spinbutton", name="Temperature")
+    temperature.fill("0")  # greedy: the same answer every time
+    temperature.press("Enter")
     page.get_by_role("button", name="Generate").click()
-    expect(page.get_by_text(re.compile(r"Tokens: \d+"))).to_be_visible(timeout=ANSWER_TIMEOUT)
-    expect(page.get_by_text(re.compile("Paris"))).to_be_visible()
+    # while it streams, the coloured tokens and the live speed are there
+    expect(page.get_by_text(re.compile(r"Speed: [\d.]+ tokens/s"))).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text(re.compile(r"Stopped by: end of answer"))).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_test_id("stHtml").filter(has_text="Paris")).to_be_visible()
+    # the inspector opens on the least likely token, with its alternatives before/after sampling
+    expect(page.get_by_text("Tokens left to draw from")).to_be_visible()
+    expect(page.locator(".js-plotly-plot").get_by_text(re.compile("the candidates for the next token")).first).to_be_visible(timeout=ANSWER_TIMEOUT)
+    _settled(page)
+    _shot(page, "3-text-generation")
+    page.get_by_role("tab", name="Logit lens").click()
+    expect(page.locator(".js-plotly-plot").get_by_text(re.compile("each layer's top guess")).first).to_be_visible(timeout=ANSWER_TIMEOUT)
+    page.get_by_role("tab", name="What if").click()
+    page.get_by_role("button", name="Continue from here").click()
+    expect(page.get_by_text(re.compile(r"What if \(token \d+ forced\)"))).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text(re.compile(r"Stopped by"))).to_be_visible()
     _settled(page)
     _no_exception(page)
-    _shot(page, "3-text-generation")
+    _shot(page, "3b-text-generation-what-if")
 
 
 def test_image_recognition_example_and_upload(page, app_url):

@@ -84,15 +84,56 @@ def test_teaching_by_examples_classifies_and_explains(app):
     assert "Why complaint?" in " ".join(m.value for m in at.markdown)
 
 
-def test_generation_streams_an_answer(app):
+def _generated_html(at: AppTest) -> str:
+    return " ".join(element.proto.body for element in at.get("html"))
+
+
+def test_generation_streams_an_answer_and_opens_every_view_of_a_token(app):
     at = _open(app, "generate")
     at.button(key="generate_example_2").click().run()
-    at.slider(key="generate_max_tokens").set_value(24)
-    at.slider(key="generate_temperature").set_value(0.0)
+    at.number_input(key="generate_max_tokens").set_value(24)
+    at.number_input(key="generate_temperature").set_value(0.0)
     at.button(key="generate_run").click().run()
     assert not at.exception and not at.error
-    assert any("Paris" in m.value for m in at.markdown)
-    assert any("Tokens:" in c.value and "SmolLM2" in c.value for c in at.caption)
+    assert "Paris" in _generated_html(at)
+    assert any("Tokens:" in c.value and "Perplexity:" in c.value for c in at.caption)
+    assert any("Stopped by:** end of answer" in c.value and "SmolLM2" in c.value for c in at.caption)
+    # the inspector starts at the least likely token; pick " Paris"
+    steps = at.select_slider[0].options
+    paris = next(i for i, label in enumerate(steps) if "Paris" in label)
+    at.select_slider[0].set_value(paris).run()
+    assert [m.label for m in at.metric] == ["Probability", "Rank", "Entropy", "Tokens left to draw from"]
+    assert at.metric[1].value == "1"  # greedy
+    at.session_state["generate_view"] = "Where it looked"
+    at.run()
+    assert "Attention of the position that chose “ Paris”" in " ".join(c.value for c in at.caption)
+    at.toggle(key="generate_look_ig").set_value(True).run()
+    assert not at.exception and not at.error
+    assert "the shares add up" in " ".join(c.value for c in at.caption)
+    at.session_state["generate_view"] = "Logit lens"
+    at.run()
+    assert "becomes the top guess at layer" in " ".join(c.value for c in at.caption)
+    # what if: a typed token that is two tokens is refused; a real one continues
+    at.session_state["generate_view"] = "What if"
+    at.run()
+    at.text_input(key="generate_whatif_typed").input("London is")
+    at.button(key="generate_whatif_run").click().run()
+    assert "not one" in at.error[0].value
+    at.text_input(key="generate_whatif_typed").input(" London")
+    at.button(key="generate_whatif_run").click().run()
+    assert not at.exception and not at.error
+    assert "London" in _generated_html(at)
+    assert any("What if" in m.value for m in at.markdown)
+
+
+def test_generation_through_a_server_that_refuses_is_a_clear_message(app):
+    at = _open(app, "generate")
+    at.segmented_control(key="generate_engine").set_value("server").run()
+    at.text_input(key="generate_server").input("http://127.0.0.1:9")
+    at.text_area(key="generate_prompt").input("Hi")
+    at.button(key="generate_run").click().run()
+    assert not at.exception
+    assert "Could not connect to http://127.0.0.1:9/v1" in at.error[0].value
 
 
 def test_image_recognition_of_the_example_cat(app):
@@ -213,8 +254,8 @@ def test_generation_link_with_run_answers_again_with_the_same_text():
     params = {"prompt": "What is the capital of France?", "max_tokens": "12", "temperature": "0.7", "seed": "7", "run": "1"}
     one = _opened_by_link("generate", params)
     two = _opened_by_link("generate", params)
-    texts = [[m.value for m in at.markdown if "Paris" in m.value] for at in (one, two)]
-    assert texts[0] and texts[0] == texts[1]
+    texts = [_generated_html(at) for at in (one, two)]
+    assert "Paris" in texts[0] and texts[0] == texts[1]
     assert one.query_params["run"] == "1"
 
 
