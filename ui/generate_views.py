@@ -182,3 +182,4 @@ def what_if(stream, step: Step, prompt: str, model_key: str) -> None:
         branch = job.outcome() if job.state != "cancelled" else None
         if branch is not None:
             draw_steps(box, branch.steps, True)
+            right.caption(f"**Branch stopped by:** {branch.stop_reason}")

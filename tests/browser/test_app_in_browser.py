@@ -118,7 +118,7 @@ def test_text_generation_streams_an_answer_opens_a_token_and_forces_another(page
     page.get_by_role("tab", name="What if").click()
     page.get_by_role("button", name="Continue from here").click()
     expect(page.get_by_text(re.compile(r"What if \(token \d+ forced\)"))).to_be_visible(timeout=ANSWER_TIMEOUT)
-    expect(page.get_by_text(re.compile(r"Stopped by"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Branch stopped by: (end of answer|max new tokens)"))).to_be_visible(timeout=ANSWER_TIMEOUT)
     _settled(page)
     _no_exception(page)
     _shot(page, "3b-text-generation-what-if")
