@@ -169,7 +169,45 @@ def model_window(handle: LoadedModel) -> int:
     return int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024))
 
 
-class GenerationStream:
+class StepStream:
+    """What every stream of steps reports (in-process or from a server); subclasses iterate."""
+
+    steps: list[Step]
+    run: RunInfo | None
+    stop_reason: str
+
+    @property
+    def new_tokens(self) -> int:
+        return len(self.steps)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.run.seconds if self.run and self.run.seconds > 0 else 0.0
+
+    @property
+    def first_token_seconds(self) -> float | None:
+        return self.steps[0].seconds if self.steps else None
+
+    def stop(self) -> None:
+        """End the generation before its next token."""
+        self._cancel.set()
+
+    def __iter__(self) -> Iterator[Step]:
+        raise NotImplementedError
+
+
+def publish_steps(job: Job, stream: StepStream) -> StepStream:
+    """Run a stream for a queued job, publishing each step; stops on Stop or when the tab closed."""
+    with closing(iter(stream)) as steps:  # closing releases the model / connection when we stop early
+        for step in steps:
+            job.publish(step)
+            if job.stop_requested or not SCHEDULER.owner_alive(job.owner):
+                stream.stop_reason = "stopped"
+                break
+    return stream
+
+
+class GenerationStream(StepStream):
     """Iterable of `Step`s. After iteration: `steps`, `text`, `stop_reason`, `run`."""
 
     def __init__(
@@ -192,28 +230,12 @@ class GenerationStream:
         return len(self.prompt_ids)
 
     @property
-    def new_tokens(self) -> int:
-        return len(self.steps)
-
-    @property
     def token_ids(self) -> list[int]:
         return [step.token_id for step in self.steps]
 
     @property
     def text(self) -> str:
         return self.handle.preprocessor.decode(self.token_ids, skip_special_tokens=True)
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.new_tokens / self.run.seconds if self.run and self.run.seconds > 0 else 0.0
-
-    @property
-    def first_token_seconds(self) -> float | None:
-        return self.steps[0].seconds if self.steps else None
-
-    def stop(self) -> None:
-        """End the generation before its next token."""
-        self._cancel.set()
 
     def __iter__(self) -> Iterator[Step]:
         if self._started:
@@ -349,14 +371,7 @@ def _run_job(jobs: Sequence[Job]) -> list[GenerationStream]:
     """Generate for one queued job, publishing each step as it comes; stops early on request."""
     (job,) = jobs
     prompt, settings, model_key, prefix, force = job.payload
-    stream = generate(prompt, settings, model_key, prefix=prefix, force=force)
-    with closing(iter(stream)) as steps:  # closing releases the model when we stop early
-        for step in steps:
-            job.publish(step)
-            if job.stop_requested or not SCHEDULER.owner_alive(job.owner):  # Stop, or the tab closed
-                stream.stop_reason = "stopped"
-                break
-    return [stream]
+    return [publish_steps(job, generate(prompt, settings, model_key, prefix=prefix, force=force))]
 
 
 def submit_generate(

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import requests
 
 from backend.errors import EngineError, InputError
-from backend.generate import Candidate, GenerationSettings, Step, time_limit_seconds
+from backend.generate import Candidate, GenerationSettings, Step, StepStream, publish_steps, time_limit_seconds
 from backend.models import RunInfo
 from backend.scheduler import SCHEDULER, Job
 from backend.text_input import clean_text
@@ -91,7 +91,7 @@ def _steps_from_chunk(choice: dict, first_index: int, seconds: float) -> list[St
     return steps
 
 
-class RemoteStream:
+class RemoteStream(StepStream):
     """Iterable of `Step`s from the server. After iteration: `steps`, `text`, `stop_reason`, `run`."""
 
     def __init__(self, engine: Engine, prompt: str, settings: GenerationSettings) -> None:
@@ -105,23 +105,8 @@ class RemoteStream:
         self._cancel = threading.Event()
 
     @property
-    def new_tokens(self) -> int:
-        return len(self.steps)
-
-    @property
     def text(self) -> str:
         return "".join(step.text for step in self.steps)
-
-    @property
-    def tokens_per_second(self) -> float:
-        return self.new_tokens / self.run.seconds if self.run and self.run.seconds > 0 else 0.0
-
-    @property
-    def first_token_seconds(self) -> float | None:
-        return self.steps[0].seconds if self.steps else None
-
-    def stop(self) -> None:
-        self._cancel.set()
 
     def _request_body(self) -> tuple[str, dict]:
         s = self.settings
@@ -221,14 +206,7 @@ class RemoteStream:
 def _run_job(jobs: Sequence[Job]) -> list[RemoteStream]:
     (job,) = jobs
     engine, prompt, settings = job.payload
-    stream = RemoteStream(engine, prompt, settings)
-    with closing(iter(stream)) as steps:
-        for step in steps:
-            job.publish(step)
-            if job.stop_requested or not SCHEDULER.owner_alive(job.owner):
-                stream.stop_reason = "stopped"
-                break
-    return [stream]
+    return [publish_steps(job, RemoteStream(engine, prompt, settings))]
 
 
 def submit_remote(

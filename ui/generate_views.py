@@ -6,7 +6,6 @@ import streamlit as st
 
 from backend.figures_generation import (
     alternatives_chart,
-    legend_html,
     logit_lens_heatmap,
     looked_chart,
     rank_by_layer_chart,
