@@ -63,7 +63,7 @@ def test_eight_threads_per_task_all_succeed():
     assert len(set(shapes)) == 1
 
     settings = GenerationSettings(max_new_tokens=6, temperature=0, chat=False)
-    outputs = _run_concurrently(lambda i: "".join(generate("Once upon a time", settings)))
+    outputs = _run_concurrently(lambda i: "".join(step.text for step in generate("Once upon a time", settings)))
     assert len(set(outputs)) == 1 and outputs[0].strip()
 
 
