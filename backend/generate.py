@@ -192,6 +192,16 @@ class StepStream:
         """End the generation before its next token."""
         self._cancel.set()
 
+    def _should_end(self, deadline: float) -> bool:
+        """Checked before each token: Stop was asked for, or the wall-clock limit passed."""
+        if self._cancel.is_set():
+            self.stop_reason = "stopped"
+        elif time.perf_counter() > deadline:
+            self.stop_reason = f"time limit ({time_limit_seconds():.0f} s)"
+        else:
+            return False
+        return True
+
     def __iter__(self) -> Iterator[Step]:
         raise NotImplementedError
 
@@ -211,11 +221,13 @@ class GenerationStream(StepStream):
     """Iterable of `Step`s. After iteration: `steps`, `text`, `stop_reason`, `run`."""
 
     def __init__(
-        self, handle: LoadedModel, prompt_ids: list[int], settings: GenerationSettings,
-        prefix: Sequence[int] = (), force: int | None = None,
+        self, handle: LoadedModel, prompt: str, prompt_ids: list[int], prompt_pieces: list[str],
+        settings: GenerationSettings, prefix: Sequence[int] = (), force: int | None = None,
     ) -> None:
         self.handle = handle
+        self.prompt = prompt  # the user's text (without the chat template)
         self.prompt_ids = list(prompt_ids)
+        self.prompt_pieces = list(prompt_pieces)  # each prompt token as text, template included
         self.prefix = list(prefix)  # earlier new tokens this run continues from ("what if")
         self.force = force  # the first token of this run, chosen by the user
         self.settings = settings
@@ -237,6 +249,10 @@ class GenerationStream(StepStream):
     def text(self) -> str:
         return self.handle.preprocessor.decode(self.token_ids, skip_special_tokens=True)
 
+    def context_pieces(self, step: int) -> list[str]:
+        """The tokens the model had read when it chose new token `step`, as text."""
+        return [*self.prompt_pieces, *(s.text for s in self.steps[:step])]
+
     def __iter__(self) -> Iterator[Step]:
         if self._started:
             raise RuntimeError("A GenerationStream can be iterated once; call generate() again.")
@@ -257,6 +273,7 @@ class GenerationStream(StepStream):
             generator = torch.Generator(device=handle.device)
             generator.manual_seed(settings.seed if settings.seed is not None else int(time.time_ns() % 2**32))
         stop_ids = end_ids(handle)
+        special_ids = stop_ids | set(tokenizer.all_special_ids)
         deadline = time.perf_counter() + time_limit_seconds()
         started = time.perf_counter()
         ids = torch.tensor([self.prompt_ids + self.prefix], device=handle.device)
@@ -264,11 +281,7 @@ class GenerationStream(StepStream):
         feed = ids
         self.stop_reason = "max new tokens"
         for n in range(settings.max_new_tokens):
-            if self._cancel.is_set():
-                self.stop_reason = "stopped"
-                break
-            if time.perf_counter() > deadline:
-                self.stop_reason = f"time limit ({time_limit_seconds():.0f} s)"
+            if self._should_end(deadline):
                 break
             out = model(
                 input_ids=feed, past_key_values=cache, use_cache=True,
@@ -299,7 +312,7 @@ class GenerationStream(StepStream):
                 probability=float(probs[choice]), rank=int((probs > probs[choice]).sum()) + 1,
                 seconds=time.perf_counter() - started, before=_candidates(tokenizer, probs, TOP_ALTERNATIVES),
                 after=after, entropy_bits=entropy, kept=kept, drawn_probability=drawn,
-                special=choice in stop_ids or choice in tokenizer.all_special_ids, forced=forced, attention=attention,
+                special=choice in special_ids, forced=forced, attention=attention,
             )
             self.steps.append(step)
             self.run = handle.run_info(started)
@@ -347,8 +360,9 @@ def generate(
     handle = get_model(model_key)
     with handle.lock:  # the tokenizer is shared too
         prompt_ids = encode_prompt(handle, prompt, settings.chat, settings.system_prompt)
+        pieces = [handle.preprocessor.decode([i]) for i in prompt_ids]
     check_window(len(prompt_ids) + len(prefix), settings.max_new_tokens, model_window(handle), handle.spec.name)
-    return GenerationStream(handle, prompt_ids, settings, prefix, force)
+    return GenerationStream(handle, prompt, prompt_ids, pieces, settings, prefix, force)
 
 
 def single_token(model_key: str, text: str) -> int:

@@ -165,11 +165,7 @@ class RemoteStream(StepStream):
         with closing(self._post(path, body)) as response:
             try:
                 for line in response.iter_lines(decode_unicode=False):
-                    if self._cancel.is_set():
-                        self.stop_reason = "stopped"
-                        break
-                    if time.perf_counter() > deadline:
-                        self.stop_reason = f"time limit ({time_limit_seconds():.0f} s)"
+                    if self._should_end(deadline):
                         break
                     if not line or line.startswith(b":"):
                         continue

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from backend.figures_generation import legend_html
-from backend.generate import MAX_NEW_TOKENS, GenerationSettings, submit_generate
+from backend.generate import MAX_NEW_TOKENS, GenerationSettings, GenerationStream, submit_generate
 from backend.remote_engine import Engine, default_url, submit_remote
 from ui.common import example_buttons, model_field, model_picker, run_caption, shown_errors
 from ui.generate_views import alternatives, draw_steps, follow, lens, pick_step, what_if, where_it_looked
@@ -120,7 +120,7 @@ if job is not None:
                 st.caption("The settings above changed since this answer: click Generate for a new one.")
             if step_at is not None:
                 step = stream.steps[step_at]
-                in_process = hasattr(stream, "prompt_ids")
+                in_process = isinstance(stream, GenerationStream)
                 # on_change="rerun": only the open tab's code runs, and the open tab survives reruns
                 alt, looked, lens_tab, branch = st.tabs(
                     ["Alternatives", "Where it looked", "Logit lens", "What if"], key="generate_view", on_change="rerun"
@@ -133,12 +133,10 @@ if job is not None:
                             "not attention, gradients or hidden states.", icon=":material/dns:")
                 elif looked.open:
                     with looked:
-                        config = stream.handle.model.config
-                        asked = job.payload[0]  # the prompt this answer was generated for
-                        where_it_looked(stream, step, stream.handle.spec.key, asked, config.num_hidden_layers, config.num_attention_heads)
+                        where_it_looked(stream, step)
                 elif lens_tab.open:
                     with lens_tab:
-                        lens(stream, step, stream.handle.spec.key)
+                        lens(stream, step)
                 elif branch.open:
                     with branch:
-                        what_if(stream, step, job.payload[0], stream.handle.spec.key)
+                        what_if(stream, step)

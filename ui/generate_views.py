@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from backend.figures_generation import (
@@ -15,6 +17,7 @@ from backend.figures_generation import (
 )
 from backend.generate import (
     GenerationSettings,
+    GenerationStream,
     Step,
     branch_settings,
     perplexity,
@@ -38,7 +41,7 @@ def speed_caption(steps: list[Step], finished: bool) -> str:
     n, last = len(steps), steps[-1]
     parts = [f"**Tokens:** {n}", f"**Speed:** {n / last.seconds:.1f} tokens/s" if last.seconds > 0 else "",
              f"**First token after:** {steps[0].seconds * 1000:.0f} ms"]
-    if not any(s.probability != s.probability for s in steps):  # no NaN: every step has its odds
+    if not any(math.isnan(s.probability) for s in steps):  # a server may send text without odds
         parts += [f"**Log-probability:** {sequence_logprob(steps):.2f}", f"**Perplexity:** {perplexity(steps):.2f}"]
     if not finished:
         newest = ", ".join(f"{shown(c.text)} {c.probability:.0%}" for c in last.before[:4])
@@ -72,7 +75,7 @@ def follow(job: Job, box, selected: int | None = None) -> None:
 def pick_step(steps: list[Step], key: str) -> int:
     """The step to inspect; starts at the most surprising token (the lowest probability)."""
     if key not in st.session_state:
-        st.session_state[key] = min(range(len(steps)), key=lambda i: steps[i].probability if steps[i].probability == steps[i].probability else 1)
+        st.session_state[key] = min(range(len(steps)), key=lambda i: 1.0 if math.isnan(steps[i].probability) else steps[i].probability)
     return st.select_slider(
         "Token to inspect", options=list(range(len(steps))), key=key,
         format_func=lambda i: f"{i + 1}: {shown('⟨end⟩' if steps[i].special else steps[i].text)}",
@@ -81,12 +84,12 @@ def pick_step(steps: list[Step], key: str) -> int:
 
 
 def alternatives(step: Step, settings: GenerationSettings, remote: bool) -> None:
-    left = st.columns(4)
-    left[0].metric("Probability", f"{step.probability:.1%}")
-    left[1].metric("Rank", f"{step.rank}" if step.rank else f"> {len(step.before)}")
-    left[2].metric("Entropy", f"{step.entropy_bits:.2f} bits" if step.entropy_bits is not None else "n/a",
+    cells = st.columns(4)
+    cells[0].metric("Probability", f"{step.probability:.1%}")
+    cells[1].metric("Rank", f"{step.rank}" if step.rank else f"> {len(step.before)}")
+    cells[2].metric("Entropy", f"{step.entropy_bits:.2f} bits" if step.entropy_bits is not None else "n/a",
                    help="How spread the model's guess is: 0 bits = certain; log2(vocabulary) = no idea.")
-    left[3].metric("Tokens left to draw from", f"{step.kept:,}" if step.kept is not None else "n/a",
+    cells[3].metric("Tokens left to draw from", f"{step.kept:,}" if step.kept is not None else "n/a",
                    help="After temperature, top-k and top-p: how many tokens still had a chance.")
     if step.forced:
         st.info("You forced this token; the numbers are what the model would have given it.", icon=":material/call_split:")
@@ -102,7 +105,9 @@ def alternatives(step: Step, settings: GenerationSettings, remote: bool) -> None
     chart(alternatives_chart(step), key="generate_alt_chart", name=f"alternatives-step-{step.index + 1}")
 
 
-def where_it_looked(stream, step: Step, model_key: str, user_text: str, n_layers: int, n_heads: int) -> None:
+def where_it_looked(stream: GenerationStream, step: Step) -> None:
+    model_key, config = stream.handle.spec.key, stream.handle.model.config
+    n_layers, n_heads = config.num_hidden_layers, config.num_attention_heads
     c1, c2 = st.columns(2)
     layer = c1.selectbox("Layer", ["mean over layers", *range(1, n_layers + 1)], index=n_layers, key="generate_look_layer")
     head = c2.selectbox("Head", ["mean over heads", *range(1, n_heads + 1)], key="generate_look_head")
@@ -116,16 +121,17 @@ def where_it_looked(stream, step: Step, model_key: str, user_text: str, n_layers
             weights, source = found.attention, f"one forward pass, {found.seconds * 1000:.0f} ms"
         picked = weights if layer == "mean over layers" else weights[layer - 1 : layer]
         picked = picked.mean(axis=(0, 1)) if head == "mean over heads" else picked[:, head - 1].mean(axis=0)
-        tokens = [*(stream.handle.preprocessor.decode([i]) for i in stream.prompt_ids), *(s.text for s in stream.steps[: step.index])]
-        what = f"layer {layer}, {'mean over heads' if head == 'mean over heads' else f'head {head}'}" if layer != "mean over layers" else f"all layers, {head if head == 'mean over heads' else f'head {head}'}"
+        tokens = stream.context_pieces(step.index)
+        what = ("all layers" if layer == "mean over layers" else f"layer {layer}") + ", " + (
+            "mean over heads" if head == "mean over heads" else f"head {head}")
         st.html(weights_html(tokens, picked, stream.prompt_tokens))
         st.caption(f"Attention of the position that chose “{shown(step.text)}” ({what}; {source}). "
                    "Much of a decoder's attention parks on the first token (an 'attention sink') and says little about the answer.")
         scores = None
         if st.toggle(f"Compare with Integrated Gradients (Captum, {IG_STEPS} steps, about 1–3 s)", key="generate_look_ig"):
-            key = (model_key, tuple(stream.prompt_ids), tuple(stream.token_ids), step.index, user_text)
+            key = (model_key, tuple(stream.prompt_ids), tuple(stream.token_ids), step.index, stream.prompt)
             found, positions = remembered("generate_ig", key, lambda: submit_look_back(
-                "attribution", model_key, stream.prompt_ids, stream.token_ids, step.index, user_text, **mine("generate", "look")))
+                "attribution", model_key, stream.prompt_ids, stream.token_ids, step.index, stream.prompt, **mine("generate", "look")))
             scores = dict(zip(positions, found.scores.tolist(), strict=True))
             st.caption(f"IG moves the user's prompt and the earlier output from the word “ the” to the real text; the shares add up "
                        f"to p − p(baseline) = {step.probability:.3f} − {found.baseline_probability:.3f} within {found.delta:.3f}. "
@@ -134,7 +140,8 @@ def where_it_looked(stream, step: Step, model_key: str, user_text: str, n_layers
               name=f"where-it-looked-step-{step.index + 1}")
 
 
-def lens(stream, step: Step, model_key: str) -> None:
+def lens(stream: GenerationStream, step: Step) -> None:
+    model_key = stream.handle.spec.key
     with shown_errors():
         key = (model_key, tuple(stream.prompt_ids), tuple(stream.token_ids), step.index)
         found = remembered("generate_lens", key, lambda: submit_logit_lens(
@@ -150,7 +157,8 @@ def lens(stream, step: Step, model_key: str) -> None:
         chart(rank_by_layer_chart(found), key="generate_lens_rank", name=f"rank-by-layer-step-{step.index + 1}")
 
 
-def what_if(stream, step: Step, prompt: str, model_key: str) -> None:
+def what_if(stream: GenerationStream, step: Step) -> None:
+    model_key = stream.handle.spec.key
     options = [c for c in step.before if c.token_id != step.token_id]
     c1, c2 = st.columns([3, 2])
     picked = c1.selectbox(
@@ -162,7 +170,7 @@ def what_if(stream, step: Step, prompt: str, model_key: str) -> None:
         with shown_errors():
             forced = single_token(model_key, typed) if typed else options[picked].token_id
             job = submit_generate(
-                prompt, branch_settings(stream.settings, step.index), model_key, prefix=stream.token_ids[: step.index],
+                stream.prompt, branch_settings(stream.settings, step.index), model_key, prefix=stream.token_ids[: step.index],
                 force=forced, **mine("generate", "whatif"),
             )
             st.session_state["generate_branch"] = (job, tuple(stream.token_ids), step.index)
