@@ -1,4 +1,9 @@
-"""Turn what a user uploads into an RGB image, and the example photos that ship with packages."""
+"""Turn what a user uploads into an RGB image, and the example photos that ship with packages.
+
+Uploads are decoded from the bytes in memory (never written to disk). Every way a file can be
+wrong (empty, damaged, not an image at all, a format the app cannot read, too many pixels, a
+shape no network can use) ends in an `InputError` that says what to do.
+"""
 
 from __future__ import annotations
 
@@ -6,62 +11,113 @@ import io
 import warnings
 from collections.abc import Callable
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from backend.errors import InputError
 
-ACCEPTED_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF"}
-ACCEPTED_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "bmp", "gif")
-MAX_PIXELS = 50_000_000  # a 50-megapixel photo is fine; a decompression bomb is not
+ACCEPTED_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF", "TIFF", "AVIF"}
+ACCEPTED_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff", "avif")
+FORMATS_TEXT = "PNG, JPEG, WebP, BMP, TIFF, AVIF or GIF"
+MAX_UPLOAD_MB = 20  # the same number as server.maxUploadSize in .streamlit/config.toml
+MAX_PIXELS = 50_000_000  # the app's own cap (under Pillow's 89 MP): a 50-megapixel photo is fine
 MIN_SIDE = 8
+MAX_ASPECT = 20  # a 1x10000 strip has nothing a 224x224 network could see
 _EXIF_ORIENTATION = 0x0112
+# What a file that is not a raster image usually is, told by its first bytes.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF", "a PDF document"),
+    (b"MZ", "a Windows program"),
+    (b"\x7fELF", "a Linux program"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+)
+
+
+def _what_it_is(data: bytes) -> str | None:
+    """A human name for a file Pillow cannot open, from its first bytes."""
+    head = data[:512].lstrip().lower()
+    for magic, what in _SIGNATURES:
+        if data.startswith(magic):
+            return what
+    if b"<svg" in head or (head.startswith(b"<?xml") and b"svg" in data[:2048].lower()):
+        return "an SVG drawing (vector graphics): export it as PNG first"
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        return "a web page (HTML)"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"heim", b"heis"):
+        return ("a HEIC photo, which this app cannot decode: export it as JPEG (on an iPhone: "
+                "Settings > Camera > Formats > Most Compatible)")
+    return None
 
 
 def load_image(data: bytes, name: str = "the file") -> Image.Image:
     """Decode uploaded bytes into an RGB image (first frame of a GIF, EXIF rotation applied)."""
     if not data:
-        raise InputError(f"{name} is empty (0 bytes). Upload a PNG, JPEG, WebP, BMP or GIF image.")
+        raise InputError(f"{name} is empty (0 bytes). Upload a {FORMATS_TEXT} image.")
+    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
+        raise InputError(f"{name} is {len(data) / 2**20:.1f} MB; the upload limit is {MAX_UPLOAD_MB} MB.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.format not in ACCEPTED_FORMATS:
-                raise InputError(
-                    f"{name} is a {image.format} image; upload PNG, JPEG, WebP, BMP or GIF."
-                )
-            if image.width * image.height > MAX_PIXELS:
-                raise InputError(
-                    f"{name} is {image.width}x{image.height} pixels; the limit is "
-                    f"{MAX_PIXELS // 1_000_000} megapixels. Resize it first."
-                )
+                raise InputError(f"{name} is a {image.format} image; upload {FORMATS_TEXT}.")
+            _check_pixels(image.width, image.height, name)
             image.seek(0)  # the first frame of an animation
             image.load()
     except InputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputError(
-            f"{name} is not an image this app can read. Upload a PNG, JPEG, WebP, BMP or GIF."
+            f"{name} declares more pixels than Pillow will decode safely ({exc}); this app's own "
+            f"limit is {MAX_PIXELS // 1_000_000} megapixels."
         ) from exc
+    except UnidentifiedImageError as exc:
+        what = _what_it_is(data)
+        found = f"{name} is {what}, not an image." if what else f"{name} is not an image this app can read."
+        raise InputError(f"{found} Upload a {FORMATS_TEXT} image.") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt files
         raise InputError(f"{name} looks damaged and could not be decoded ({exc}).") from exc
     return to_rgb(image)
 
 
+def _check_pixels(width: int, height: int, name: str = "The image") -> None:
+    if width * height > MAX_PIXELS:
+        raise InputError(
+            f"{name} is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); the limit "
+            f"is {MAX_PIXELS // 1_000_000} megapixels. Resize it first."
+        )
+    if min(width, height) < MIN_SIDE:
+        raise InputError(f"{name} is {width}x{height} pixels; use one at least {MIN_SIDE}x{MIN_SIDE}.")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise InputError(
+            f"{name} is {width}x{height} pixels, more than {MAX_ASPECT} times as long as it is wide; "
+            "the network looks at a square crop, so crop the part you want recognised."
+        )
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
-    """RGB with EXIF orientation applied; transparency is composited onto white."""
-    if min(image.size) < MIN_SIDE:
-        raise InputError(f"The image is {image.width}x{image.height} pixels; use one at least {MIN_SIDE}x{MIN_SIDE}.")
+    """RGB with EXIF orientation applied; transparency is composited onto white, 16-bit and
+    floating-point greys are scaled to 8 bits, CMYK and palette images converted."""
+    _check_pixels(image.width, image.height)
     if image.getexif().get(_EXIF_ORIENTATION, 1) != 1:
         image = ImageOps.exif_transpose(image)
     if image.mode == "RGB":
         return image  # nothing to convert; no copy on the hot path
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    if image.mode == "I;16" or image.mode == "I":  # 16-bit greyscale: scale to 8 bits
-        image = image.point(lambda v: v / 256).convert("L")
-    return image.convert("RGB")
+    if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit or float greys: stretch to 8 bits
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        if image.mode.startswith("I;16") or (image.mode == "I" and low >= 0 and high <= 65535 and high > 255):
+            low, high = 0.0, 65535.0
+        scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+        return Image.fromarray((scaled * 255).round().astype(np.uint8)).convert("RGB")
+    try:
+        return image.convert("RGB")
+    except ValueError as exc:
+        raise InputError(f"Images in the {image.mode} colour mode cannot be converted to RGB here.") from exc
 
 
 def _skimage(name: str) -> Callable[[], Image.Image]:

@@ -1,0 +1,236 @@
+"""Where an image classifier looked: class activation maps and pixel attributions.
+
+- Class activation maps come from the `grad-cam` library (pytorch-grad-cam): Grad-CAM,
+  Grad-CAM++, Eigen-CAM and Score-CAM on one feature-map stage of the CNN. The library's hooks
+  live only inside its context manager, so they are released even when a method fails.
+- Pixel attributions come from Captum: Integrated Gradients (from a black image to the photo) or
+  gradient × input, on the class probability; the map is |attribution| summed over RGB.
+
+Every map has the network input's size (the crop the network saw) with values in [0, 1].
+The model is shared, so everything here runs under the model's lock (the scheduler's worker).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from backend.errors import InputError
+from backend.images import to_rgb
+from backend.models import LoadedModel, RunInfo, get_model
+from backend.registry import EFFICIENTNET
+from backend.scheduler import SCHEDULER, Job
+from backend.vision import Stage, cam_layers, default_cam_layer, mean_std, network_input, seen_image
+
+CAM_METHODS: dict[str, str] = {
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "eigencam": "Eigen-CAM",
+    "scorecam": "Score-CAM",
+}
+PIXEL_METHODS: dict[str, str] = {"ig": "Integrated Gradients", "gxi": "Gradient × input"}
+METHODS: dict[str, str] = {**CAM_METHODS, **PIXEL_METHODS}
+DEFAULT_IG_STEPS = 32
+MAX_IG_STEPS = 200
+IG_BATCH = 8  # images per model call inside Integrated Gradients (bounds memory)
+SCORE_CAM_BATCH = 32  # masked images per model call inside Score-CAM
+_OUTLIER_PERCENTILE = 99.5  # pixel maps are scaled so that the brightest 0.5 % saturate
+
+
+@dataclass(frozen=True)
+class SaliencyMap:
+    method: str  # a key of METHODS
+    values: np.ndarray  # (H, W) float32 in [0, 1] at the network's input size
+    seconds: float
+    delta: float | None = None  # Integrated Gradients: |sum of attributions - probability change|
+
+    @property
+    def name(self) -> str:
+        return METHODS[self.method]
+
+
+def logits(handle: LoadedModel, pixels: torch.Tensor) -> torch.Tensor:
+    output = handle.model(pixels.to(handle.device))
+    return getattr(output, "logits", output)
+
+
+class _Logits(torch.nn.Module):
+    """The classifier returning a plain logits tensor (what grad-cam's targets expect)."""
+
+    def __init__(self, handle: LoadedModel) -> None:
+        super().__init__()
+        self.inner = handle.model
+        self.handle = handle
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return logits(self.handle, pixels)
+
+
+def _cam_class(method: str):
+    from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, ScoreCAM
+
+    return {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "eigencam": EigenCAM, "scorecam": ScoreCAM}[method]
+
+
+def class_activation_map(
+    handle: LoadedModel, pixels: torch.Tensor, category: int, method: str, layer: str
+) -> SaliencyMap:
+    """One CAM of `category` from the stage named `layer` (call under the model's lock)."""
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    started = time.perf_counter()
+    module = handle.model.get_submodule(layer)
+    # The shared weights need no gradient; the input does, so activations get one.
+    x = pixels.detach().clone().to(handle.device).requires_grad_(True)
+    with torch.enable_grad(), _cam_class(method)(model=_Logits(handle), target_layers=[module]) as cam:
+        cam.batch_size = SCORE_CAM_BATCH
+        values = cam(x, targets=[ClassifierOutputTarget(category)])[0]
+    return SaliencyMap(method, np.asarray(values, dtype=np.float32).clip(0, 1), time.perf_counter() - started)
+
+
+def _scaled(heat: np.ndarray) -> np.ndarray:
+    top = float(np.percentile(heat, _OUTLIER_PERCENTILE))
+    if top <= 0:
+        return np.zeros_like(heat, dtype=np.float32)
+    return (heat / top).clip(0, 1).astype(np.float32)
+
+
+def pixel_attribution(
+    handle: LoadedModel, pixels: torch.Tensor, category: int, method: str, steps: int = DEFAULT_IG_STEPS
+) -> SaliencyMap:
+    """Captum's Integrated Gradients (baseline: a black image) or gradient × input on the class
+    probability, as a [0, 1] map of |attribution| summed over the colour channels."""
+    from captum.attr import InputXGradient, IntegratedGradients
+
+    started = time.perf_counter()
+
+    def probability(x: torch.Tensor) -> torch.Tensor:
+        return logits(handle, x).softmax(dim=-1)
+
+    x = pixels.detach().clone().to(handle.device)
+    delta = None
+    with torch.enable_grad():
+        if method == "ig":
+            mean, std = mean_std(handle)
+            black = torch.as_tensor(-mean / std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1).expand_as(x)
+            attributions, error = IntegratedGradients(probability).attribute(
+                x, baselines=black.contiguous(), target=category, n_steps=steps,
+                internal_batch_size=IG_BATCH, return_convergence_delta=True,
+            )
+            delta = float(error.abs().item())
+        elif method == "gxi":
+            attributions = InputXGradient(probability).attribute(x.requires_grad_(True), target=category)
+        else:
+            raise InputError(f"Unknown pixel method '{method}'. Choose one of: {', '.join(PIXEL_METHODS)}.")
+    heat = attributions.detach()[0].abs().sum(dim=0).cpu().numpy()
+    return SaliencyMap(method, _scaled(heat), time.perf_counter() - started, delta)
+
+
+@dataclass(frozen=True)
+class ImageExplanation:
+    category: int
+    label: str
+    probability: float
+    seen: np.ndarray  # (H, W, 3) uint8: the crop the network saw
+    layer: Stage | None  # where the CAMs were taken
+    maps: dict[str, SaliencyMap]  # by method key, in the order asked for
+    road: object | None  # backend.road.RoadScores when asked for
+    run: RunInfo
+
+
+def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(methods))
+    unknown = [m for m in chosen if m not in METHODS]
+    if unknown or not chosen:
+        raise InputError(f"Choose explanation methods from: {', '.join(METHODS)}.")
+    return chosen
+
+
+def resolve_layer(handle: LoadedModel, layer: str | None) -> Stage | None:
+    layers = cam_layers(handle)
+    if layer is None:
+        return default_cam_layer(handle)
+    for stage in layers:
+        if stage.name == layer:
+            return stage
+    names = ", ".join(stage.name for stage in layers) or "none (this model has no feature maps)"
+    raise InputError(f"'{layer}' is not a layer a CAM can use here. Choose one of: {names}.")
+
+
+def explain_image(
+    image: Image.Image,
+    category: int | None = None,
+    methods: Sequence[str] = ("gradcam", "ig"),
+    layer: str | None = None,
+    steps: int = DEFAULT_IG_STEPS,
+    road: bool = True,
+    model_key: str = EFFICIENTNET.key,
+) -> ImageExplanation:
+    """Maps of where the network looked for `category` (default: its top class), by each method,
+    and (with `road`) how much the class probability drops when each map's top pixels go."""
+    methods = check_methods(methods)
+    if not 1 <= steps <= MAX_IG_STEPS:
+        raise InputError(f"Integrated Gradients needs from 1 to {MAX_IG_STEPS} steps.")
+    picture = to_rgb(image)
+    handle = get_model(model_key)
+    categories = handle.extras["categories"]
+    if category is not None and not 0 <= category < len(categories):
+        raise InputError(f"Class {category} does not exist; this model has {len(categories)} classes.")
+    with handle.lock:
+        started = time.perf_counter()
+        pixels = network_input(handle, picture)
+        with torch.inference_mode():
+            probabilities = logits(handle, pixels).softmax(dim=-1)[0].cpu()
+        category = int(probabilities.argmax()) if category is None else category
+        stage = resolve_layer(handle, layer)
+        if stage is None and any(m in CAM_METHODS for m in methods):
+            raise InputError(f"{handle.spec.name} has no convolutional feature maps, so it has no CAM; "
+                             "use a pixel method (or, for a ViT, attention rollout).")
+        maps = {
+            method: class_activation_map(handle, pixels, category, method, stage.name)
+            if method in CAM_METHODS else pixel_attribution(handle, pixels, category, method, steps)
+            for method in methods
+        }
+        seen = seen_image(handle, pixels)
+        scores = None
+        if road:
+            from backend.road import road_scores
+
+            grid = (stage.height, stage.width) if stage else (14, 14)
+            scores = road_scores(handle, pixels, seen, category, maps, grid)
+        run = handle.run_info(started)
+    return ImageExplanation(
+        category, categories[category], float(probabilities[category]), seen, stage, maps, scores, run
+    )
+
+
+def _run_job(jobs: Sequence[Job]) -> list[ImageExplanation]:
+    (job,) = jobs
+    return [explain_image(*job.payload)]
+
+
+def submit_explain_image(
+    image: Image.Image,
+    category: int | None = None,
+    methods: Sequence[str] = ("gradcam", "ig"),
+    layer: str | None = None,
+    steps: int = DEFAULT_IG_STEPS,
+    road: bool = True,
+    model_key: str = EFFICIENTNET.key,
+    *,
+    owner: str | None = None,
+    slot: str | None = None,
+    request_key: Hashable | None = None,
+) -> Job:
+    """Queue an explanation on the model's queue (alone: it is many passes already)."""
+    methods = check_methods(methods)
+    payload = (to_rgb(image), category, methods, layer, steps, road, model_key)
+    return SCHEDULER.submit(
+        model_key, _run_job, payload, owner=owner, slot=slot,
+        request_key=None if request_key is None else (request_key, *payload[1:]),
+    )
