@@ -3,6 +3,7 @@
 - Class activation maps come from the `grad-cam` library (pytorch-grad-cam): Grad-CAM,
   Grad-CAM++, Eigen-CAM and Score-CAM on one feature-map stage of the CNN. The library's hooks
   live only inside its context manager, so they are released even when a method fails.
+- For a Vision Transformer (no feature maps, so no CAM): attention rollout (backend.rollout).
 - Pixel attributions come from Captum: Integrated Gradients (from a black image to the photo) or
   gradient × input, on the class probability; the map is |attribution| summed over RGB.
 
@@ -25,7 +26,7 @@ from backend.images import to_rgb
 from backend.models import LoadedModel, RunInfo, get_model
 from backend.registry import EFFICIENTNET
 from backend.scheduler import SCHEDULER, Job
-from backend.vision import Stage, cam_layers, default_cam_layer, mean_std, network_input, seen_image
+from backend.vision import Stage, cam_layers, default_cam_layer, logits, mean_std, network_input, seen_image
 
 CAM_METHODS: dict[str, str] = {
     "gradcam": "Grad-CAM",
@@ -34,7 +35,8 @@ CAM_METHODS: dict[str, str] = {
     "scorecam": "Score-CAM",
 }
 PIXEL_METHODS: dict[str, str] = {"ig": "Integrated Gradients", "gxi": "Gradient × input"}
-METHODS: dict[str, str] = {**CAM_METHODS, **PIXEL_METHODS}
+VIT_METHODS: dict[str, str] = {"rollout": "Attention rollout", "attention": "Raw attention (last layer)"}
+METHODS: dict[str, str] = {**CAM_METHODS, **PIXEL_METHODS, **VIT_METHODS}
 DEFAULT_IG_STEPS = 32
 MAX_IG_STEPS = 200
 IG_BATCH = 8  # images per model call inside Integrated Gradients (bounds memory)
@@ -52,11 +54,6 @@ class SaliencyMap:
     @property
     def name(self) -> str:
         return METHODS[self.method]
-
-
-def logits(handle: LoadedModel, pixels: torch.Tensor) -> torch.Tensor:
-    output = handle.model(pixels.to(handle.device))
-    return getattr(output, "logits", output)
 
 
 class _Logits(torch.nn.Module):
@@ -131,6 +128,15 @@ def pixel_attribution(
     return SaliencyMap(method, _scaled(heat), time.perf_counter() - started, delta)
 
 
+def _attention_maps(handle: LoadedModel, pixels: torch.Tensor, methods: list[str]) -> dict[str, SaliencyMap]:
+    from backend.rollout import vit_attention_maps
+
+    started = time.perf_counter()
+    found = vit_attention_maps(handle, pixels)
+    seconds = time.perf_counter() - started
+    return {method: SaliencyMap(method, found[method], seconds) for method in methods}
+
+
 @dataclass(frozen=True)
 class ImageExplanation:
     category: int
@@ -141,6 +147,13 @@ class ImageExplanation:
     maps: dict[str, SaliencyMap]  # by method key, in the order asked for
     road: object | None  # backend.road.RoadScores when asked for
     run: RunInfo
+
+
+def layer_choices(model_key: str = EFFICIENTNET.key) -> tuple[list[Stage], Stage | None]:
+    """The layers a CAM can be taken from, and the default one (loads the model if needed)."""
+    handle = get_model(model_key)
+    with handle.lock:
+        return cam_layers(handle), default_cam_layer(handle)
 
 
 def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
@@ -191,11 +204,14 @@ def explain_image(
         if stage is None and any(m in CAM_METHODS for m in methods):
             raise InputError(f"{handle.spec.name} has no convolutional feature maps, so it has no CAM; "
                              "use a pixel method (or, for a ViT, attention rollout).")
-        maps = {
-            method: class_activation_map(handle, pixels, category, method, stage.name)
-            if method in CAM_METHODS else pixel_attribution(handle, pixels, category, method, steps)
-            for method in methods
-        }
+        maps = {}
+        for method in methods:
+            if method in CAM_METHODS:
+                maps[method] = class_activation_map(handle, pixels, category, method, stage.name)
+            elif method in PIXEL_METHODS:
+                maps[method] = pixel_attribution(handle, pixels, category, method, steps)
+            else:
+                maps.update(_attention_maps(handle, pixels, [m for m in methods if m in VIT_METHODS]))
         seen = seen_image(handle, pixels)
         scores = None
         if road:

@@ -24,7 +24,7 @@ from transformers import (
     AutoTokenizer,
 )
 
-from backend.errors import ModelUnavailableError
+from backend.errors import InputError, ModelUnavailableError
 from backend.models import LoadedModel
 from backend.registry import ModelSpec
 
@@ -115,8 +115,12 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
         return False
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    return host_reachable(host or "huggingface.co", timeout)
+
+
+def host_reachable(host: str, timeout: float = 3.0) -> bool:
     try:
-        with socket.create_connection((host or "huggingface.co", 443), timeout=timeout):
+        with socket.create_connection((host, 443), timeout=timeout):
             return True
     except OSError:
         return False
@@ -160,10 +164,64 @@ def _hub_text(spec: ModelSpec, device: torch.device) -> LoadedModel:
 
 def _hub_image(spec: ModelSpec, device: torch.device) -> LoadedModel:
     processor = _from_hub(spec, AutoImageProcessor.from_pretrained)
-    model = _from_hub(spec, AutoModelForImageClassification.from_pretrained)
+    # eager attention, so a ViT returns its attention weights (for rollout)
+    model = _from_hub(
+        spec, lambda name, **kw: AutoModelForImageClassification.from_pretrained(name, attn_implementation=ATTENTION_IMPL, **kw)
+    )
     labels = model.config.id2label
     categories = [labels[i] for i in range(len(labels))]
     return LoadedModel(spec, model.to(device), processor, device, 0.0, extras={"categories": categories})
+
+
+def _imagenet_categories(count: int) -> list[str]:
+    from torchvision.models import ResNet18_Weights
+
+    if count == 1000:
+        return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+    return [f"class {i}" for i in range(count)]
+
+
+def _offline(spec: ModelSpec, where: str) -> ModelUnavailableError:
+    return ModelUnavailableError(
+        f"{spec.name} has to be downloaded from {where}, which cannot be reached from this machine "
+        "(offline?). Pick the offline default model, or connect to the internet and try again."
+    )
+
+
+def _timm_image(spec: ModelSpec, device: torch.device) -> LoadedModel:
+    import timm
+
+    if not timm.list_models(spec.location.split(".")[0], pretrained=True):
+        raise InputError(f"timm has no pretrained model called '{spec.location}' (e.g. timm:resnet50.a1_in1k).")
+    if not hub_reachable():
+        raise _offline(spec, "the Hugging Face Hub")
+    try:
+        model = timm.create_model(spec.location, pretrained=True)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ModelUnavailableError(f"Could not load {spec.name}: {exc}") from exc
+    config = timm.data.resolve_data_config({}, model=model)
+    transform = timm.data.create_transform(**config)
+    categories = _imagenet_categories(model.num_classes)
+    return LoadedModel(spec, model.to(device), transform, device, 0.0, extras={"categories": categories})
+
+
+def _torchvision_image(spec: ModelSpec, device: torch.device) -> LoadedModel:
+    import torchvision
+
+    names = torchvision.models.list_models(module=torchvision.models)
+    if spec.location not in names:
+        raise InputError(f"torchvision has no classifier called '{spec.location}' (e.g. torchvision:resnet50).")
+    weights = torchvision.models.get_model_weights(spec.location).DEFAULT
+    if not host_reachable("download.pytorch.org"):
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+        if not cached.exists():
+            raise _offline(spec, "download.pytorch.org")
+    try:
+        model = torchvision.models.get_model(spec.location, weights=weights)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ModelUnavailableError(f"Could not load {spec.name}: {exc}") from exc
+    categories = list(weights.meta["categories"])
+    return LoadedModel(spec, model.to(device), weights.transforms(), device, 0.0, extras={"categories": categories})
 
 
 LOADERS: dict[tuple[str, str], Callable[[ModelSpec, torch.device], LoadedModel]] = {
@@ -173,6 +231,8 @@ LOADERS: dict[tuple[str, str], Callable[[ModelSpec, torch.device], LoadedModel]]
     ("hub", "sequence-classifier"): _hub_text,
     ("hub", "decoder"): _hub_text,
     ("hub", "image-classifier"): _hub_image,
+    ("timm", "image-classifier"): _timm_image,
+    ("torchvision", "image-classifier"): _torchvision_image,
 }
 
 

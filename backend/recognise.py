@@ -6,6 +6,7 @@ import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -14,6 +15,7 @@ from backend.images import load_image, to_rgb
 from backend.models import LoadedModel, RunInfo, get_model
 from backend.registry import EFFICIENTNET
 from backend.scheduler import SCHEDULER, Job
+from backend.vision import logits, mean_std, network_input, seen_image
 
 MAX_TOP_K = 20
 
@@ -30,21 +32,19 @@ class Recognition:
     top: list[ClassProbability]  # most probable first
     image_size: tuple[int, int]  # (width, height) of the image as given
     run: RunInfo
+    seen: np.ndarray | None = None  # (H, W, 3) uint8: the resized, cropped input, normalisation undone
+    preprocessing: str = ""  # what was done to the image before the network saw it
 
     @property
     def label(self) -> str:
         return self.top[0].label
 
 
-def _pixels(handle: LoadedModel, image: Image.Image) -> torch.Tensor:
-    if handle.spec.source == "hub":  # a transformers image processor
-        return handle.preprocessor(images=image, return_tensors="pt")["pixel_values"]
-    return handle.preprocessor(image).unsqueeze(0)  # timm transform: resize, crop, normalise
-
-
-def _logits(handle: LoadedModel, pixels: torch.Tensor) -> torch.Tensor:
-    output = handle.model(pixels.to(handle.device))
-    return getattr(output, "logits", output)
+def preprocessing_text(handle: LoadedModel, pixels: torch.Tensor) -> str:
+    mean, std = mean_std(handle)
+    numbers = lambda values: ", ".join(f"{v:.3g}" for v in values)  # noqa: E731
+    return (f"resized and centre-cropped to {pixels.shape[-1]}×{pixels.shape[-2]} pixels; each colour channel "
+            f"scaled to [0, 1], then (x − mean) / std with mean = ({numbers(mean)}), std = ({numbers(std)})")
 
 
 def _check_top_k(top_k: int) -> int:
@@ -64,10 +64,11 @@ def recognise_each(
     categories = handle.extras["categories"]
     with handle.lock, torch.inference_mode():
         started = time.perf_counter()
-        pixels = torch.cat([_pixels(handle, picture) for picture in pictures])
-        probabilities = _logits(handle, pixels).softmax(dim=-1).cpu()
+        pixels = torch.cat([network_input(handle, picture) for picture in pictures])
+        probabilities = logits(handle, pixels).softmax(dim=-1).cpu()
         ranked = [probabilities[row].topk(k) for row, k in enumerate(tops)]
         run = handle.run_info(started)
+        preprocessing = preprocessing_text(handle, pixels)
     return [
         Recognition(
             top=[
@@ -76,8 +77,10 @@ def recognise_each(
             ],
             image_size=picture.size,
             run=run,
+            seen=seen_image(handle, pixels[row : row + 1]),
+            preprocessing=preprocessing,
         )
-        for (values, indices), picture in zip(ranked, pictures, strict=True)
+        for row, ((values, indices), picture) in enumerate(zip(ranked, pictures, strict=True))
     ]
 
 

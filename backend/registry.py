@@ -6,11 +6,12 @@ Hub ids are offered for people who are online; offline they fail with a clear me
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 Task = Literal["classification", "generation", "image", "attention"]
-Source = Literal["package", "hub"]
+Source = Literal["package", "hub", "timm", "torchvision"]
 Kind = Literal["encoder", "sequence-classifier", "decoder", "image-classifier"]
 
 
@@ -102,11 +103,48 @@ def default_model(task: Task) -> ModelSpec:
     return models_for(task)[0]
 
 
+# Image classifiers named by the user: "timm:<name>", "torchvision:<name>", or a Hub id.
+IMAGE_ID_SOURCES: dict[str, tuple[Source, str]] = {
+    "timm": ("timm", "timm (weights from the Hugging Face Hub)"),
+    "torchvision": ("torchvision", "torchvision (weights from download.pytorch.org)"),
+    "hf": ("hub", "transformers (Hugging Face Hub)"),
+}
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,150}")
+
+
+def image_model_spec(model_id: str) -> ModelSpec:
+    """The spec of an image classifier given by id: `timm:resnet50.a1_in1k`,
+    `torchvision:resnet50`, or a Hub id such as `google/vit-base-patch16-224` (or `hf:...`)."""
+    from backend.errors import InputError
+
+    text = model_id.strip()
+    prefix, _, name = text.partition(":") if ":" in text else ("hf", "", text)
+    prefix = prefix.strip().lower()
+    name = name.strip()
+    if prefix not in IMAGE_ID_SOURCES:
+        raise InputError(f"'{prefix}:' is not a model source; start the id with timm:, torchvision: or hf: (or give a Hub id).")
+    if not _ID_PATTERN.fullmatch(name) or ".." in name:
+        raise InputError(
+            f"'{text[:80]}' is not a model id. Examples: timm:resnet50.a1_in1k, torchvision:resnet50, "
+            "google/vit-base-patch16-224."
+        )
+    source, library = IMAGE_ID_SOURCES[prefix]
+    return ModelSpec(
+        key=f"{prefix}:{name}",
+        name=f"{name} ({prefix}, online only)",
+        kind="image-classifier",
+        source=source,
+        location=name,
+        description=f"An image classifier from {library}, named by you.",
+    )
+
+
 def get_spec(key: str) -> ModelSpec:
     from backend.errors import InputError
 
-    try:
+    if key in MODELS:
         return MODELS[key]
-    except KeyError:
-        known = ", ".join(sorted(MODELS))
-        raise InputError(f"Unknown model '{key}'. Choose one of: {known}.") from None
+    if key.split(":", 1)[0] in IMAGE_ID_SOURCES and ":" in key:
+        return image_model_spec(key)
+    known = ", ".join(sorted(MODELS))
+    raise InputError(f"Unknown model '{key}'. Choose one of: {known}.")

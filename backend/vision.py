@@ -33,15 +33,23 @@ def network_input(handle: LoadedModel, image: Image.Image) -> torch.Tensor:
     return handle.preprocessor(image).unsqueeze(0)  # a torchvision/timm transform
 
 
+def logits(handle: LoadedModel, pixels: torch.Tensor) -> torch.Tensor:
+    """The class scores as a plain tensor (transformers models wrap them in an output object)."""
+    output = handle.model(pixels.to(handle.device))
+    return getattr(output, "logits", output)
+
+
 def mean_std(handle: LoadedModel) -> tuple[np.ndarray, np.ndarray]:
     """The per-channel normalisation the preprocessing applies (to undo it for display)."""
     found = handle.extras.get("mean_std")
     if found is not None:
         return found
     processor = handle.preprocessor
-    if hasattr(processor, "image_mean"):
+    if hasattr(processor, "image_mean"):  # transformers
         mean, std = processor.image_mean, processor.image_std
-    else:
+    elif hasattr(processor, "mean") and hasattr(processor, "std"):  # torchvision weights' preset
+        mean, std = processor.mean, processor.std
+    else:  # a timm / torchvision Compose
         normalise = next(t for t in processor.transforms if type(t).__name__ == "Normalize")
         mean, std = normalise.mean, normalise.std
     found = (np.asarray(mean, dtype=np.float32).reshape(3), np.asarray(std, dtype=np.float32).reshape(3))
@@ -57,12 +65,23 @@ def seen_image(handle: LoadedModel, pixels: torch.Tensor) -> np.ndarray:
 
 
 def stages(handle: LoadedModel) -> list[Stage]:
-    """Every feature-map stage of the model in the order it runs: modules up to two levels deep
-    whose output is a stack of maps (traced once, with hooks removed at once). A tensor returned
-    by several modules (a block and its in-place activation) is listed once, by the outer name."""
-    found = handle.extras.get("stages")
-    if found is not None:
-        return found
+    """Every feature-map stage of the model in the order it runs: modules whose output is a
+    stack of maps, two levels deep (or deeper, until three resolutions show up), traced with
+    hooks that are removed at once. A tensor returned by several modules (a block and its
+    in-place activation) is listed once, by the outer name."""
+    cached = handle.extras.get("stages")
+    if cached is not None:
+        return cached
+    found: list[Stage] = []
+    for depth in range(1, 5):  # timm/torchvision name stages 1 level down; transformers deeper
+        found = _trace(handle, depth)
+        if len({stage.height for stage in found}) >= 3:
+            break
+    handle.extras["stages"] = found
+    return found
+
+
+def _trace(handle: LoadedModel, depth: int) -> list[Stage]:
     model = handle.model
     seen: dict[int, tuple[str, tuple[int, ...]]] = {}
     order: list[int] = []
@@ -84,7 +103,7 @@ def stages(handle: LoadedModel) -> list[Stage]:
     handles = [
         module.register_forward_hook(record(name))
         for name, module in model.named_modules()
-        if name and name.count(".") <= 1
+        if name and name.count(".") <= depth
         # a top-level container (timm's `blocks`, torchvision's `features`) is named by its parts
         and not ("." not in name and isinstance(module, (torch.nn.Sequential, torch.nn.ModuleList)))
     ]
@@ -95,18 +114,19 @@ def stages(handle: LoadedModel) -> list[Stage]:
     finally:
         for hook_handle in handles:
             hook_handle.remove()
-    found = [
-        Stage(name, shape[1], shape[2], shape[3]) for name, shape in (seen[pointer] for pointer in order)
-    ]
-    handle.extras["stages"] = found
-    return found
+    return [Stage(name, shape[1], shape[2], shape[3]) for name, shape in (seen[pointer] for pointer in order)]
 
 
 def _input_size(handle: LoadedModel) -> int:
     processor = handle.preprocessor
+    if hasattr(processor, "crop_size") and not hasattr(processor, "image_mean"):  # torchvision preset
+        return int(processor.crop_size[0])
     if hasattr(processor, "size"):
-        size = processor.size
-        return int(size.get("height") or size.get("shortest_edge") or 224) if isinstance(size, dict) else int(size)
+        size = processor.size  # an int, a dict or transformers' SizeDict
+        if isinstance(size, int):
+            return size
+        pick = size.get if hasattr(size, "get") else lambda key: getattr(size, key, None)
+        return int(pick("height") or pick("shortest_edge") or 224)
     crop = next((t for t in processor.transforms if type(t).__name__ == "CenterCrop"), None)
     return int(crop.size[0]) if crop is not None else 224
 
@@ -119,7 +139,7 @@ def cam_layers(handle: LoadedModel) -> list[Stage]:
     """Stages a class activation map can be taken from: the last two resolutions (the deepest
     features, where a CAM is meaningful), deepest last."""
     every = stages(handle)
-    if not every:
+    if len({stage.height for stage in every}) < 2:  # no hierarchy of maps (a ViT's patch embedding)
         return []
     smallest = min(stage.height for stage in every)
     return [stage for stage in every if stage.height <= 2 * smallest]

@@ -1,24 +1,36 @@
-"""Image recognition: a CNN's top ImageNet classes for an example photo or an upload."""
+"""Image recognition: a CNN's top ImageNet classes, where it looked, and how it sees."""
 
 import hashlib
 
 import streamlit as st
 
-from backend.figures import top_classes
-from backend.images import ACCEPTED_EXTENSIONS, EXAMPLES, example_image, load_image
+from backend.cam import CAM_METHODS, PIXEL_METHODS
+from backend.cnn_inside import MAX_CHANNELS
+from backend.images import ACCEPTED_EXTENSIONS, EXAMPLES, FORMATS_TEXT, MAX_PIXELS, MAX_UPLOAD_MB, example_image, load_image
 from backend.recognise import MAX_TOP_K, submit_recognise
-from ui.common import model_field, model_picker, run_caption, shown_errors
+from backend.registry import image_model_spec
+from ui.common import model_field, model_picker, shown_errors
 from ui.jobs import mine, remembered
-from ui.state import PageState, choice_field, int_field
+from ui.recognise_views import how_a_cnn_sees, predictions, where_it_looked
+from ui.state import PageState, bool_field, choice_field, float_field, int_field, text_field
 
-SOURCES = ("Example photo", "Upload")
+SOURCES = ("Example photo", "Upload", "Camera")
 state = PageState(
     "recognise",
     [
         model_field("image", "recognise_model"),
+        text_field("recognise_model_id", "model_id", max_chars=160),
         choice_field("recognise_source", "source", SOURCES),
         choice_field("recognise_example", "example", list(EXAMPLES)),
         int_field("recognise_top_k", "top", 5, 1, MAX_TOP_K),
+        int_field("recognise_class", "class", -1, -1, 99_999),
+        choice_field("recognise_cam", "cam", list(CAM_METHODS)),
+        choice_field("recognise_pixel", "pixel", list(PIXEL_METHODS)),
+        text_field("recognise_layer", "layer", max_chars=100),
+        float_field("recognise_opacity", "opacity", 0.5, 0.0, 1.0),
+        bool_field("recognise_road", "road", True),
+        bool_field("recognise_compare", "compare", False),
+        int_field("recognise_channels", "channels", 8, 1, MAX_CHANNELS),
     ],
 )
 state.header("Image recognition")
@@ -30,33 +42,51 @@ st.write(
 )
 
 spec = model_picker("image", key="recognise_model")
+model_id = st.text_input(
+    "…or any image classifier by id (online only)", key="recognise_model_id",
+    placeholder="timm:resnet50.a1_in1k · torchvision:resnet50 · google/vit-base-patch16-224",
+)
+if model_id.strip():
+    with shown_errors():
+        spec = image_model_spec(model_id)
 c1, c2 = st.columns([2, 1])
 source = c1.radio("Image", SOURCES, horizontal=True, key="recognise_source")
 top_k = c2.slider("Classes shown", 1, MAX_TOP_K, key="recognise_top_k")
+limits = (f"{FORMATS_TEXT}; up to {MAX_UPLOAD_MB} MB and {MAX_PIXELS // 1_000_000} megapixels. "
+          "The image is read in memory and never written to disk; it is not part of the page's link.")
 image, image_id = None, None
 with shown_errors():
     if source == "Example photo":
-        name = st.selectbox("Example", list(EXAMPLES), key="recognise_example")
+        name = st.selectbox("Example", list(EXAMPLES), key="recognise_example",
+                            help="Real photos shipped inside scikit-image and matplotlib.")
         image, image_id = example_image(name), ("example", name)
     else:
-        upload = st.file_uploader(
-            "PNG, JPEG, WebP, BMP or GIF (first frame)", type=list(ACCEPTED_EXTENSIONS), key="recognise_upload"
-        )
-        st.caption("An uploaded image stays in this browser tab: it is not part of the page's link.")
+        if source == "Upload":
+            upload = st.file_uploader("Upload an image", type=list(ACCEPTED_EXTENSIONS), key="recognise_upload")
+            st.caption(limits)
+        else:
+            upload = st.camera_input("Take a photo", key="recognise_camera")
+            st.caption("If the browser blocks the camera, allow it from the camera icon in the address bar, "
+                       "or upload a photo instead. " + limits.split("; ", 1)[1].capitalize())
         if upload is not None:
             data = upload.getvalue()
             image, image_id = load_image(data, upload.name), ("upload", hashlib.sha256(data).hexdigest())
 state.publish()
 
 if image is None:
-    st.info("Upload an image, or choose an example photo.", icon=":material/upload:")
+    st.info("Upload an image, take a photo, or choose an example photo.", icon=":material/upload:")
 else:
-    left, right = st.columns([2, 3])
-    left.image(image, caption=f"{image.width}×{image.height} pixels", width="stretch")
-    with right, shown_errors():
+    with shown_errors():
         result = remembered(
             "recognise", (image_id, top_k, spec.key),
             lambda: submit_recognise(image, top_k, spec.key, request_key=image_id, **mine("recognise")),
         )
-        st.plotly_chart(top_classes(result), key="recognise_chart", theme=None)
-        run_caption(result.run)
+        predictions(image, result)
+        # on_change="rerun": only the open tab's code runs, and the open tab survives reruns
+        looked, inside = st.tabs(["Where it looked", "How a CNN sees"], key="recognise_view", on_change="rerun")
+        if looked.open:
+            with looked:
+                where_it_looked(image, image_id, result, spec)
+        if inside.open:
+            with inside:
+                how_a_cnn_sees(image, image_id, spec)
