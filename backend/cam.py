@@ -84,9 +84,13 @@ def class_activation_map(
     module = handle.model.get_submodule(layer)
     # The shared weights need no gradient; the input does, so activations get one.
     x = pixels.detach().clone().to(handle.device).requires_grad_(True)
+    values = None
+    # The hooks exist only inside this block: grad-cam's __exit__ removes them, also on errors.
     with torch.enable_grad(), _cam_class(method)(model=_Logits(handle), target_layers=[module]) as cam:
         cam.batch_size = SCORE_CAM_BATCH
         values = cam(x, targets=[ClassifierOutputTarget(category)])[0]
+    if values is None:  # grad-cam's __exit__ swallows an IndexError (a class the model lacks)
+        raise InputError(f"{CAM_METHODS[method]} failed for class {category} of {handle.spec.name}.")
     return SaliencyMap(method, np.asarray(values, dtype=np.float32).clip(0, 1), time.perf_counter() - started)
 
 

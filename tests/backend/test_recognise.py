@@ -8,6 +8,7 @@ from PIL import Image
 from backend.errors import InputError
 from backend.images import EXAMPLES, example_image, load_image
 from backend.recognise import recognise
+from tests.image_inputs import bad_uploads, good_uploads
 
 CAT_CLASSES = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
 
@@ -60,19 +61,57 @@ def test_transparent_and_greyscale_images_are_converted():
     assert converted.mode == "RGB" and converted.size == (64, 64)
 
 
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        (b"", "empty"),
-        (b"this is a text file, not a picture", "not an image"),
-        (_encoded(Image.new("RGB", (64, 64)), "PNG")[:60], "damaged"),
-        (_encoded(Image.new("RGB", (4, 4)), "PNG"), "at least"),
-        (_encoded(Image.new("RGB", (32, 32)), "TIFF"), "TIFF"),
-    ],
-)
-def test_bad_uploads_get_clear_messages(data, message):
-    with pytest.raises(InputError, match=message):
-        load_image(data, "upload.png")
+GOOD = good_uploads()
+BAD = bad_uploads()
+
+
+@pytest.mark.parametrize("name", list(GOOD))
+def test_every_accepted_upload_is_decoded_and_recognised(name):
+    image = load_image(GOOD[name], name)
+    assert image.mode == "RGB" and image.size == (600, 400)
+    assert recognise(image).top[0].label == "espresso"
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_uploads_get_clear_messages(name):
+    data, message = BAD[name]
+    with pytest.raises(InputError, match=message) as caught:
+        load_image(data, name)
+    assert name in str(caught.value)
+
+
+def test_sixteen_bit_and_float_greys_keep_their_brightness():
+    ramp = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)  # 0 .. 65520
+    converted = np.asarray(load_image(_encoded(Image.fromarray(ramp), "PNG")))
+    assert converted.shape == (64, 64, 3)
+    assert converted[0, 0, 0] == 0 and converted[-1, -1, 0] == 255 and converted[32, 0, 0] == 128
+    dim = Image.fromarray((np.full((32, 32), 1000)).astype(np.uint16))  # dim on a 16-bit scale
+    assert np.asarray(load_image(_encoded(dim, "TIFF")))[0, 0, 0] == 4
+
+
+def test_uploads_are_decoded_without_touching_the_disk(monkeypatch):
+    import builtins
+    import os
+
+    real_open, real_os_open = builtins.open, os.open
+
+    def no_writing(file, mode="r", *args, **kwargs):
+        if any(flag in str(mode) for flag in "wax+"):
+            raise AssertionError(f"wrote {file}")
+        return real_open(file, mode, *args, **kwargs)
+
+    def no_os_writing(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise AssertionError(f"wrote {path}")
+        return real_os_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_writing)
+    monkeypatch.setattr(os, "open", no_os_writing)
+    for name, data in GOOD.items():
+        load_image(data, name)
+    for name, (data, _message) in BAD.items():
+        with pytest.raises(InputError):
+            load_image(data, name)
 
 
 def test_every_example_photo_loads_and_is_recognised():
