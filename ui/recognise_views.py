@@ -60,8 +60,7 @@ def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition,
         "and paints the sum over the picture: red is where the evidence was. A **pixel attribution** (Captum) "
         "asks the same question of every single pixel. Pick any class, not just the winner."
     )
-    with shown_errors():
-        layers, default_layer = layer_choices(spec.key)
+    layers, default_layer = layer_choices(spec.key)  # the model is loaded: recognition ran
     is_cnn = bool(layers)
     labels = {c.index: f"{c.label} ({c.probability:.1%})" for c in result.top}
     chosen = st.session_state.get("recognise_class", -1)
@@ -76,7 +75,10 @@ def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition,
         method = c2.segmented_control("Class activation map", list(CAM_METHODS), key="recognise_cam",
                                       format_func=CAM_METHODS.get, required=True)
         names = [stage.name for stage in layers]
-        if st.session_state.get("recognise_layer") not in names:
+        asked = st.session_state.get("recognise_layer")
+        if asked not in names:
+            if asked:  # from a link, or kept from another model
+                st.warning(f"This model has no CAM layer '{asked}'; showing {default_layer.name}.", icon=":material/link_off:")
             st.session_state["recognise_layer"] = default_layer.name
         layer = c3.selectbox(
             "Layer", names, key="recognise_layer",

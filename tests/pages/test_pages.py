@@ -154,6 +154,68 @@ def test_hub_model_offline_shows_a_message_not_a_traceback(app, monkeypatch):
     assert "Hugging Face Hub" in at.error[0].value
 
 
+def _chart_titles(at: AppTest) -> str:
+    layouts = [json.loads(chart.proto.spec)["layout"] for chart in at.get("plotly_chart")]
+    return " | ".join(layout.get("title", {}).get("text", "") for layout in layouts)
+
+
+def test_image_page_shows_where_the_network_looked_and_how_far_to_trust_it(app):
+    at = _open(app, "recognise")
+    at.selectbox(key="recognise_example").set_value("Coffee cup").run()
+    assert not at.exception and not at.error
+    assert any("As the network saw it" in c.value or "Resized and centre-cropped to 224×224" in c.value for c in at.caption)
+    titles = _chart_titles(at)
+    assert "Grad-CAM at blocks.6" in titles and "Integrated Gradients" in titles
+    road = at.dataframe[0].value
+    assert list(road["map"]) == ["Grad-CAM", "Integrated Gradients", "Random map (baseline)", "Edge detector (baseline)"]
+    drops = dict(zip(road["map"], road["mean drop (points)"], strict=True))
+    assert drops["Grad-CAM"] > drops["Edge detector (baseline)"]
+    # any class, any method, any layer
+    at.selectbox(key="recognise_class").set_value(968).run()
+    assert not at.exception and not at.error
+    assert any("**Class:** cup" in c.value for c in at.caption)
+    at.segmented_control(key="recognise_cam").set_value("eigencam").run()
+    at.selectbox(key="recognise_layer").set_value("bn2").run()
+    at.toggle(key="recognise_road").set_value(False).run()
+    assert not at.exception and not at.error
+    assert "Eigen-CAM at bn2" in _chart_titles(at) and not at.dataframe
+    assert "'class': '968'" in str(at.query_params)
+
+
+def test_image_page_how_a_cnn_sees(app):
+    at = _open(app, "recognise")
+    at.session_state["recognise_view"] = "How a CNN sees"
+    at.run()
+    assert not at.exception and not at.error
+    titles = _chart_titles(at)
+    assert "First layer (conv_stem): all 32 filters, 3×3×3, stride 2" in titles
+    for expected in ("Early (bn1): 112×112 maps", "Middle (blocks.2): 28×28 maps", "Late (blocks.6): 7×7 maps"):
+        assert expected in titles
+    assert "Resolution shrinks, channels grow" in titles
+    at.slider(key="recognise_channels").set_value(4).run()
+    assert "4 of 32 channels" in _chart_titles(at)
+
+
+def test_image_page_model_ids_and_a_bad_layer_in_a_link(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = _opened_by_link("recognise", {"model_id": "timm:resnet50.a1_in1k"})
+    assert "cannot be reached" in at.error[0].value
+    at.text_input(key="recognise_model_id").input("foo:bar").run()
+    assert not at.exception and "not a model source" in at.error[0].value
+    linked = _opened_by_link("recognise", {"layer": "nope", "cam": "gradcam++", "example": "Coffee cup"})
+    assert not linked.error
+    assert "no CAM layer 'nope'" in linked.warning[0].value
+    assert "Grad-CAM++ at blocks.6" in _chart_titles(linked)
+
+
+def test_image_page_camera_waits_for_a_photo(app):
+    at = _open(app, "recognise")
+    at.radio(key="recognise_source").set_value("Camera").run()
+    assert not at.exception and not at.error
+    assert "take a photo" in at.info[0].value
+    assert any("allow it from the camera icon" in c.value for c in at.caption)
+
+
 def test_attention_heatmap_for_the_default_sentence(app):
     at = _open(app, "attention")
     chart = at.get("plotly_chart")[0].proto.spec
