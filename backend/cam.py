@@ -69,9 +69,18 @@ class _Logits(torch.nn.Module):
 
 
 def _cam_class(method: str):
-    from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, ScoreCAM
+    from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, ScoreCAM, score_cam
+
+    # Score-CAM draws a tqdm progress bar on the server's stderr for every explanation.
+    score_cam.tqdm = _NoProgressBar
 
     return {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "eigencam": EigenCAM, "scorecam": ScoreCAM}[method]
+
+
+class _NoProgressBar:
+    @staticmethod
+    def tqdm(iterable, *args, **kwargs):
+        return iterable
 
 
 def class_activation_map(

@@ -92,7 +92,7 @@ def road_chart(road: RoadScores, names: dict[str, str]) -> go.Figure:
         )
     fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.18})
     fig.update_yaxes(title="probability drop (points)", zeroline=True)
-    return _styled(fig, f"How far to trust each map (ROAD): p = {road.probability:.1%} before", 460)
+    return _styled(fig, f"How far to trust each map (ROAD): p = {road.probability:.1%} with nothing removed", 460)
 
 
 def filters_figure(filters: Filters, columns: int = 8, scale: int = 16) -> go.Figure:
@@ -147,16 +147,21 @@ def stage_sizes_figure(every: list[Stage], input_size: int, highlight: list[str]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(
         go.Bar(x=names, y=sizes, name="map size (pixels per side)", marker_color=colours,
-               text=[f"{s}×{s}" for s in sizes], textposition="outside", cliponaxis=False,
-               hovertemplate="%{x}: %{text}<extra></extra>"),
+               text=[str(s) for s in sizes], textposition="outside", cliponaxis=False,
+               hovertemplate="%{x}: %{y}×%{y} maps<extra></extra>"),
         secondary_y=False,
     )
     fig.add_trace(
-        go.Scatter(x=names, y=channels, name="channels", mode="lines+markers", line={"color": "#d62728", "width": 3},
+        go.Scatter(x=names, y=channels, name="channels (log scale)", mode="lines+markers+text",
+                   line={"color": "#d62728", "width": 3}, text=[str(c) for c in channels],
+                   textposition="top center", textfont={"color": "#d62728", "size": FONT_SIZE - 4},
                    hovertemplate="%{x}: %{y} channels<extra></extra>"),
         secondary_y=True,
     )
-    fig.update_yaxes(title="map size", type="log", secondary_y=False)
-    fig.update_yaxes(title="channels", type="log", secondary_y=True, showgrid=False)
-    fig.update_layout(legend={"orientation": "h", "y": -0.35})
-    return _styled(fig, "Resolution shrinks, channels grow", 460)
+    fig.update_yaxes(title="map size (pixels per side)", range=[0, max(sizes) * 1.15], secondary_y=False)
+    ticks = [t for t in (3, 10, 30, 100, 300, 1000, 3000) if t <= max(channels) * 2]
+    fig.update_yaxes(title="channels", type="log", tickvals=ticks, range=[0, np.log10(max(channels) * 3)],
+                     secondary_y=True, showgrid=False)
+    fig.update_xaxes(tickangle=-40, automargin=True)
+    fig.update_layout(legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0})
+    return _styled(fig, "Resolution shrinks, channels grow", 520)

@@ -17,7 +17,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from backend.errors import InputError
 
 ACCEPTED_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF", "TIFF", "AVIF"}
-ACCEPTED_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff", "avif")
 FORMATS_TEXT = "PNG, JPEG, WebP, BMP, TIFF, AVIF or GIF"
 MAX_UPLOAD_MB = 20  # the same number as server.maxUploadSize in .streamlit/config.toml
 MAX_PIXELS = 50_000_000  # the app's own cap (under Pillow's 89 MP): a 50-megapixel photo is fine

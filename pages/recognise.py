@@ -6,7 +6,7 @@ import streamlit as st
 
 from backend.cam import CAM_METHODS, PIXEL_METHODS
 from backend.cnn_inside import MAX_CHANNELS
-from backend.images import ACCEPTED_EXTENSIONS, EXAMPLES, FORMATS_TEXT, MAX_PIXELS, MAX_UPLOAD_MB, example_image, load_image
+from backend.images import EXAMPLES, FORMATS_TEXT, MAX_PIXELS, MAX_UPLOAD_MB, example_image, load_image
 from backend.recognise import MAX_TOP_K, submit_recognise
 from backend.registry import image_model_spec
 from ui.common import model_field, model_picker, shown_errors
@@ -52,8 +52,8 @@ if model_id.strip():
 c1, c2 = st.columns([2, 1])
 source = c1.radio("Image", SOURCES, horizontal=True, key="recognise_source")
 top_k = c2.slider("Classes shown", 1, MAX_TOP_K, key="recognise_top_k")
-limits = (f"{FORMATS_TEXT}; up to {MAX_UPLOAD_MB} MB and {MAX_PIXELS // 1_000_000} megapixels. "
-          "The image is read in memory and never written to disk; it is not part of the page's link.")
+limits = (f"Up to {MAX_UPLOAD_MB} MB and {MAX_PIXELS // 1_000_000} megapixels. The image is read in memory and "
+          "never written to disk; it is not part of the page's link.")
 image, image_id = None, None
 with shown_errors():
     if source == "Example photo":
@@ -62,12 +62,14 @@ with shown_errors():
         image, image_id = example_image(name), ("example", name)
     else:
         if source == "Upload":
-            upload = st.file_uploader("Upload an image", type=list(ACCEPTED_EXTENSIONS), key="recognise_upload")
-            st.caption(limits)
+            # Any file is taken: the app reads its bytes and says what it is (a HEIC, an SVG, a PDF…),
+            # clearer than the browser's "files of this type are not allowed".
+            upload = st.file_uploader("Upload an image", key="recognise_upload")
+            st.caption(f"{FORMATS_TEXT}. {limits}")
         else:
             upload = st.camera_input("Take a photo", key="recognise_camera")
             st.caption("If the browser blocks the camera, allow it from the camera icon in the address bar, "
-                       "or upload a photo instead. " + limits.split("; ", 1)[1].capitalize())
+                       f"or upload a photo instead. {limits}")
         if upload is not None:
             data = upload.getvalue()
             image, image_id = load_image(data, upload.name), ("upload", hashlib.sha256(data).hexdigest())

@@ -136,12 +136,13 @@ def _draw_maps(found: ImageExplanation, methods: tuple[str, ...], opacity: float
 
 
 def _draw_road(found: ImageExplanation) -> None:
-    st.subheader("How far to trust each map")
     fractions = " / ".join(f"{f} %" for f in FRACTIONS)
     st.write(
         f"ROAD removes each map's most highlighted {fractions} of the pixels (filled in smoothly from their "
         "neighbours, so the hole itself is no clue) and measures the class probability again. A map that shows "
-        "what the network used makes it **fall further** than a random map or an edge detector does."
+        "what the network used makes it **fall further** than a random map or an edge detector does. A negative "
+        "drop means the probability rose. Pixel maps often score low here: their scattered pixels are easy "
+        "to fill in from the neighbours, so removing them changes little."
     )
     names = {key: m.name for key, m in found.maps.items()}
     chart(road_chart(found.road, names), "recognise_road_chart", "road")
@@ -166,18 +167,19 @@ def how_a_cnn_sees(image: Image.Image, image_id: Hashable, spec: ModelSpec) -> N
             "recognise_inside", (image_id, channels, spec.key),
             lambda: submit_look_inside(image, channels, spec.key, request_key=image_id, **mine("recognise", "inside")),
         )
-        left, right = st.columns(2)
-        with left:
-            if inside.filters is not None:
+        if inside.filters is not None:
+            left, right = st.columns([3, 2])
+            with left:
                 chart(filters_figure(inside.filters), "recognise_filters", "first-layer-filters")
-                st.caption("Each square is one filter's weights as colours (scaled on its own): it responds most "
-                           "where the image looks like it.")
-        with right:
-            highlight = [found.stage.name for found in inside.depths]
-            chart(stage_sizes_figure(inside.stages, inside.seen.shape[0], highlight), "recognise_sizes", "stage-sizes")
+            right.write(
+                "Each square is one filter of the first convolution, its weights drawn as colours (scaled on its "
+                "own). The filter responds most where a patch of the image looks like it; the **early** maps "
+                "below are these filters' responses (after batch normalisation and ReLU6), one map per filter."
+            )
+        highlight = [found.stage.name for found in inside.depths]
+        chart(stage_sizes_figure(inside.stages, inside.seen.shape[0], highlight), "recognise_sizes", "stage-sizes")
         if not inside.depths:
             st.info(f"{spec.name} has no stack of convolutional feature maps to show.", icon=":material/info:")
         for found in inside.depths:
             chart(feature_maps_figure(found), f"recognise_depth_{found.depth}", f"feature-maps-{found.depth}")
-        st.image(inside.seen, caption="The input these maps come from", width=224)
         run_caption(inside.run)

@@ -124,24 +124,58 @@ def test_text_generation_streams_an_answer_opens_a_token_and_forces_another(page
     _shot(page, "3b-text-generation-what-if")
 
 
-def test_image_recognition_example_and_upload(page, app_url):
-    from backend.images import example_image
+def _upload(page: Page, name: str, data: bytes) -> None:
+    import mimetypes
+
+    mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    page.locator("input[type=file]").set_input_files({"name": name, "mimeType": mime, "buffer": data})
+
+
+def test_image_recognition_explains_uploads_refuses_bad_files_and_shows_how_a_cnn_sees(page, app_url):
+    from tests.image_inputs import bad_uploads, encoded, coffee
 
     _open(page, f"{app_url}/recognise")
     expect(page.get_by_text("Top-5 ImageNet classes")).to_be_visible(timeout=ANSWER_TIMEOUT)
     expect(page.locator(".js-plotly-plot").get_by_text(re.compile("tiger cat|tabby|Egyptian cat")).first).to_be_visible()
+    expect(page.get_by_text("Grad-CAM at blocks.6")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text(re.compile("How far to trust each map \\(ROAD\\)"))).to_be_visible(timeout=ANSWER_TIMEOUT)
+    _settled(page)
+    _no_exception(page)
     _shot(page, "4-image-recognition-example")
 
     page.get_by_text("Upload", exact=True).click()
-    buffer = io.BytesIO()
-    example_image("Coffee cup").save(buffer, format="JPEG")
-    page.locator("input[type=file]").set_input_files(
-        {"name": "coffee.jpg", "mimeType": "image/jpeg", "buffer": buffer.getvalue()}
-    )
+    _upload(page, "coffee.jpg", encoded(coffee(), "JPEG"))
     expect(page.locator(".js-plotly-plot").get_by_text("espresso").first).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text("Grad-CAM at blocks.6")).to_be_visible(timeout=ANSWER_TIMEOUT)
     _settled(page)
     _no_exception(page)
     _shot(page, "5-image-recognition-upload")
+
+    # every kind of bad file: a clear message, and the page keeps working
+    for name, (data, word) in bad_uploads().items():
+        _upload(page, name, data)
+        if name == "too-big.png":  # refused by the browser before it is sent
+            expect(page.get_by_text(re.compile("File must be .*MB or smaller"))).to_be_visible(timeout=30_000)
+            continue
+        expect(page.get_by_test_id("stAlert").filter(has_text=name).first).to_contain_text(word, timeout=ANSWER_TIMEOUT)
+        _settled(page)
+        _no_exception(page)
+    _shot(page, "5b-image-recognition-bad-file")
+    _upload(page, "coffee-again.png", encoded(coffee(), "PNG"))
+    expect(page.locator(".js-plotly-plot").get_by_text("espresso").first).to_be_visible(timeout=ANSWER_TIMEOUT)
+
+    page.get_by_role("tab", name="How a CNN sees").click()
+    expect(page.get_by_text(re.compile("First layer \\(conv_stem\\): all 32 filters"))).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text(re.compile("Late \\(blocks.6\\): 7×7 maps"))).to_be_visible(timeout=ANSWER_TIMEOUT)
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "5c-image-how-a-cnn-sees")
+
+    page.get_by_text("Camera", exact=True).click()  # headless Chromium has no camera permission
+    expect(page.get_by_text("take a photo", exact=False).first).to_be_visible(timeout=30_000)
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "5d-image-camera-denied")
 
 
 def test_attention_visualizer(page, app_url):
