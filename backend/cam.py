@@ -162,6 +162,11 @@ class ImageExplanation:
     run: RunInfo
 
 
+def categories(model_key: str = EFFICIENTNET.key) -> list[str]:
+    """The model's class names, by index."""
+    return get_model(model_key).extras["categories"]
+
+
 def layer_choices(model_key: str = EFFICIENTNET.key) -> tuple[list[Stage], Stage | None]:
     """The layers a CAM can be taken from, and the default one (loads the model if needed)."""
     handle = get_model(model_key)

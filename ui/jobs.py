@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from backend.scheduler import Job
+from backend.scheduler import Job, JobCancelled
 
 POLL_SECONDS = 0.25
 
@@ -81,6 +81,7 @@ class _Results:
     def __init__(self, max_entries: int = 64) -> None:
         self.max_entries = max_entries
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._running: dict[Hashable, Job] = {}  # unfinished jobs by key, shared by sessions
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> Any | None:
@@ -90,8 +91,23 @@ class _Results:
                 return self._items[key]
         return None
 
+    def running(self, key: Hashable) -> Job | None:
+        """A job some session queued for `key` that has not finished yet."""
+        with self._lock:
+            job = self._running.get(key)
+            if job is not None and not job.active:
+                del self._running[key]
+                return None
+            return job
+
+    def started(self, key: Hashable, job: Job) -> Job:
+        with self._lock:
+            self._running[key] = job
+        return job
+
     def put(self, key: Hashable, value: Any) -> None:
         with self._lock:
+            self._running.pop(key, None)
             self._items[key] = value
             self._items.move_to_end(key)
             while len(self._items) > self.max_entries:
@@ -104,10 +120,22 @@ def _shared_results(name: str) -> _Results:
 
 
 def remembered(name: str, key: Hashable, submit: Callable[[], Job]) -> Any:
-    """The answer for `key` from the shared memory of recent answers, or queue `submit()` for it."""
+    """The answer for `key` from the shared memory of recent answers; else the job another session
+    already queued for the same key (a room opening one link computes it once); else queue
+    `submit()` for it."""
     results = _shared_results(name)
     found = results.get(key)
-    if found is None:
-        found = await_job(submit())
-        results.put(key, found)
+    if found is not None:
+        return found
+    job = results.running(key)
+    if job is None:
+        job = results.started(key, submit())
+    try:
+        found = await_job(job)
+    except JobCancelled:
+        if job.owner == session_id():
+            raise
+        # the session that asked first left or asked for something else: ask ourselves
+        found = await_job(results.started(key, submit()))
+    results.put(key, found)
     return found

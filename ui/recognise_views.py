@@ -8,7 +8,15 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from backend.cam import CAM_METHODS, PIXEL_METHODS, VIT_METHODS, ImageExplanation, layer_choices, submit_explain_image
+from backend.cam import (
+    CAM_METHODS,
+    PIXEL_METHODS,
+    VIT_METHODS,
+    ImageExplanation,
+    categories,
+    layer_choices,
+    submit_explain_image,
+)
 from backend.cnn_inside import MAX_CHANNELS, submit_look_inside
 from backend.figures import top_classes
 from backend.figures_image import (
@@ -64,8 +72,9 @@ def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition,
     is_cnn = bool(layers)
     labels = {c.index: f"{c.label} ({c.probability:.1%})" for c in result.top}
     chosen = st.session_state.get("recognise_class", -1)
-    if chosen >= 0 and chosen not in labels:
-        labels[chosen] = f"class #{chosen}"
+    if chosen >= 0 and chosen not in labels:  # from a link, or the top-k of another photo
+        names = categories(spec.key)
+        labels[chosen] = f"{names[chosen]} (not in the top {len(result.top)})" if chosen < len(names) else f"class #{chosen}"
     c1, c2, c3 = st.columns([3, 4, 3])
     category = c1.selectbox(
         "Explain the class", [-1, *labels], key="recognise_class",

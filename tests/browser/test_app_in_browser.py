@@ -1,6 +1,5 @@
 """Use every page as a person would, assert the answer is on the page, save a screenshot each."""
 
-import io
 import re
 from pathlib import Path
 
