@@ -22,11 +22,21 @@ import torch
 from PIL import Image
 
 from backend.errors import InputError
+from backend.road import RoadScores, road_scores
 from backend.images import to_rgb
 from backend.models import LoadedModel, RunInfo, get_model
 from backend.registry import EFFICIENTNET
 from backend.scheduler import SCHEDULER, Job
-from backend.vision import Stage, cam_layers, default_cam_layer, logits, mean_std, network_input, seen_image
+from backend.vision import (
+    LogitsOnly,
+    Stage,
+    cam_layers,
+    default_cam_layer,
+    logits,
+    mean_std,
+    network_input,
+    seen_image,
+)
 
 CAM_METHODS: dict[str, str] = {
     "gradcam": "Grad-CAM",
@@ -56,18 +66,6 @@ class SaliencyMap:
         return METHODS[self.method]
 
 
-class _Logits(torch.nn.Module):
-    """The classifier returning a plain logits tensor (what grad-cam's targets expect)."""
-
-    def __init__(self, handle: LoadedModel) -> None:
-        super().__init__()
-        self.inner = handle.model
-        self.handle = handle
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return logits(self.handle, pixels)
-
-
 def _cam_class(method: str):
     from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, ScoreCAM, score_cam
 
@@ -95,7 +93,7 @@ def class_activation_map(
     x = pixels.detach().clone().to(handle.device).requires_grad_(True)
     values = None
     # The hooks exist only inside this block: grad-cam's __exit__ removes them, also on errors.
-    with torch.enable_grad(), _cam_class(method)(model=_Logits(handle), target_layers=[module]) as cam:
+    with torch.enable_grad(), _cam_class(method)(model=LogitsOnly(handle), target_layers=[module]) as cam:
         cam.batch_size = SCORE_CAM_BATCH
         values = cam(x, targets=[ClassifierOutputTarget(category)])[0]
     if values is None:  # grad-cam's __exit__ swallows an IndexError (a class the model lacks)
@@ -158,7 +156,7 @@ class ImageExplanation:
     seen: np.ndarray  # (H, W, 3) uint8: the crop the network saw
     layer: Stage | None  # where the CAMs were taken
     maps: dict[str, SaliencyMap]  # by method key, in the order asked for
-    road: object | None  # backend.road.RoadScores when asked for
+    road: RoadScores | None  # when asked for
     run: RunInfo
 
 
@@ -209,9 +207,9 @@ def explain_image(
         raise InputError(f"Integrated Gradients needs from 1 to {MAX_IG_STEPS} steps.")
     picture = to_rgb(image)
     handle = get_model(model_key)
-    categories = handle.extras["categories"]
-    if category is not None and not 0 <= category < len(categories):
-        raise InputError(f"Class {category} does not exist; this model has {len(categories)} classes.")
+    names = handle.extras["categories"]
+    if category is not None and not 0 <= category < len(names):
+        raise InputError(f"Class {category} does not exist; this model has {len(names)} classes.")
     with handle.lock:
         started = time.perf_counter()
         pixels = network_input(handle, picture)
@@ -228,18 +226,16 @@ def explain_image(
                 maps[method] = class_activation_map(handle, pixels, category, method, stage.name)
             elif method in PIXEL_METHODS:
                 maps[method] = pixel_attribution(handle, pixels, category, method, steps)
-            else:
+            elif method not in maps:  # rollout and raw attention come from one forward pass
                 maps.update(_attention_maps(handle, pixels, [m for m in methods if m in VIT_METHODS]))
         seen = seen_image(handle, pixels)
         scores = None
         if road:
-            from backend.road import road_scores
-
             grid = (stage.height, stage.width) if stage else (14, 14)
             scores = road_scores(handle, pixels, seen, category, maps, grid)
         run = handle.run_info(started)
     return ImageExplanation(
-        category, categories[category], float(probabilities[category]), seen, stage, maps, scores, run
+        category, names[category], float(probabilities[category]), seen, stage, maps, scores, run
     )
 
 

@@ -163,5 +163,5 @@ def stage_sizes_figure(every: list[Stage], input_size: int, highlight: list[str]
     fig.update_yaxes(title="channels", type="log", tickvals=ticks, range=[0, np.log10(max(channels) * 3)],
                      secondary_y=True, showgrid=False)
     fig.update_xaxes(tickangle=-40, automargin=True)
-    fig.update_layout(legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0})
+    fig.update_layout(legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"})
     return _styled(fig, "Resolution shrinks, channels grow", 520)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from backend.models import LoadedModel
+from backend.vision import LogitsOnly
 
 FRACTIONS = (10, 20, 50)  # percent of the pixels removed, most relevant first
 RANDOM = "random"
@@ -79,8 +80,6 @@ def road_scores(
     from pytorch_grad_cam.metrics.road import ROADMostRelevantFirst
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
 
-    from backend.cam import _Logits
-
     started = time.perf_counter()
     every = {key: getattr(found, "values", found) for key, found in maps.items()}
     every[RANDOM] = random_map(tuple(pixels.shape[-2:]), grid, seed)
@@ -90,7 +89,7 @@ def road_scores(
     cams = np.stack([_ranked(every[key], rng) for key in keys])
     batch = pixels.detach().to(handle.device).repeat(len(keys), 1, 1, 1)
     targets = [ClassifierOutputSoftmaxTarget(category)] * len(keys)
-    model = _Logits(handle)
+    model = LogitsOnly(handle)
     with torch.inference_mode():
         probability = float(model(batch[:1]).softmax(dim=-1)[0, category])
     per_fraction = []

@@ -39,6 +39,18 @@ def logits(handle: LoadedModel, pixels: torch.Tensor) -> torch.Tensor:
     return getattr(output, "logits", output)
 
 
+class LogitsOnly(torch.nn.Module):
+    """The classifier returning a plain logits tensor (what grad-cam's targets and metrics expect)."""
+
+    def __init__(self, handle: LoadedModel) -> None:
+        super().__init__()
+        self.inner = handle.model
+        self.handle = handle
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return logits(self.handle, pixels)
+
+
 def mean_std(handle: LoadedModel) -> tuple[np.ndarray, np.ndarray]:
     """The per-channel normalisation the preprocessing applies (to undo it for display)."""
     found = handle.extras.get("mean_std")
