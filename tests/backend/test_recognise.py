@@ -114,6 +114,11 @@ def test_uploads_are_decoded_without_touching_the_disk(monkeypatch):
             load_image(data, name)
 
 
+def test_grace_hopper_wears_a_uniform_or_a_gown():
+    labels = {c.label for c in recognise(example_image("Grace Hopper")).top}
+    assert labels & {"military uniform", "academic gown", "mortarboard"}
+
+
 def test_every_example_photo_loads_and_is_recognised():
     for name in EXAMPLES:
         result = recognise(example_image(name), top_k=3)
