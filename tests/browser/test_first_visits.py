@@ -158,12 +158,13 @@ def test_a_link_copied_from_each_page_reopens_the_same_view(browser, app_url):
         # generation: the answer comes back with the link (same seed, same settings)
         first.goto(f"{app_url}/generate")
         _ask_capital(first)
-        expect(first.get_by_text(re.compile(r"Tokens: \d+"))).to_be_visible(timeout=TIMEOUT)
+        # "Tokens: n" shows while it streams; the "Stopped by" caption only once it has finished
+        expect(first.get_by_text(re.compile(r"Stopped by"))).to_be_visible(timeout=TIMEOUT)
         answer = first.get_by_test_id("stHtml").filter(has_text="Paris").last.inner_text()
         link = _copied_link(first)
         assert "run=1" in link
         second.goto(link)
-        expect(second.get_by_text(re.compile(r"Tokens: \d+"))).to_be_visible(timeout=TIMEOUT)
+        expect(second.get_by_text(re.compile(r"Stopped by"))).to_be_visible(timeout=TIMEOUT)
         assert second.get_by_test_id("stHtml").filter(has_text="Paris").last.inner_text() == answer
         second.screenshot(path=str(ARTIFACTS / "copied-link-generate.png"))
     finally:
