@@ -20,7 +20,7 @@ from backend.registry import MINILM
 from backend.scheduler import SCHEDULER, Job
 from backend.text_input import check_token_count, clean_text
 
-MAX_TOKENS = 96  # beyond this a token-labelled heatmap stops being readable
+MAX_TOKENS = 256  # the cap: longer texts get a message; views show a window of them
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,20 @@
-"""Attention visualizer: the softmax(QK^T/sqrt(d_k)) weights of every layer and head."""
+"""Attention visualizer: softmax(QKᵀ/√d_k) V from a toy example to every head of a real model."""
 
 import streamlit as st
 
-from backend.attention import submit_attention
-from backend.figures import attention_heatmap
+from backend.attention import MAX_TOKENS, submit_attention
+from backend.attention_views import VIEW_TOKENS, tensor_npz, window_for
+from ui.attention_views import head_view, heatmap, model_grid, rollout, step_through_view, toy_example
 from ui.common import example_buttons, model_field, model_picker, run_caption, shown_errors
 from ui.jobs import mine, remembered
-from ui.state import PageState, int_field, text_field
+from ui.state import PageState, bool_field, choice_field, int_field, text_field
 
 EXAMPLES = {
     "Coreference": {"attention_text": "The cat sat on the mat because it was tired."},
     "Bank (river)": {"attention_text": "She sat on the bank of the river and watched the water."},
     "Bank (money)": {"attention_text": "He went to the bank to deposit his salary."},
 }
+VIEWS = ["Heatmap", "Model view", "Head view", "Rollout", "Step through one head", "The formula on a toy example"]
 MAX_LAYERS = MAX_HEADS = 64  # what a link may ask for; the model's own sizes are checked below
 
 state = PageState(
@@ -21,7 +23,12 @@ state = PageState(
         model_field("attention", "attention_model"),
         text_field("attention_text", "text", default=EXAMPLES["Coreference"]["attention_text"]),
         int_field("attention_layer", "layer", 1, 1, MAX_LAYERS),
-        int_field("attention_head", "head", 0, 0, MAX_HEADS),  # 0: the mean of all heads
+        int_field("attention_head", "head", 0, 0, MAX_HEADS),  # 0: all heads, combined
+        choice_field("attention_combine", "combine", ["mean", "max"]),
+        bool_field("attention_hide_special", "hide_special", False),
+        int_field("attention_start", "start", 1, 1, MAX_TOKENS),
+        int_field("attention_query", "query", 3, 0, MAX_TOKENS),
+        choice_field("attention_view", "view", VIEWS),
     ],
 )
 state.header("Attention visualizer")
@@ -36,28 +43,62 @@ st.latex(r"\mathrm{Attention}(Q,K,V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\s
 
 spec = model_picker("attention", key="attention_model")
 example_buttons(EXAMPLES, key_prefix="attention")
-text = st.text_input("Text", key="attention_text")
+text = st.text_input("Text", key="attention_text", help=f"Up to {MAX_TOKENS} tokens; views show {VIEW_TOKENS} at a time.")
 state.publish()
 
-if text.strip():
+# on_change="rerun": only the open view's code runs, and the open view survives reruns
+tabs = st.tabs(VIEWS, key="attention_view", on_change="rerun")
+if tabs[-1].open:
+    with tabs[-1]:
+        toy_example()
+if text.strip() and not tabs[-1].open:
     with shown_errors():
         # Sliders rerun the page; the weights for a (text, model) pair are computed once.
-        result = remembered("attention", (text, spec.key), lambda: submit_attention(text, spec.key, **mine("attention")))
+        result = remembered(
+            "attention", (text, spec.key), lambda: submit_attention(text, spec.key, **mine("attention")), max_entries=8
+        )
         for key, size, what in (("attention_layer", result.n_layers, "layers"), ("attention_head", result.n_heads, "heads")):
             if st.session_state[key] > size:  # from a link, or kept from a bigger model
                 state.note(f"{spec.name} has {size} {what}; showing the last one instead of {st.session_state[key]}.")
                 st.session_state[key] = size
-        c1, c2 = st.columns(2)
+        n = len(result.tokens)
+        start = 0
+        if n > VIEW_TOKENS:
+            st.warning(f"The text is {n} tokens; each view shows {VIEW_TOKENS} at a time. Slide the window to move "
+                       "through it (the model still read the whole text).", icon=":material/width:")
+            st.session_state["attention_start"] = min(st.session_state["attention_start"], n - VIEW_TOKENS + 1)
+            start = st.slider("First token shown", 1, n - VIEW_TOKENS + 1, key="attention_start") - 1
+        window = window_for(n, start)
+        c1, c2, c3, c4 = st.columns([3, 3, 2, 2])
         layer = c1.slider("Layer", 1, result.n_layers, key="attention_layer") - 1
         head_choice = c2.selectbox(
             "Head", range(result.n_heads + 1), key="attention_head",
-            format_func=lambda h: f"Head {h}" if h else "Mean of all heads",
+            format_func=lambda h: f"Head {h}" if h else "All heads, combined",
         )
         head = head_choice - 1 if head_choice else None
+        combine = c3.segmented_control("Combine heads by", ["mean", "max"], key="attention_combine", required=True,
+                                       disabled=head is not None)
+        hide = c4.toggle("Hide special tokens", key="attention_hide_special",
+                         help="Leave out [CLS], [SEP] and the like, and renormalise each row to sum to 1.")
         state.publish()
-        st.plotly_chart(attention_heatmap(result, layer, head), key="attention_chart", theme=None)
+        views = {
+            0: lambda: heatmap(result, layer, head, combine, hide, window),
+            1: lambda: model_grid(result, layer, head, combine, hide, window),
+            2: lambda: head_view(result, layer, window, hide),
+            3: lambda: rollout(result, hide, window),
+            4: lambda: step_through_view(text, result, spec, layer, head, window),
+        }
+        for index, draw in views.items():
+            if tabs[index].open:
+                with tabs[index]:
+                    draw()
         kind = "decoder: each token sees only itself and earlier tokens" if result.causal else "encoder: every token sees every token"
-        st.caption(f"{len(result.tokens)} tokens · {result.n_layers} layers × {result.n_heads} heads · {kind}.")
+        st.caption(f"{n} tokens · {result.n_layers} layers × {result.n_heads} heads · {kind}.")
+        st.download_button(
+            "Attention tensor (NPZ)", data=lambda: tensor_npz(result, window), key="attention_npz",
+            file_name="attention.npz", mime="application/octet-stream", on_click="ignore", icon=":material/download:",
+            help=f"weights[layer, head, query, key] for the {window.size} tokens in view, with the tokens.",
+        )
         run_caption(result.run)
-else:
+elif not text.strip() and not tabs[-1].open:
     st.info("Type a sentence to see where the model looks.", icon=":material/keyboard:")

@@ -16,11 +16,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 
-def chart(fig: go.Figure, key: str, name: str) -> None:
-    """The figure, with a PNG in its toolbar and an HTML download under it."""
-    st.plotly_chart(
+def chart(fig: go.Figure, key: str, name: str, **plotly_options: Any) -> Any:
+    """The figure, with a PNG in its toolbar and an HTML download under it. Other options (such
+    as `on_select`) go to `st.plotly_chart`, whose return value is returned."""
+    shown = st.plotly_chart(
         fig, key=key, theme=None,
         config={"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}, "displaylogo": False},
+        **plotly_options,
     )
     # The full plotly.js goes into the file, so it opens offline (about 5 MB).
     st.download_button(
@@ -29,6 +31,7 @@ def chart(fig: go.Figure, key: str, name: str) -> None:
         icon=":material/download:", help="The chart as a web page you can zoom and hover, offline. "
         "For a PNG, use the camera icon in the chart's toolbar.",
     )
+    return shown
 
 
 def table_downloads(

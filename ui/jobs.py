@@ -115,15 +115,15 @@ class _Results:
 
 
 @st.cache_resource(show_spinner=False)
-def _shared_results(name: str) -> _Results:
-    return _Results()
+def _shared_results(name: str, max_entries: int = 64) -> _Results:
+    return _Results(max_entries)
 
 
-def remembered(name: str, key: Hashable, submit: Callable[[], Job]) -> Any:
+def remembered(name: str, key: Hashable, submit: Callable[[], Job], max_entries: int = 64) -> Any:
     """The answer for `key` from the shared memory of recent answers; else the job another session
     already queued for the same key (a room opening one link computes it once); else queue
     `submit()` for it."""
-    results = _shared_results(name)
+    results = _shared_results(name, max_entries)
     found = results.get(key)
     if found is not None:
         return found
