@@ -86,7 +86,7 @@ class StepThrough:
     output: np.ndarray  # (d_v,) weights · V
     model_weights: np.ndarray  # the model's own row of attention weights
     model_output: np.ndarray  # the model's own head output
-    hooks_added: int  # hooks on the model afterwards minus before: 0 (they are removed)
+    hooks_left: int  # of the step-through's own hooks, how many are still on the model: 0
     run: RunInfo
 
     @property
@@ -138,7 +138,6 @@ def step_through(
         check_token_count(len(ids), MAX_TOKENS, "text", f"the attention view of {handle.spec.name}")
         if not 0 <= query < len(ids):
             raise InputError(f"The text has {len(ids)} tokens; pick a query token from 1 to {len(ids)}.")
-        hooks_before = _hook_total(handle.model)
         hooks = [
             found.query.register_forward_hook(keep("q")),
             found.key.register_forward_hook(keep("k")),
@@ -147,12 +146,15 @@ def step_through(
         ]
         if found.rotary:
             hooks.append(found.attention.register_forward_pre_hook(keep_rotary, with_kwargs=True))
+        hooked = [found.query, found.key, found.value, found.output, found.attention]
         try:
             output = handle.model(**encoded.to(handle.device), output_attentions=True)
         finally:
             for hook in hooks:
                 hook.remove()
-        hooks_added = _hook_total(handle.model) - hooks_before
+        hooks_left = sum(
+            hook.id in module._forward_hooks or hook.id in module._forward_pre_hooks for hook in hooks for module in hooked
+        )
         n, dim = len(ids), found.head_dim
         group = found.heads // found.kv_heads
         kv_head = head // group
@@ -183,7 +185,7 @@ def step_through(
     return StepThrough(
         tokens, layer, head, query, kv_head, found.kv_heads, found.heads, causal, found.rotary,
         as_np(q_raw), as_np(q), as_np(keys), as_np(values), as_np(scores), as_np(scaled), masked.numpy(),
-        as_np(weights), as_np(result), as_np(model_weights), as_np(model_output), hooks_added, run,
+        as_np(weights), as_np(result), as_np(model_weights), as_np(model_output), hooks_left, run,
     )
 
 

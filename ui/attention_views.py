@@ -163,7 +163,7 @@ def _draw_steps(step: StepThrough) -> None:
     c1, c2, c3 = st.columns(3)
     c1.metric("Largest difference, weights", f"{step.weights_difference:.1e}", help="Against the model's own attention weights")
     c2.metric("Largest difference, head output", f"{step.output_difference:.1e}", help="Against the input of the model's output projection")
-    c3.metric("Hooks left on the model", step.hooks_added)
+    c3.metric("Step-through hooks left on the model", step.hooks_left)
     run_caption(step.run)
 
 
