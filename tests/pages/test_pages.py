@@ -228,6 +228,40 @@ def test_attention_heatmap_for_the_default_sentence(app):
     assert any("30 layers × 9 heads" in c.value for c in at.caption)
 
 
+def test_attention_page_every_view_and_a_long_text(app):
+    at = _open(app, "attention")
+    for view in ("Model view", "Head view", "Rollout", "Step through one head"):
+        at.session_state["attention_view"] = view
+        at.run()
+        assert not at.exception and not at.error, view
+    assert [m.label for m in at.metric][:2] == ["Largest difference, weights", "Largest difference, head output"]
+    assert all(float(m.value) < 1e-5 for m in at.metric[:2]) and at.metric[2].value == "0"
+    at.selectbox(key="attention_model").select_index(1).run()  # SmolLM2: rotary, grouped-query
+    at.selectbox(key="attention_head").set_value(6).run()
+    assert not at.exception and not at.error
+    text = " ".join(m.value for m in at.markdown)
+    assert "query head 6 reads key/value head 2" in text and "Rotary position embedding" in text
+    at.session_state["attention_view"] = "Heatmap"
+    at.text_input(key="attention_text").input("the cat sat on the mat " * 20).run()
+    assert not at.exception and not at.error
+    assert "each view shows 64 at a time" in at.warning[0].value
+    at.slider(key="attention_start").set_value(40).run()
+    assert "Layer 1, head 6" in _chart_titles(at)
+    at.text_input(key="attention_text").input("word " * 300).run()
+    assert "at most 256" in at.error[0].value
+
+
+def test_attention_toy_example_shows_every_step(app):
+    at = _open(app, "attention")
+    at.session_state["attention_view"] = "The formula on a toy example"
+    at.run()
+    assert not at.exception and not at.error
+    titles = _chart_titles(at)
+    for title in ("Q = X W_Q", "Q Kᵀ (query rows, key columns)", "softmax by row: the attention weights", "softmax(Q Kᵀ / √d_k) V"):
+        assert title in titles
+    assert any("Row “我”: its weights 0.212, 0.236, 0.262, 0.290 sum to 1.000" in c.value for c in at.caption)
+
+
 # --- page state: kept across pages, written to the URL, read back from a copied link ---
 
 
