@@ -44,14 +44,10 @@ st.latex(r"\mathrm{Attention}(Q,K,V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\s
 spec = model_picker("attention", key="attention_model")
 example_buttons(EXAMPLES, key_prefix="attention")
 text = st.text_input("Text", key="attention_text", help=f"Up to {MAX_TOKENS} tokens; views show {VIEW_TOKENS} at a time.")
-state.publish()
 
-# on_change="rerun": only the open view's code runs, and the open view survives reruns
-tabs = st.tabs(VIEWS, key="attention_view", on_change="rerun")
-if tabs[-1].open:
-    with tabs[-1]:
-        toy_example()
-if text.strip() and not tabs[-1].open:
+toy = st.session_state.get("attention_view") == VIEWS[-1]  # the toy example needs no model
+result = None
+if text.strip() and not toy:
     with shown_errors():
         # Sliders rerun the page; the weights for a (text, model) pair are computed once.
         result = remembered(
@@ -80,25 +76,32 @@ if text.strip() and not tabs[-1].open:
                                        disabled=head is not None)
         hide = c4.toggle("Hide special tokens", key="attention_hide_special",
                          help="Leave out [CLS], [SEP] and the like, and renormalise each row to sum to 1.")
-        state.publish()
-        views = {
-            0: lambda: heatmap(result, layer, head, combine, hide, window),
-            1: lambda: model_grid(result, layer, head, combine, hide, window),
-            2: lambda: head_view(result, layer, window, hide),
-            3: lambda: rollout(result, hide, window),
-            4: lambda: step_through_view(text, result, spec, layer, head, window),
-        }
-        for index, draw in views.items():
-            if tabs[index].open:
-                with tabs[index]:
-                    draw()
-        kind = "decoder: each token sees only itself and earlier tokens" if result.causal else "encoder: every token sees every token"
-        st.caption(f"{n} tokens · {result.n_layers} layers × {result.n_heads} heads · {kind}.")
-        st.download_button(
-            "Attention tensor (NPZ)", data=lambda: tensor_npz(result, window), key="attention_npz",
-            file_name="attention.npz", mime="application/octet-stream", on_click="ignore", icon=":material/download:",
-            help=f"weights[layer, head, query, key] for the {window.size} tokens in view, with the tokens.",
-        )
-        run_caption(result.run)
-elif not text.strip() and not tabs[-1].open:
+state.publish()
+
+# on_change="rerun": only the open view's code runs, and the open view survives reruns
+tabs = st.tabs(VIEWS, key="attention_view", on_change="rerun")
+if toy:
+    with tabs[-1]:
+        toy_example()
+elif result is not None:
+    views = {
+        0: lambda: heatmap(result, layer, head, combine, hide, window),
+        1: lambda: model_grid(result, layer, head, combine, hide, window),
+        2: lambda: head_view(result, layer, window, hide),
+        3: lambda: rollout(result, hide, window),
+        4: lambda: step_through_view(text, result, spec, layer, head, window),
+    }
+    for index, draw in views.items():
+        if tabs[index].open:
+            with tabs[index], shown_errors():
+                draw()
+    kind = "decoder: each token sees only itself and earlier tokens" if result.causal else "encoder: every token sees every token"
+    st.caption(f"{n} tokens · {result.n_layers} layers × {result.n_heads} heads · {kind}.")
+    st.download_button(
+        "Attention tensor (NPZ)", data=lambda: tensor_npz(result, window), key="attention_npz",
+        file_name="attention.npz", mime="application/octet-stream", on_click="ignore", icon=":material/download:",
+        help=f"weights[layer, head, query, key] for the {window.size} tokens in view, with the tokens.",
+    )
+    run_caption(result.run)
+elif not text.strip():
     st.info("Type a sentence to see where the model looks.", icon=":material/keyboard:")

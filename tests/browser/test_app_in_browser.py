@@ -186,3 +186,48 @@ def test_attention_visualizer(page, app_url):
     _settled(page)
     _no_exception(page)
     _shot(page, "6-attention")
+
+    # the toy example: edit an embedding, and every step follows
+    page.get_by_role("tab", name="The formula on a toy example").click()
+    caption = page.get_by_text(re.compile("Row “我”: its weights"))
+    expect(caption).to_contain_text("0.212, 0.236, 0.262, 0.290", timeout=ANSWER_TIMEOUT)
+    _settled(page)
+    grid = page.get_by_test_id("stDataFrame").first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5)  # select a number cell
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")  # open its editor
+    editor = page.locator("#portal textarea, #portal input").first
+    expect(editor).to_be_visible(timeout=10_000)
+    editor.fill("2")
+    page.keyboard.press("Enter")
+    expect(caption).not_to_contain_text("0.212, 0.236, 0.262, 0.290", timeout=ANSWER_TIMEOUT)
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "6b-attention-toy-example")
+
+    # the model view: click layer 3, head 5, and it opens below
+    page.get_by_role("tab", name="Model view").click()
+    expect(page.get_by_text(re.compile("Model view: 6 layers × 12 heads"))).to_be_visible(timeout=ANSWER_TIMEOUT)
+    area = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
+    page.mouse.click(area["x"] + area["width"] * (4.5 / 12), area["y"] + area["height"] * (2.5 / 6))
+    expect(page.get_by_text("Layer 3, head 5")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "6c-attention-model-view")
+
+    # a copied link opens the same view, layer and head
+    page.get_by_role("button", name="Copy link").click()
+    link = page.get_by_test_id("stCode").last.inner_text().strip()
+    page.keyboard.press("Escape")
+    assert "view=Model+view" in link and "layer=3" in link and "head=5" in link
+    page.goto(link)
+    expect(page.get_by_text("Layer 3, head 5")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text(re.compile("Model view: 6 layers × 12 heads"))).to_be_visible(timeout=ANSWER_TIMEOUT)
+    _no_exception(page)
+
+    page.get_by_role("tab", name="Step through one head").click()
+    expect(page.get_by_text("Largest difference, weights")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "6d-attention-step-through")
