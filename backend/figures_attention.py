@@ -229,7 +229,7 @@ def keys_figure(step: StepThrough, which: str) -> go.Figure:
     labels = [f"{i + 1}: {label(t)}" for i, t in enumerate(step.tokens)]
     fig = go.Figure(go.Heatmap(z=np.round(matrix, 4), y=labels, colorscale="RdBu", zmid=0,
                                hovertemplate="%{y}, dimension %{x}: %{z:.4f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_yaxes(autorange="reversed", type="category", tickmode="array", tickvals=labels, ticktext=labels)
     fig.update_xaxes(title="dimension")
     name = "K (keys, after the rotary embedding)" if which == "keys" and step.rotary else ("K (keys)" if which == "keys" else "V (values)")
     return _styled(fig, f"{name}: one row per token", max(260, 120 + 22 * len(labels)))

@@ -209,9 +209,11 @@ def test_attention_visualizer(page, app_url):
     # the model view: click layer 3, head 5, and it opens below
     page.get_by_role("tab", name="Model view").click()
     expect(page.get_by_text(re.compile("Model view: 6 layers × 12 heads"))).to_be_visible(timeout=ANSWER_TIMEOUT)
-    area = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first.bounding_box()
+    grid = page.locator(".js-plotly-plot").first
+    grid.scroll_into_view_if_needed()
+    area = grid.locator(".nsewdrag").first.bounding_box()
     page.mouse.click(area["x"] + area["width"] * (4.5 / 12), area["y"] + area["height"] * (2.5 / 6))
-    expect(page.get_by_text("Layer 3, head 5")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text("Layer 3, head 5", exact=True)).to_be_visible(timeout=ANSWER_TIMEOUT)
     _settled(page)
     _no_exception(page)
     _shot(page, "6c-attention-model-view")
@@ -222,7 +224,7 @@ def test_attention_visualizer(page, app_url):
     page.keyboard.press("Escape")
     assert "view=Model+view" in link and "layer=3" in link and "head=5" in link
     page.goto(link)
-    expect(page.get_by_text("Layer 3, head 5")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text("Layer 3, head 5", exact=True)).to_be_visible(timeout=ANSWER_TIMEOUT)
     expect(page.get_by_text(re.compile("Model view: 6 layers × 12 heads"))).to_be_visible(timeout=ANSWER_TIMEOUT)
     _no_exception(page)
 
