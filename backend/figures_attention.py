@@ -213,20 +213,27 @@ def vector_figure(values: np.ndarray, title: str) -> go.Figure:
     return _styled(fig, title, 170)
 
 
-def step_bars(step: StepThrough, values: np.ndarray, title: str, fmt: str = ".3f") -> go.Figure:
-    labels = [f"{i + 1}: {label(t)}" for i, t in enumerate(step.tokens)]
-    shown = np.where(step.masked, 0.0, values)
-    colours = [MASKED_COLOUR if m else ACCENT for m in step.masked]
-    fig = go.Figure(go.Bar(x=labels, y=np.round(shown, 5), marker_color=colours,
-                           text=["masked" if m else format(v, fmt) for v, m in zip(values, step.masked, strict=True)],
+def step_bars(step: StepThrough, values: np.ndarray, title: str, shown: range | None = None, fmt: str = ".3f") -> go.Figure:
+    """One number per key token (q·k, scaled, weight), for the tokens in `shown` (default all);
+    keys hidden by the causal mask are grey."""
+    positions = list(shown if shown is not None else range(len(step.tokens)))
+    labels = [f"{i + 1}: {label(step.tokens[i])}" for i in positions]
+    masked = step.masked[positions]
+    picked = np.where(masked, 0.0, values[positions])
+    colours = [MASKED_COLOUR if m else ACCENT for m in masked]
+    fig = go.Figure(go.Bar(x=labels, y=np.round(picked, 5), marker_color=colours,
+                           text=["masked" if m else format(v, fmt) for v, m in zip(values[positions], masked, strict=True)],
                            textposition="outside", cliponaxis=False, hovertemplate="%{x}: %{y:.5f}<extra></extra>"))
     fig.update_xaxes(tickangle=-50)
     return _styled(fig, title, 380)
 
 
-def keys_figure(step: StepThrough, which: str) -> go.Figure:
-    matrix = step.keys if which == "keys" else step.values
-    labels = [f"{i + 1}: {label(t)}" for i, t in enumerate(step.tokens)]
+def keys_figure(step: StepThrough, which: str, shown: range | None = None) -> go.Figure:
+    """The keys (after the rotary embedding, for a Llama-style model) or the values, one row per
+    token in `shown` (default all)."""
+    positions = list(shown if shown is not None else range(len(step.tokens)))
+    matrix = (step.keys if which == "keys" else step.values)[positions]
+    labels = [f"{i + 1}: {label(step.tokens[i])}" for i in positions]
     fig = go.Figure(go.Heatmap(z=np.round(matrix, 4), y=labels, colorscale="RdBu", zmid=0,
                                hovertemplate="%{y}, dimension %{x}: %{z:.4f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="category", tickmode="array", tickvals=labels, ticktext=labels)

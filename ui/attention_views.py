@@ -125,10 +125,10 @@ def step_through_view(text: str, result: AttentionResult, spec: ModelSpec, layer
             "attention_steps", (text, layer, head, query, spec.key),
             lambda: submit_step_through(text, layer, head, query, spec.key, **mine("attention", "steps")),
         )
-        _draw_steps(step)
+        _draw_steps(step, window)
 
 
-def _draw_steps(step: StepThrough) -> None:
+def _draw_steps(step: StepThrough, window: Window) -> None:
     token = label(step.tokens[step.query])
     st.latex(r"\mathrm{output}_{q} = \sum_j \mathrm{softmax}_j\!\left(\frac{q \cdot k_j}{\sqrt{d_k}}\right) v_j"
              + rf"\qquad d_k = {step.d_k}")
@@ -151,14 +151,20 @@ def _draw_steps(step: StepThrough) -> None:
             chart(vector_figure(step.q, "1b. q after the rotary embedding"), "attention_step_q", "query")
     else:
         chart(vector_figure(step.q, f"1. The query q of “{token}”"), "attention_step_q", "query")
-    chart(keys_figure(step, "keys"), "attention_step_keys", "keys")
+    shown = range(window.start, window.stop)  # the softmax runs over every token; the figures show the window
+    chart(keys_figure(step, "keys", shown), "attention_step_keys", "keys")
     c1, c2 = st.columns(2)
     with c1:
-        chart(step_bars(step, step.scores, "2. q · k for every token"), "attention_step_scores", "scores")
+        chart(step_bars(step, step.scores, "2. q · k for every token", shown), "attention_step_scores", "scores")
     with c2:
-        chart(step_bars(step, step.scaled, f"3. divided by √{step.d_k} = {np.sqrt(step.d_k):.2f}"), "attention_step_scaled", "scaled")
-    chart(step_bars(step, step.weights, "4. softmax: the weights (they sum to 1)"), "attention_step_weights", "weights")
-    chart(keys_figure(step, "values"), "attention_step_values", "values")
+        chart(step_bars(step, step.scaled, f"3. divided by √{step.d_k} = {np.sqrt(step.d_k):.2f}", shown),
+              "attention_step_scaled", "scaled")
+    chart(step_bars(step, step.weights, "4. softmax: the weights (they sum to 1)", shown), "attention_step_weights", "weights")
+    if window.size < len(step.tokens):
+        outside = 1 - float(step.weights[window.start:window.stop].sum())
+        st.caption(f"Tokens {window.start + 1}–{window.stop} of {len(step.tokens)} are drawn; the softmax and the output "
+                   f"use all of them. The weights of the tokens outside the window add up to {outside:.3f}.")
+    chart(keys_figure(step, "values", shown), "attention_step_values", "values")
     chart(vector_figure(step.output, "5. Σ weight × v: the head's output for this token"), "attention_step_output", "head-output")
     c1, c2, c3 = st.columns(3)
     c1.metric("Largest difference, weights", f"{step.weights_difference:.1e}", help="Against the model's own attention weights")

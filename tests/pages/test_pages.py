@@ -247,6 +247,11 @@ def test_attention_page_every_view_and_a_long_text(app):
     assert "each view shows 64 at a time" in at.warning[0].value
     at.slider(key="attention_start").set_value(40).run()
     assert "Layer 1, head 6" in _chart_titles(at)
+    at.session_state["attention_view"] = "Step through one head"
+    at.run()
+    assert not at.exception and not at.error
+    assert any("are drawn; the softmax and the output use all of them" in c.value for c in at.caption)
+    assert float(at.metric[0].value) < 1e-5
     at.text_input(key="attention_text").input("word " * 300).run()
     assert "at most 256" in at.error[0].value
 
