@@ -109,8 +109,10 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit or float greys: stretch to 8 bits
         values = np.asarray(image, dtype=np.float64)
         low, high = float(values.min()), float(values.max())
-        if image.mode.startswith("I;16") or (image.mode == "I" and low >= 0 and high <= 65535 and high > 255):
-            low, high = 0.0, 65535.0
+        if image.mode.startswith("I;16") or (image.mode == "I" and low >= 0 and 255 < high <= 65535):
+            low, high = 0.0, 65535.0  # 16-bit data: keep its brightness
+        elif image.mode == "I" and low >= 0 and high <= 255:
+            low, high = 0.0, 255.0  # 8-bit data in a 32-bit container
         scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
         return Image.fromarray((scaled * 255).round().astype(np.uint8)).convert("RGB")
     try:

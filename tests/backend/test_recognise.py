@@ -87,6 +87,8 @@ def test_sixteen_bit_and_float_greys_keep_their_brightness():
     assert converted[0, 0, 0] == 0 and converted[-1, -1, 0] == 255 and converted[32, 0, 0] == 128
     dim = Image.fromarray((np.full((32, 32), 1000)).astype(np.uint16))  # dim on a 16-bit scale
     assert np.asarray(load_image(_encoded(dim, "TIFF")))[0, 0, 0] == 4
+    eight_in_32 = Image.fromarray(np.full((32, 32), 200, dtype=np.int32), mode="I")  # 8-bit values, 32-bit mode
+    assert np.asarray(load_image(_encoded(eight_in_32, "TIFF")))[0, 0, 0] == 200
 
 
 def test_uploads_are_decoded_without_touching_the_disk(monkeypatch):
