@@ -79,6 +79,8 @@ def head_view(result: AttentionResult, layer: int, window: Window, hide: bool) -
         "Heads", list(range(result.n_heads)), key="attention_head_view_heads",
         format_func=lambda h: f"Head {h + 1}", help="Each head gets its own colour.",
     )
+    if "attention_threshold" not in st.session_state:
+        st.session_state["attention_threshold"] = 0.05  # all n² lines of every head would be a fog
     threshold = c2.slider("Hide lines below weight", 0.0, 1.0, step=0.01, key="attention_threshold")
     if not heads:
         st.info("Pick one or more heads.", icon=":material/info:")
@@ -107,7 +109,8 @@ def rollout(result: AttentionResult, hide: bool, window: Window) -> None:
     chart(fig, "attention_rollout", "attention-rollout")
     extra = (" In a decoder both stay below the diagonal: the causal mask (grey) keeps every token from "
              "reading later ones, and rollout cannot undo that." if result.causal else "")
-    st.caption(f"{sent(fig)}.{extra}")
+    line = f"{sent(fig)}.{extra}"
+    st.caption(line[0].upper() + line[1:])
 
 
 def step_through_view(text: str, result: AttentionResult, spec: ModelSpec, layer: int, head: int | None, window: Window) -> None:

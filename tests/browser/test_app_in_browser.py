@@ -233,3 +233,16 @@ def test_attention_visualizer(page, app_url):
     _settled(page)
     _no_exception(page)
     _shot(page, "6d-attention-step-through")
+
+    page.get_by_role("tab", name="Head view").click()
+    lines = page.frame_locator("iframe").first.get_by_text(re.compile(r"lines at weight ≥"))
+    expect(lines).to_be_visible(timeout=ANSWER_TIMEOUT)
+    page.frame_locator("iframe").first.get_by_text("river", exact=True).first.hover()  # keep only its lines
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "6e-attention-head-view")
+    page.get_by_role("tab", name="Rollout").click()
+    expect(page.get_by_text("Rollout, all layers")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "6f-attention-rollout")
