@@ -18,8 +18,8 @@ st.write(
 cards = [
     ("pages/classify.py", "Text classification", ":material/label:", "A pretrained encoder becomes a classifier (zero-shot, taught by your examples, or fine-tuned for sentiment); token attributions and how faithful they are."),
     ("pages/generate.py", "Text generation", ":material/edit_note:", "A small instruct-tuned decoder writes token by token; temperature controls the sampling."),
-    ("pages/recognise.py", "Image recognition", ":material/image_search:", "A convolutional network (CNN) names what is in a photo, from 1000 ImageNet classes."),
-    ("pages/attention.py", "Attention visualizer", ":material/grid_on:", "The softmax(QKᵀ/√dₖ) weights of every layer and head of a Transformer."),
+    ("pages/recognise.py", "Image recognition", ":material/image_search:", "A convolutional network (CNN) names what is in a photo, shows where it looked (CAMs, with how far to trust them) and how it sees."),
+    ("pages/attention.py", "Attention visualizer", ":material/grid_on:", "softmax(QKᵀ/√dₖ)V step by step, on a toy example and with a real head's numbers, then every layer and head."),
 ]
 columns = st.columns(len(cards))
 for column, (page, title, icon, blurb) in zip(columns, cards, strict=True):
