@@ -43,7 +43,7 @@ class Recognition:
 def preprocessing_text(handle: LoadedModel, pixels: torch.Tensor) -> str:
     mean, std = mean_std(handle)
     numbers = lambda values: ", ".join(f"{v:.3g}" for v in values)  # noqa: E731
-    return (f"resized and centre-cropped to {pixels.shape[-1]}×{pixels.shape[-2]} pixels; each colour channel "
+    return (f"Resized and centre-cropped to {pixels.shape[-1]}×{pixels.shape[-2]} pixels; each colour channel "
             f"scaled to [0, 1], then (x − mean) / std with mean = ({numbers(mean)}), std = ({numbers(std)})")
 
 

@@ -36,6 +36,12 @@ def sent(*figures: go.Figure | str) -> str:
     return f"this view sent {size / 1024:.0f} KB to the browser"
 
 
+def _caption(*parts: str) -> None:
+    """Parts joined by ' · ' as one sentence, its first letter capitalised (and only that one)."""
+    line = " · ".join(parts)
+    st.caption(line[0].upper() + line[1:] + ("" if line.endswith(".") else "."))
+
+
 def _which(head: int | None, combine: str) -> str:
     return f"head {head + 1}" if head is not None else f"{combine} of all heads"
 
@@ -50,8 +56,7 @@ def heatmap(result: AttentionResult, layer: int, head: int | None, combine: str,
         notes.append("special tokens hidden, each row renormalised to sum to 1")
     if result.causal:
         notes.append("grey: hidden by the causal mask (a decoder token sees only itself and earlier tokens)")
-    line = " · ".join(notes)
-    st.caption(line[0].upper() + line[1:] + ".")
+    _caption(*notes)
 
 
 def _open_clicked() -> None:
@@ -109,8 +114,7 @@ def rollout(result: AttentionResult, hide: bool, window: Window) -> None:
     chart(fig, "attention_rollout", "attention-rollout")
     extra = (" In a decoder both stay below the diagonal: the causal mask (grey) keeps every token from "
              "reading later ones, and rollout cannot undo that." if result.causal else "")
-    line = f"{sent(fig)}.{extra}"
-    st.caption(line[0].upper() + line[1:])
+    _caption(f"{sent(fig)}.{extra}")
 
 
 def step_through_view(text: str, result: AttentionResult, spec: ModelSpec, layer: int, head: int | None, window: Window) -> None:

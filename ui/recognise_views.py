@@ -40,7 +40,7 @@ def predictions(original: Image.Image, result: Recognition) -> None:
     left.image(original, caption=f"Your image: {original.width}×{original.height} pixels", width="stretch")
     if result.seen is not None:
         middle.image(result.seen, caption="As the network saw it", width="stretch")
-        middle.caption(result.preprocessing.capitalize() + ".")
+        middle.caption(result.preprocessing + ".")
     with right:
         chart(top_classes(result), "recognise_chart", "predictions")
         frame = lambda: pd.DataFrame(  # noqa: E731
@@ -83,22 +83,21 @@ def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition,
     if is_cnn:
         method = c2.segmented_control("Class activation map", list(CAM_METHODS), key="recognise_cam",
                                       format_func=CAM_METHODS.get, required=True)
-        names = [stage.name for stage in layers]
+        by_name = {stage.name: stage for stage in layers}
         asked = st.session_state.get("recognise_layer")
-        if asked not in names:
+        if asked not in by_name:
             if asked:  # from a link, or kept from another model
                 st.warning(f"This model has no CAM layer '{asked}'; showing {default_layer.name}.", icon=":material/link_off:")
             st.session_state["recognise_layer"] = default_layer.name
         layer = c3.selectbox(
-            "Layer", names, key="recognise_layer",
-            format_func=lambda n: next(s.describe for s in layers if s.name == n),
+            "Layer", list(by_name), key="recognise_layer", format_func=lambda n: by_name[n].describe,
             help="Deeper layers: coarser maps about whole objects. Score-CAM runs one forward pass per channel.",
         )
         if method == "scorecam":
             st.caption(f"Score-CAM masks the image with each of the layer's channels and runs the network on "
-                       f"every masked copy: {next(s.channels for s in layers if s.name == layer)} forward passes.")
+                       f"every masked copy: {by_name[layer].channels} forward passes.")
     else:
-        method, layer = "rollout", None
+        layer = None
         c2.info("A Vision Transformer has no feature maps, so no CAM: its view is attention rollout.", icon=":material/info:")
     c1, c2, c3, c4 = st.columns([3, 3, 2, 2])
     pixel = c1.segmented_control("Pixel attribution (Captum)", list(PIXEL_METHODS), key="recognise_pixel",

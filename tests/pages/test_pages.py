@@ -27,6 +27,14 @@ def _open(at: AppTest, page: str) -> AppTest:
     return at
 
 
+def _open_tab(at: AppTest, page: str, view: str) -> AppTest:
+    """Open one of a page's stateful tabs (only the open tab's code runs)."""
+    at.session_state[f"{page}_view"] = view
+    at.run()
+    assert not at.exception and not at.error, view
+    return at
+
+
 def test_home_lists_pages_and_models(app):
     at = _open(app, "home")
     assert at.title[0].value == "How AI models work"
@@ -104,18 +112,15 @@ def test_generation_streams_an_answer_and_opens_every_view_of_a_token(app):
     at.select_slider[0].set_value(paris).run()
     assert [m.label for m in at.metric] == ["Probability", "Rank", "Entropy", "Tokens left to draw from"]
     assert at.metric[1].value == "1"  # greedy
-    at.session_state["generate_view"] = "Where it looked"
-    at.run()
+    _open_tab(at, "generate", "Where it looked")
     assert "Attention of the position that chose “ Paris”" in " ".join(c.value for c in at.caption)
     at.toggle(key="generate_look_ig").set_value(True).run()
     assert not at.exception and not at.error
     assert "the shares add up" in " ".join(c.value for c in at.caption)
-    at.session_state["generate_view"] = "Logit lens"
-    at.run()
+    _open_tab(at, "generate", "Logit lens")
     assert "becomes the top guess at layer" in " ".join(c.value for c in at.caption)
     # what if: a typed token that is two tokens is refused; a real one continues
-    at.session_state["generate_view"] = "What if"
-    at.run()
+    _open_tab(at, "generate", "What if")
     at.text_input(key="generate_whatif_typed").input("London is")
     at.button(key="generate_whatif_run").click().run()
     assert "not one" in at.error[0].value
@@ -184,9 +189,7 @@ def test_image_page_shows_where_the_network_looked_and_how_far_to_trust_it(app):
 
 def test_image_page_how_a_cnn_sees(app):
     at = _open(app, "recognise")
-    at.session_state["recognise_view"] = "How a CNN sees"
-    at.run()
-    assert not at.exception and not at.error
+    _open_tab(at, "recognise", "How a CNN sees")
     titles = _chart_titles(at)
     assert "First layer (conv_stem): all 32 filters, 3×3×3, stride 2" in titles
     for expected in ("Early (bn1): 112×112 maps", "Middle (blocks.2): 28×28 maps", "Late (blocks.6): 7×7 maps"):
@@ -231,9 +234,7 @@ def test_attention_heatmap_for_the_default_sentence(app):
 def test_attention_page_every_view_and_a_long_text(app):
     at = _open(app, "attention")
     for view in ("Model view", "Head view", "Rollout", "Step through one head"):
-        at.session_state["attention_view"] = view
-        at.run()
-        assert not at.exception and not at.error, view
+        _open_tab(at, "attention", view)
     assert [m.label for m in at.metric][:2] == ["Largest difference, weights", "Largest difference, head output"]
     assert all(float(m.value) < 1e-5 for m in at.metric[:2]) and at.metric[2].value == "0"
     at.selectbox(key="attention_model").select_index(1).run()  # SmolLM2: rotary, grouped-query
@@ -247,9 +248,7 @@ def test_attention_page_every_view_and_a_long_text(app):
     assert "each view shows 64 at a time" in at.warning[0].value
     at.slider(key="attention_start").set_value(40).run()
     assert "Layer 1, head 6" in _chart_titles(at)
-    at.session_state["attention_view"] = "Step through one head"
-    at.run()
-    assert not at.exception and not at.error
+    _open_tab(at, "attention", "Step through one head")
     assert any("are drawn; the softmax and the output use all of them" in c.value for c in at.caption)
     assert float(at.metric[0].value) < 1e-5
     at.text_input(key="attention_text").input("word " * 300).run()
@@ -258,9 +257,7 @@ def test_attention_page_every_view_and_a_long_text(app):
 
 def test_attention_toy_example_shows_every_step(app):
     at = _open(app, "attention")
-    at.session_state["attention_view"] = "The formula on a toy example"
-    at.run()
-    assert not at.exception and not at.error
+    _open_tab(at, "attention", "The formula on a toy example")
     titles = _chart_titles(at)
     for title in ("Q = X W_Q", "Q Kᵀ (query rows, key columns)", "softmax by row: the attention weights", "softmax(Q Kᵀ / √d_k) V"):
         assert title in titles
