@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 from backend.attention_math import ToySteps
 from backend.attention_steps import StepThrough
 from backend.figures import ACCENT, FONT_SIZE, HEATMAP_SCALE, _styled
-from backend.figures_image import _png
+from backend.figures_image import png_source
 
 MASKED_COLOUR = "#d9d9d9"
 HEAD_COLOURS = ["#1f5fbf", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#e377c2", "#7f7f7f", "#bcbd22"]
@@ -75,7 +75,7 @@ def model_view(weights: np.ndarray, cell: int = 24) -> go.Figure:
             mosaic[y:y + size, x:x + size] = cmap(block / top)[..., :3]
     scale = max(1, 48 // size)
     pixels = (np.kron(mosaic, np.ones((scale, scale, 1))) * 255).round().astype(np.uint8)
-    fig = go.Figure(go.Image(source=_png(pixels), hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=png_source(pixels), hoverinfo="skip"))
     centres_x = [(gap + h * (size + gap) + size / 2) * scale for layer in range(layers) for h in range(heads)]
     centres_y = [(gap + layer * (size + gap) + size / 2) * scale for layer in range(layers) for _ in range(heads)]
     fig.add_trace(

@@ -25,7 +25,7 @@ _GREYS = {"random": "#9a9a9a", "edges": "#5f5f5f"}
 _COLOURS = ["#1f5fbf", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
 
 
-def _png(pixels: np.ndarray) -> str:
+def png_source(pixels: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -39,7 +39,7 @@ def overlay_pixels(seen: np.ndarray, values: np.ndarray, opacity: float) -> np.n
 
 
 def _picture(fig: go.Figure, pixels: np.ndarray, row: int | None = None, col: int | None = None) -> None:
-    fig.add_trace(go.Image(source=_png(pixels), hoverinfo="skip"), row=row, col=col)
+    fig.add_trace(go.Image(source=png_source(pixels), hoverinfo="skip"), row=row, col=col)
 
 
 def _bare_axes(fig: go.Figure) -> go.Figure:

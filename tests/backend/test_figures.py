@@ -2,7 +2,11 @@ import pytest
 
 from backend.attention import attention
 from backend.classify import classify
-from backend.figures import attention_heatmap, attention_matrix, label_probabilities, top_classes
+import numpy as np
+
+from backend.attention_views import head_matrix
+from backend.figures import label_probabilities, top_classes
+from backend.figures_attention import weights_heatmap
 from backend.images import example_image
 from backend.recognise import recognise
 
@@ -24,12 +28,14 @@ def test_top_classes_figure():
 
 def test_heatmap_keeps_repeated_tokens_apart_and_shows_the_chosen_head():
     result = attention("the cat and the dog")
-    fig = attention_heatmap(result, layer=2, head=4)
+    chosen = head_matrix(result, layer=2, head=4)
+    assert (chosen == result.weights[2, 4]).all()
+    fig = weights_heatmap(chosen, result.tokens, "Layer 3, head 5", result.causal)
     heat = fig.data[0]
     assert len(fig.layout.xaxis.ticktext) == len(result.tokens)  # both 'the's keep a column
-    assert (heat.z == result.weights[2, 4]).all()
-    mean = attention_heatmap(result, layer=0, head=None).data[0].z
-    assert mean.shape == (len(result.tokens),) * 2
+    assert (heat.z == np.round(chosen.astype(np.float64), 4)).all()  # drawn to 4 decimals, to keep what is sent small
+    mean = head_matrix(result, layer=0, head=None)
+    assert weights_heatmap(mean, result.tokens, "Layer 1", False).data[0].z.shape == (len(result.tokens),) * 2
     assert abs(mean.sum(axis=-1) - 1).max() < 1e-4
     with pytest.raises(ValueError):
-        attention_matrix(result, layer=99, head=0)
+        head_matrix(result, layer=99, head=0)
