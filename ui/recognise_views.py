@@ -75,21 +75,24 @@ def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition,
     if chosen >= 0 and chosen not in labels:  # from a link, or the top-k of another photo
         names = categories(spec.key)
         labels[chosen] = f"{names[chosen]} (not in the top {len(result.top)})" if chosen < len(names) else f"class #{chosen}"
-    c1, c2, c3 = st.columns([3, 4, 3])
-    category = c1.selectbox(
+    # Segmented controls do not wrap: the four CAM names need about 430 px, so they get a row's
+    # wider half (also on a 1280-pixel projector), with the pixel methods beside them.
+    top_left, top_right = st.columns(2)
+    category = top_left.selectbox(
         "Explain the class", [-1, *labels], key="recognise_class",
         format_func=lambda i: f"Top class: {result.label}" if i == -1 else labels[i],
     )
+    left, right = st.columns([5, 4])
     if is_cnn:
-        method = c2.segmented_control("Class activation map", list(CAM_METHODS), key="recognise_cam",
-                                      format_func=CAM_METHODS.get, required=True)
+        method = left.segmented_control("Class activation map", list(CAM_METHODS), key="recognise_cam",
+                                        format_func=CAM_METHODS.get, required=True)
         by_name = {stage.name: stage for stage in layers}
         asked = st.session_state.get("recognise_layer")
         if asked not in by_name:
             if asked:  # from a link, or kept from another model
                 st.warning(f"This model has no CAM layer '{asked}'; showing {default_layer.name}.", icon=":material/link_off:")
             st.session_state["recognise_layer"] = default_layer.name
-        layer = c3.selectbox(
+        layer = top_right.selectbox(
             "Layer", list(by_name), key="recognise_layer", format_func=lambda n: by_name[n].describe,
             help="Deeper layers: coarser maps about whole objects. Score-CAM runs one forward pass per channel.",
         )
@@ -98,13 +101,13 @@ def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition,
                        f"every masked copy: {by_name[layer].channels} forward passes.")
     else:
         layer = None
-        c2.info("A Vision Transformer has no feature maps, so no CAM: its view is attention rollout.", icon=":material/info:")
-    c1, c2, c3, c4 = st.columns([3, 3, 2, 2])
-    pixel = c1.segmented_control("Pixel attribution (Captum)", list(PIXEL_METHODS), key="recognise_pixel",
-                                 format_func=PIXEL_METHODS.get, required=True)
-    opacity = c2.slider("Map opacity", 0.0, 1.0, step=0.05, key="recognise_opacity")
-    measure = c3.toggle("Measure trust (ROAD)", key="recognise_road", help="Remove each map's most important pixels and see how far the probability falls.")
-    compare = c4.toggle("Every method", key="recognise_compare", help="All four CAMs and both pixel methods, with their ROAD numbers (Score-CAM makes it slow).")
+        left.info("A Vision Transformer has no feature maps, so no CAM: its view is attention rollout.", icon=":material/info:")
+    pixel = right.segmented_control("Pixel attribution (Captum)", list(PIXEL_METHODS), key="recognise_pixel",
+                                    format_func=PIXEL_METHODS.get, required=True)
+    c1, c2, c3 = st.columns([3, 2, 2])
+    opacity = c1.slider("Map opacity", 0.0, 1.0, step=0.05, key="recognise_opacity")
+    measure = c2.toggle("Measure trust (ROAD)", key="recognise_road", help="Remove each map's most important pixels and see how far the probability falls.")
+    compare = c3.toggle("Every method", key="recognise_compare", help="All four CAMs and both pixel methods, with their ROAD numbers (Score-CAM makes it slow).")
     if compare:
         methods = (*CAM_METHODS, *PIXEL_METHODS) if is_cnn else (*VIT_METHODS, *PIXEL_METHODS)
     else:
