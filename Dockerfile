@@ -6,6 +6,6 @@ ENV HOME=/home/user DASHBOARD_CACHE_DIR=/home/user/app/.model-cache
 WORKDIR /home/user/app
 COPY --chown=user . .
 RUN bash scripts/setup.sh && \
-    .venv/bin/python -c "from backend.gguf_convert import ensure_converted; ensure_converted()"
+    .venv/bin/python -c "from backend.runtime.gguf_convert import ensure_converted; ensure_converted()"
 EXPOSE 7860
 CMD [".venv/bin/python", "-m", "streamlit", "run", "app.py", "--server.port", "7860", "--server.address", "0.0.0.0"]

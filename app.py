@@ -14,9 +14,8 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
-from backend.memory import limit_malloc_arenas
-from backend.scheduler import SCHEDULER
-from backend.warmup import warm_up_in_background
+from backend.runtime.scheduler import SCHEDULER
+from backend.runtime.warmup import warm_up_in_background
 
 
 def _session_alive(session_id: str | None) -> bool:
@@ -30,8 +29,7 @@ async def server_lifespan(_app):
     from streamlit.runtime.pages_manager import PagesManager
 
     PagesManager.uses_pages_directory = False  # navigation comes from st.navigation below, always
-    import backend.figures  # noqa: F401  # the first visitors' pages do not each wait on these imports
-    limit_malloc_arenas()  # fewer glibc arenas for the many session threads (no measured change here)
+    import backend.shared.plotting  # noqa: F401  # the first visitors' pages do not each wait on these imports
     SCHEDULER.owner_alive = _session_alive  # queued requests of closed tabs are skipped
     warm_up_in_background()  # the default models load while the first visitors arrive
     yield

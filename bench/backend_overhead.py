@@ -16,13 +16,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.attention import attention  # noqa: E402
-from backend.classify import classify  # noqa: E402
-from backend.generate import GenerationSettings, generate  # noqa: E402
-from backend.images import example_image  # noqa: E402
-from backend.models import get_model  # noqa: E402
-from backend.recognise import recognise  # noqa: E402
-from backend.registry import EFFICIENTNET, MINILM, SMOLLM2  # noqa: E402
+from backend.attention.weights import attention  # noqa: E402
+from backend.generation.in_process import generate
+from backend.generation.token_steps import GenerationSettings  # noqa: E402
+from backend.runtime.model_cache import get_model  # noqa: E402
+from backend.runtime.registry import EFFICIENTNET, MINILM, SMOLLM2  # noqa: E402
+from backend.text.classify import classify  # noqa: E402
+from backend.vision.image_decoding import example_image  # noqa: E402
+from backend.vision.recognition import recognise  # noqa: E402
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -49,7 +50,8 @@ def main() -> None:
     text = "This movie was wonderful, the cast is brilliant and I loved every minute."
 
     encoder = get_model(MINILM.key)
-    from backend.classify import DEFAULT_LABELS, descriptions_for
+    from backend.text.specs import DEFAULT_LABELS
+    from backend.text.zero_shot_head import descriptions_for
 
     descriptions = [d for label in DEFAULT_LABELS for d in descriptions_for(label)]
     rows.append(("classify (zero-shot, 2 labels)",

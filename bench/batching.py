@@ -26,9 +26,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backend import attention, classify, recognise  # noqa: E402
-from backend.images import EXAMPLES, example_image  # noqa: E402
-from backend.scheduler import MAX_BATCH, Scheduler, run_now  # noqa: E402
+from backend.attention import weights as attention
+from backend.runtime.scheduler import MAX_BATCH, Scheduler, run_now  # noqa: E402
+from backend.text import classify
+from backend.vision import recognition as recognise  # noqa: E402
+from backend.vision.image_decoding import EXAMPLES, example_image  # noqa: E402
 
 SENTENCES = [
     "The film was a delight from start to finish.", "I want my money back.", "The soup was cold.",

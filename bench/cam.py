@@ -23,14 +23,17 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import backend  # noqa: E402, F401  # hides triton on CPU before torchvision loads
-from backend.cam import CAM_METHODS, METHODS, PIXEL_METHODS, class_activation_map, explain_image, pixel_attribution  # noqa: E402
-from backend.cnn_inside import look_inside  # noqa: E402
-from backend.images import EXAMPLES, example_image  # noqa: E402
-from backend.models import get_model  # noqa: E402
-from backend.recognise import recognise  # noqa: E402
-from backend.registry import EFFICIENTNET  # noqa: E402
-from backend.road import BASELINE_NAMES  # noqa: E402
-from backend.vision import default_cam_layer, network_input  # noqa: E402
+from backend.runtime.model_cache import get_model  # noqa: E402
+from backend.runtime.registry import EFFICIENTNET  # noqa: E402
+from backend.vision.cams import class_activation_map
+from backend.vision.cnn_inside import look_inside  # noqa: E402
+from backend.vision.explain_image import explain_image
+from backend.vision.image_decoding import EXAMPLES, example_image  # noqa: E402
+from backend.vision.introspection import default_cam_layer, network_input  # noqa: E402
+from backend.vision.pixel_attributions import pixel_attribution
+from backend.vision.recognition import recognise  # noqa: E402
+from backend.vision.road import BASELINE_NAMES  # noqa: E402
+from backend.vision.saliency import CAM_METHODS, METHODS, PIXEL_METHODS  # noqa: E402
 from bench.backend_overhead import median_seconds  # noqa: E402
 
 THREE = ("Cat (Chelsea)", "Coffee cup", "Grace Hopper")

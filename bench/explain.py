@@ -22,11 +22,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import backend  # noqa: E402, F401  # hides triton on CPU before torchvision loads
-from backend.attributions import integrated_gradients, pad_baseline  # noqa: E402
-from backend.classify import SENTIMENT, class_probabilities, resolve  # noqa: E402
-from backend.explain_text import explain_text  # noqa: E402
-from backend.models import get_model  # noqa: E402
-from backend.sentiment import HELDOUT_FILE, read_rows  # noqa: E402
+from backend.runtime.model_cache import get_model  # noqa: E402
+from backend.shared.token_attributions import integrated_gradients, pad_baseline  # noqa: E402
+from backend.text.classifiers import resolve
+from backend.text.encoder import class_probabilities
+from backend.text.explain_text import explain_text  # noqa: E402
+from backend.text.sentiment import HELDOUT_FILE, read_rows  # noqa: E402
+from backend.text.specs import SENTIMENT  # noqa: E402
 from bench.backend_overhead import median_seconds  # noqa: E402
 
 RUNS = 7

@@ -24,10 +24,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.generate import GenerationSettings, generate, submit_generate  # noqa: E402
-from backend.models import get_model  # noqa: E402
-from backend.registry import SMOLLM2  # noqa: E402
-from backend.scheduler import run_now  # noqa: E402
+from backend.generation.in_process import generate, submit_generate
+from backend.generation.token_steps import GenerationSettings  # noqa: E402
+from backend.runtime.model_cache import get_model  # noqa: E402
+from backend.runtime.registry import SMOLLM2  # noqa: E402
+from backend.runtime.scheduler import run_now  # noqa: E402
 
 PROMPT = "Once upon a time"
 
@@ -65,7 +66,7 @@ def dashboard_queued(n_tokens: int) -> int:
 
 
 def server_stream(url: str, n_tokens: int) -> int:
-    from backend.remote_engine import Engine, RemoteStream
+    from backend.generation.openai_engine import Engine, RemoteStream
 
     stream = RemoteStream(Engine.at(url), PROMPT, GenerationSettings(max_new_tokens=n_tokens, temperature=0, chat=False))
     return len(list(stream))
@@ -94,7 +95,7 @@ def main() -> None:
     plain_again = tokens_per_second(lambda: plain_generate(n), runs)
     plain = (plain + plain_again) / 2
     if not args.no_server:
-        from backend import llama_server
+        from backend.generation import llama_server
 
         with llama_server.running(logprobs=True) as url:
             rows.append(("llama.cpp server, streamed + logprobs", tokens_per_second(lambda: server_stream(url, n), runs)))

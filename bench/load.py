@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import Page, async_playwright, expect  # noqa: E402
 
-from backend.images import example_image  # noqa: E402
-from backend.memory import resident_mb  # noqa: E402
+from backend.runtime.memory import resident_mb  # noqa: E402
+from backend.vision.image_decoding import example_image  # noqa: E402
 from tests.browser.conftest import CHROMIUM_FLAGS, _chromium, running_app  # noqa: E402
 
 PAGES = ("classify", "generate", "recognise", "attention")

@@ -1,11 +1,24 @@
 """Attention visualizer: softmax(QKᵀ/√d_k) V from a toy example to every head of a real model."""
 
 import streamlit as st
+from ui.attention_views import (
+    head_view,
+    heatmap,
+    model_grid,
+    rollout,
+    step_through_view,
+    toy_example,
+)
 
-from backend.attention import MAX_TOKENS, submit_attention
-from backend.attention_views import VIEW_TOKENS, tensor_npz, window_for
-from ui.attention_views import head_view, heatmap, model_grid, rollout, step_through_view, toy_example
-from ui.common import example_buttons, model_field, model_picker, run_caption, shown_errors
+from backend.attention.matrices import VIEW_TOKENS, tensor_npz, window_for
+from backend.attention.weights import MAX_TOKENS, submit_attention
+from ui.common import (
+    example_buttons,
+    model_field,
+    model_picker,
+    run_caption,
+    shown_errors,
+)
 from ui.jobs import mine, remembered
 from ui.state import PageState, bool_field, choice_field, int_field, text_field
 

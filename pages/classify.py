@@ -3,13 +3,21 @@ or the built-in sentiment head), with token attributions, their faithfulness, an
 
 import streamlit as st
 
-from backend.classify import DEFAULT_LABELS, SENTIMENT, SIMILARITY_SCALE, ClassifierSpec, submit_classify, zero_shot
-from backend.attributions import DEFAULT_STEPS, MAX_STEPS
-from backend.explain_text import submit_explain
-from backend.figures import label_probabilities
-from backend.teach import STARTER_EXAMPLES
+from backend.shared.token_attributions import DEFAULT_STEPS, MAX_STEPS
+from backend.text.classify import submit_classify
+from backend.text.explain_text import submit_explain
+from backend.text.specs import DEFAULT_LABELS, SENTIMENT, ClassifierSpec, zero_shot
+from backend.text.teaching import STARTER_EXAMPLES
+from backend.text.text_figures import label_probabilities
+from backend.text.zero_shot_head import SIMILARITY_SCALE
 from ui import classify_views as views
-from ui.common import example_buttons, model_field, model_picker, run_caption, shown_errors
+from ui.common import (
+    example_buttons,
+    model_field,
+    model_picker,
+    run_caption,
+    shown_errors,
+)
 from ui.export import chart
 from ui.jobs import mine, remembered
 from ui.state import Field, PageState, choice_field, hand_over, int_field, text_field

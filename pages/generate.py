@@ -1,14 +1,36 @@
 """Text generation: the decoder writes one token at a time, and the page shows how it chose each."""
 
 import streamlit as st
+from ui.generate_views import (
+    alternatives,
+    draw_steps,
+    follow,
+    lens,
+    pick_step,
+    what_if,
+    where_it_looked,
+)
 
-from backend.figures_generation import legend_html
-from backend.generate import MAX_NEW_TOKENS, GenerationSettings, GenerationStream, submit_generate
-from backend.remote_engine import Engine, default_url, submit_remote
-from ui.common import example_buttons, model_field, model_picker, run_caption, shown_errors
-from ui.generate_views import alternatives, draw_steps, follow, lens, pick_step, what_if, where_it_looked
+from backend.generation.generation_figures import legend_html
+from backend.generation.in_process import GenerationStream, submit_generate
+from backend.generation.openai_engine import Engine, default_url, submit_remote
+from backend.generation.token_steps import MAX_NEW_TOKENS, GenerationSettings
+from ui.common import (
+    example_buttons,
+    model_field,
+    model_picker,
+    run_caption,
+    shown_errors,
+)
 from ui.jobs import mine
-from ui.state import PageState, bool_field, choice_field, float_field, int_field, text_field
+from ui.state import (
+    PageState,
+    bool_field,
+    choice_field,
+    float_field,
+    int_field,
+    text_field,
+)
 
 EXAMPLES = {
     "Once upon a time": {"generate_prompt": "Once upon a time", "generate_chat": False},

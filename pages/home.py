@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from backend.registry import MODELS
-from backend.system import runtime_summary
+from backend.runtime.device import runtime_summary
+from backend.runtime.registry import MODELS
 from ui.state import visited
 
 visited("home")  # pages remember which page ran last (their kept inputs win when you come back)

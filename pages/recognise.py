@@ -3,16 +3,30 @@
 import hashlib
 
 import streamlit as st
+from ui.recognise_views import how_a_cnn_sees, predictions, where_it_looked
 
-from backend.cam import CAM_METHODS, PIXEL_METHODS
-from backend.cnn_inside import MAX_CHANNELS
-from backend.images import EXAMPLES, FORMATS_TEXT, MAX_PIXELS, MAX_UPLOAD_MB, example_image, load_image
-from backend.recognise import MAX_TOP_K, submit_recognise
-from backend.registry import image_model_spec
+from backend.runtime.registry import image_model_spec
+from backend.vision.cnn_inside import MAX_CHANNELS
+from backend.vision.image_decoding import (
+    EXAMPLES,
+    FORMATS_TEXT,
+    MAX_PIXELS,
+    MAX_UPLOAD_MB,
+    example_image,
+    load_image,
+)
+from backend.vision.recognition import MAX_TOP_K, submit_recognise
+from backend.vision.saliency import CAM_METHODS, PIXEL_METHODS
 from ui.common import model_field, model_picker, shown_errors
 from ui.jobs import mine, remembered
-from ui.recognise_views import how_a_cnn_sees, predictions, where_it_looked
-from ui.state import PageState, bool_field, choice_field, float_field, int_field, text_field
+from ui.state import (
+    PageState,
+    bool_field,
+    choice_field,
+    float_field,
+    int_field,
+    text_field,
+)
 
 SOURCES = ("Example photo", "Upload", "Camera")
 state = PageState(

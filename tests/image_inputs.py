@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from backend.images import MAX_UPLOAD_MB, example_image
+from backend.vision.image_decoding import MAX_UPLOAD_MB, example_image
 
 
 def encoded(image: Image.Image, fmt: str, **kwargs) -> bytes:

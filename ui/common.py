@@ -8,9 +8,9 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from backend.errors import DashboardError
-from backend.models import RunInfo
-from backend.registry import MODELS, ModelSpec, Task, models_for
+from backend.runtime.errors import DashboardError
+from backend.runtime.loaded_model import RunInfo
+from backend.runtime.registry import MODELS, ModelSpec, Task, models_for
 from ui.state import Field, choice_field
 
 log = logging.getLogger("dashboard")

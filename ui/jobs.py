@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from backend.scheduler import Job, JobCancelled
+from backend.runtime.scheduler import Job, JobCancelled
 
 POLL_SECONDS = 0.25
 

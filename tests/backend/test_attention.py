@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from backend.attention import MAX_TOKENS, attention
-from backend.errors import InputError
-from backend.registry import MINILM, SMOLLM2
+from backend.attention.weights import MAX_TOKENS, attention
+from backend.runtime.errors import InputError
+from backend.runtime.registry import MINILM, SMOLLM2
 
 SENTENCE = "The cat sat on the mat because it was tired."
 

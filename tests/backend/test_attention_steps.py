@@ -7,14 +7,31 @@ import numpy as np
 import pytest
 import torch
 
-from backend.attention import MAX_TOKENS, attention
-from backend.attention_math import TOY_EMBEDDINGS, TOY_TOKENS, parse_matrix, toy_attention
-from backend.attention_steps import _hook_total, parts, step_through
-from backend.attention_views import VIEW_TOKENS, head_matrix, rollout_matrix, tensor_npz, view_matrix, window_for
-from backend.errors import InputError
-from backend.figures_attention import head_view_html, model_view, weights_heatmap
-from backend.models import LoadedModel, get_model
-from backend.registry import MINILM, SMOLLM2, get_spec
+from backend.attention.attention_figures import (
+    head_view_html,
+    model_view,
+    weights_heatmap,
+)
+from backend.attention.matrices import (
+    VIEW_TOKENS,
+    head_matrix,
+    rollout_matrix,
+    tensor_npz,
+    view_matrix,
+    window_for,
+)
+from backend.attention.step_through import _hook_total, parts, step_through
+from backend.attention.toy_example import (
+    TOY_EMBEDDINGS,
+    TOY_TOKENS,
+    parse_matrix,
+    toy_attention,
+)
+from backend.attention.weights import MAX_TOKENS, attention
+from backend.runtime.errors import InputError
+from backend.runtime.loaded_model import LoadedModel
+from backend.runtime.model_cache import get_model
+from backend.runtime.registry import MINILM, SMOLLM2, get_spec
 
 SENTENCE = "The cat sat on the mat because it was tired."
 

@@ -4,13 +4,20 @@ from pathlib import Path
 
 import pytest
 
-from backend.classify import MAX_TOKENS, SENTIMENT, classify, embed, parse_labels, zero_shot
-from backend.errors import InputError
-from backend.heads import fit_head
-from backend.models import get_model
-from backend.registry import MINILM
-from backend.sentiment import HELDOUT_FILE, LABELS, REAL_WORLD, TRAIN_FILE, read_rows
-from backend.teach import STARTER_EXAMPLES, teaching_set
+from backend.runtime.errors import InputError
+from backend.runtime.model_cache import get_model
+from backend.runtime.registry import MINILM
+from backend.text.classify import MAX_TOKENS, classify
+from backend.text.encoder import embed
+from backend.text.linear_heads import fit_head
+from backend.text.sentiment import (
+    HELDOUT_FILE,
+    REAL_WORLD,
+    TRAIN_FILE,
+    read_rows,
+)
+from backend.text.specs import SENTIMENT, parse_labels, zero_shot
+from backend.text.teaching import STARTER_EXAMPLES, teaching_set
 
 
 def test_sentiment_of_the_two_reference_sentences():
@@ -91,7 +98,7 @@ def test_fitted_head_equals_scikit_learn_logistic_regression():
 
 def test_heldout_accuracy_stays_at_or_above_the_readme_figure():
     """Fits the built-in head from its training file here (not from the cache) and measures it."""
-    from backend.sentiment import _fit
+    from backend.text.sentiment import _fit
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     claimed = float(re.search(r"held-out\s+accuracy\s+\*\*(\d+\.\d) %\*\*", readme).group(1))

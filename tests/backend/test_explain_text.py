@@ -5,12 +5,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backend.classify import SENTIMENT, classify, zero_shot
-from backend.errors import InputError
-from backend.evaluation import MAX_ROWS, align_labels, evaluate, read_table
-from backend.explain_text import explain_text
-from backend.figures_text import attribution_bars, confusion_heatmap, deletion_curves, tokens_html
-from backend.sentiment import HELDOUT_FILE, read_rows
+from backend.runtime.errors import InputError
+from backend.text.classify import classify
+from backend.text.evaluation import MAX_ROWS, align_labels, evaluate, read_table
+from backend.text.explain_text import explain_text
+from backend.text.sentiment import HELDOUT_FILE, read_rows
+from backend.text.specs import SENTIMENT, zero_shot
+from backend.text.text_figures import (
+    attribution_bars,
+    confusion_heatmap,
+    deletion_curves,
+    tokens_html,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -77,7 +83,12 @@ def test_figures_and_escaped_tokens():
 
 
 def test_metrics_equal_scikit_learn_on_a_labelled_csv():
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
 
     table = read_table((DATA / "labelled_reviews.csv").read_bytes())
     results = classify(table.frame["review"].tolist(), SENTIMENT)
@@ -127,7 +138,7 @@ def test_csv_reading_notes_encoding_and_delimiter():
 
 
 def test_explanations_leave_no_hooks_on_the_shared_model():
-    from backend.models import get_model
+    from backend.runtime.model_cache import get_model
 
     embeddings = get_model(SENTIMENT.model_key).model.get_input_embeddings()
     for text in ("Good.", "Bad service.", "An ok film with a great ending."):

@@ -1,14 +1,14 @@
+import numpy as np
 import pytest
 
-from backend.attention import attention
-from backend.classify import classify
-import numpy as np
-
-from backend.attention_views import head_matrix
-from backend.figures import label_probabilities, top_classes
-from backend.figures_attention import weights_heatmap
-from backend.images import example_image
-from backend.recognise import recognise
+from backend.attention.attention_figures import weights_heatmap
+from backend.attention.matrices import head_matrix
+from backend.attention.weights import attention
+from backend.text.classify import classify
+from backend.text.text_figures import label_probabilities
+from backend.vision.image_decoding import example_image
+from backend.vision.image_figures import top_classes
+from backend.vision.recognition import recognise
 
 
 def test_label_bars_show_every_label_most_likely_on_top():

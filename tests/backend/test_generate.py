@@ -5,19 +5,21 @@ import threading
 import pytest
 import torch
 
-from backend.errors import InputError
-from backend.generate import (
+from backend.generation.in_process import (
     TOP_ALTERNATIVES,
-    GenerationSettings,
-    branch_settings,
     check_window,
     encode_prompt,
     generate,
-    perplexity,
     single_token,
 )
-from backend.models import get_model
-from backend.registry import SMOLLM2
+from backend.generation.token_steps import (
+    GenerationSettings,
+    branch_settings,
+    perplexity,
+)
+from backend.runtime.errors import InputError
+from backend.runtime.model_cache import get_model
+from backend.runtime.registry import SMOLLM2
 
 
 def _texts(stream):
@@ -102,10 +104,10 @@ def test_smollm2_mlps_in_bf16_keep_token_probabilities_within_a_hundredth():
     import torch
     from transformers import AutoModelForCausalLM
 
-    from backend.gguf_convert import ensure_converted
-    from backend.loaders import Bf16Linear
-    from backend.models import get_model
-    from backend.registry import SMOLLM2
+    from backend.runtime.gguf_convert import ensure_converted
+    from backend.runtime.loaders import Bf16Linear
+    from backend.runtime.model_cache import get_model
+    from backend.runtime.registry import SMOLLM2
 
     handle = get_model(SMOLLM2.key)
     layer = handle.model.model.layers[0]
@@ -207,7 +209,7 @@ def test_stop_from_another_thread_ends_a_long_generation_within_a_token():
 
 
 def test_recorded_attention_is_the_predicting_positions_row_and_matches_a_full_pass():
-    from backend.look_back import attention_of_last
+    from backend.generation.look_back import attention_of_last
 
     stream = generate("The cat sat on the", GenerationSettings(max_new_tokens=6, temperature=0, chat=False, record_attention=True))
     steps = list(stream)

@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from backend.errors import InputError
-from backend.generate import GenerationSettings, generate
-from backend.logit_lens import logit_lens
-from backend.look_back import attribution, look_back
-from backend.models import get_model
-from backend.registry import SMOLLM2
+from backend.generation.in_process import generate
+from backend.generation.logit_lens import logit_lens
+from backend.generation.look_back import attribution, look_back
+from backend.generation.token_steps import GenerationSettings
+from backend.runtime.errors import InputError
+from backend.runtime.model_cache import get_model
+from backend.runtime.registry import SMOLLM2
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
-from backend import gguf_convert
-from backend.models import get_model
-from backend.registry import SMOLLM2
+from backend.runtime import gguf_convert
+from backend.runtime.model_cache import get_model
+from backend.runtime.registry import SMOLLM2
 
 
 def test_smollm2_is_converted_once_into_the_cache_folder():

@@ -7,15 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from backend import models
-from backend.cam import CAM_METHODS, class_activation_map, explain_image
-from backend.cnn_inside import look_inside
-from backend.errors import InputError, ModelUnavailableError
-from backend.images import example_image
-from backend.models import LoadedModel, get_model
-from backend.registry import EFFICIENTNET, image_model_spec
-from backend.rollout import attention_rollout
-from backend.vision import network_input
+from backend.runtime import model_cache as models
+from backend.runtime.errors import InputError, ModelUnavailableError
+from backend.runtime.loaded_model import LoadedModel
+from backend.runtime.model_cache import get_model
+from backend.runtime.registry import EFFICIENTNET, image_model_spec
+from backend.shared.rollout import attention_rollout
+from backend.vision.cams import class_activation_map
+from backend.vision.cnn_inside import look_inside
+from backend.vision.explain_image import explain_image
+from backend.vision.image_decoding import example_image
+from backend.vision.introspection import network_input
+from backend.vision.saliency import CAM_METHODS
 
 CAT, COFFEE, HOPPER = "Cat (Chelsea)", "Coffee cup", "Grace Hopper"
 
@@ -209,7 +212,7 @@ def test_model_ids_parse_and_fail_offline_with_a_message(monkeypatch):
         with pytest.raises(InputError):
             image_model_spec(bad)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr("backend.loaders.host_reachable", lambda host, timeout=3.0: False)
+    monkeypatch.setattr("backend.runtime.loaders.host_reachable", lambda host, timeout=3.0: False)
     with pytest.raises(ModelUnavailableError, match="cannot be reached"):
         get_model("timm:resnet50.a1_in1k")
     with pytest.raises(ModelUnavailableError, match="download.pytorch.org"):

@@ -3,15 +3,17 @@ import time
 
 import pytest
 
-from backend import loaders, models
-from backend.classify import classify
-from backend.device import available_cores, select_device
-from backend.errors import InputError, ModelUnavailableError
-from backend.generate import GenerationSettings, generate
-from backend.images import example_image
-from backend.recognise import recognise
-from backend.attention import attention
-from backend.registry import EFFICIENTNET, GPT2, VIT, DISTILBERT_SST2, get_spec
+from backend.attention.weights import attention
+from backend.generation.in_process import generate
+from backend.generation.token_steps import GenerationSettings
+from backend.runtime import loaders
+from backend.runtime import model_cache as models
+from backend.runtime.device import available_cores, select_device
+from backend.runtime.errors import InputError, ModelUnavailableError
+from backend.runtime.registry import DISTILBERT_SST2, EFFICIENTNET, GPT2, VIT, get_spec
+from backend.text.classify import classify
+from backend.vision.image_decoding import example_image
+from backend.vision.recognition import recognise
 
 
 def _run_concurrently(fn, n=8):

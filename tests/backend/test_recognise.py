@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.errors import InputError
-from backend.images import EXAMPLES, example_image, load_image
-from backend.recognise import recognise
+from backend.runtime.errors import InputError
+from backend.vision.image_decoding import EXAMPLES, example_image, load_image
+from backend.vision.recognition import recognise
 from tests.image_inputs import bad_uploads, good_uploads
 
 CAT_CLASSES = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}

@@ -6,11 +6,17 @@ import threading
 
 import pytest
 
-from backend import llama_server, remote_engine
-from backend.errors import EngineError, InputError
-from backend.generate import GenerationSettings
-from backend.remote_engine import Engine, RemoteStream, normalise_url, submit_remote
-from backend.scheduler import run_now
+from backend.generation import llama_server
+from backend.generation import openai_engine as remote_engine
+from backend.generation.openai_engine import (
+    Engine,
+    RemoteStream,
+    normalise_url,
+    submit_remote,
+)
+from backend.generation.token_steps import GenerationSettings
+from backend.runtime.errors import EngineError, InputError
+from backend.runtime.scheduler import run_now
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,16 @@ import time
 import numpy as np
 import pytest
 
-from backend import attention, classify, recognise
-from backend.scheduler import JobCancelled, Scheduler, batch_wait_seconds, run_now
-from backend.images import EXAMPLES, example_image
+from backend.attention import weights as attention
+from backend.runtime.scheduler import (
+    JobCancelled,
+    Scheduler,
+    batch_wait_seconds,
+    run_now,
+)
+from backend.text import classify
+from backend.vision import recognition as recognise
+from backend.vision.image_decoding import EXAMPLES, example_image
 
 TOLERANCE = 1e-5
 
@@ -229,4 +236,3 @@ def test_batched_attention_equals_one_at_a_time():
         assert a.tokens == b.tokens
         assert a.weights.shape == b.weights.shape
         assert np.abs(np.asarray(a.weights) - np.asarray(b.weights)).max() < TOLERANCE
-

@@ -131,7 +131,7 @@ def _upload(page: Page, name: str, data: bytes) -> None:
 
 
 def test_image_recognition_explains_uploads_refuses_bad_files_and_shows_how_a_cnn_sees(page, app_url):
-    from tests.image_inputs import bad_uploads, encoded, coffee
+    from tests.image_inputs import bad_uploads, coffee, encoded
 
     _open(page, f"{app_url}/recognise")
     expect(page.get_by_text("Top-5 ImageNet classes")).to_be_visible(timeout=ANSWER_TIMEOUT)

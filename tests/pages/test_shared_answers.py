@@ -3,7 +3,7 @@
 import threading
 import time
 
-from backend.scheduler import SCHEDULER, run_now
+from backend.runtime.scheduler import SCHEDULER, run_now
 from ui import jobs
 
 

@@ -1,0 +1,101 @@
+"""Self-attention weights: softmax(QK^T / sqrt(d_k)) for every layer and head of a Transformer.
+
+Each row of a head's matrix is one token (the query) spreading a total weight of 1 over the
+tokens it reads (the keys). An encoder reads in both directions; a decoder only looks back, so
+its matrices are lower-triangular.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from backend.runtime.errors import InputError
+from backend.runtime.loaded_model import RunInfo
+from backend.runtime.model_cache import get_model
+from backend.runtime.registry import MINILM
+from backend.runtime.scheduler import SCHEDULER, Job
+from backend.shared.text_input import check_token_count, clean_text
+from backend.shared.tokens import display_tokens
+
+MAX_TOKENS = 256  # the cap: longer texts get a message; views show a window of them
+
+
+@dataclass(frozen=True)
+class AttentionResult:
+    tokens: list[str]  # display form of each token, in order
+    weights: np.ndarray  # float32 [layers, heads, query, key]; every row sums to 1
+    causal: bool
+    run: RunInfo
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def n_heads(self) -> int:
+        return int(self.weights.shape[1])
+
+
+def attention_each(texts: Sequence[str], model_key: str = MINILM.key) -> list[AttentionResult | InputError]:
+    """Attention weights of several texts in one forward pass. Padding is on the right and masked,
+    so each text's weights are those of running it alone; a text that cannot be used gets its
+    error in its place."""
+    handle = get_model(model_key)
+    causal = bool(handle.extras.get("causal"))
+    outcomes: list[AttentionResult | InputError | None] = [None] * len(texts)
+    with handle.lock, torch.inference_mode():
+        started = time.perf_counter()
+        valid: list[tuple[int, str, list[int]]] = []
+        for i, raw in enumerate(texts):
+            try:
+                text = clean_text(raw)
+                ids = handle.preprocessor(text)["input_ids"]
+                check_token_count(len(ids), MAX_TOKENS, "text", f"the attention view of {handle.spec.name}")
+                valid.append((i, text, ids))
+            except InputError as exc:
+                outcomes[i] = exc
+        if valid:
+            encoded = handle.preprocessor(
+                [text for _, text, _ in valid], padding=True, padding_side="right", return_tensors="pt"
+            )
+            output = handle.model(**encoded.to(handle.device), output_attentions=True)
+            if not output.attentions:
+                raise RuntimeError(
+                    f"{handle.spec.name} returned no attention weights; load it with "
+                    "attn_implementation='eager'."
+                )
+            stacked = torch.stack(output.attentions, dim=1).float().cpu()  # [batch, layers, heads, q, k]
+        run = handle.run_info(started)
+        for row, (i, _text, ids) in enumerate(valid):  # still under the lock: decoding uses the tokenizer
+            n = len(ids)
+            weights = stacked[row, :, :, :n, :n].contiguous().numpy()
+            outcomes[i] = AttentionResult(display_tokens(handle, ids), weights, causal, run)
+    return outcomes  # type: ignore[return-value]  # every slot is filled
+
+
+def attention(text: str, model_key: str = MINILM.key) -> AttentionResult:
+    """Attention weights of `text` in every layer and head of the chosen model."""
+    outcome = attention_each([text], model_key)[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def _run_jobs(jobs: Sequence[Job]) -> list[AttentionResult | InputError]:
+    return attention_each([job.payload[0] for job in jobs], jobs[0].payload[1])  # a batch shares its model
+
+
+def submit_attention(
+    text: str, model_key: str = MINILM.key, *, owner: str | None = None, slot: str | None = None
+) -> Job:
+    """Queue one attention request; texts for the same model that arrive together share a batch."""
+    text = clean_text(text)
+    key = ("attention", model_key)
+    return SCHEDULER.submit(
+        model_key, _run_jobs, (text, model_key), batch_key=key, owner=owner, slot=slot, request_key=(key, text)
+    )

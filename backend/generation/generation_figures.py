@@ -1,0 +1,151 @@
+"""Figures and HTML for the generation page: pure functions of the steps, never displayed here."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from backend.generation.logit_lens import LogitLens
+from backend.generation.token_steps import Candidate, Step
+from backend.shared.plotting import FONT_SIZE, HEATMAP_SCALE, styled
+
+CHOSEN = "#1f5fbf"
+OTHER = "#9db4d6"
+REMOVED = "#d9480f"
+
+
+def shown(token: str) -> str:
+    """A token as a label: spaces and line breaks made visible."""
+    return token.replace("\n", "↵").replace("\t", "⇥") if token.strip() else repr(token)[1:-1] or "∅"
+
+
+def _probability_colour(p: float) -> str:
+    """Likely tokens pale, unlikely ones strong orange: the eye goes to the surprises."""
+    if np.isnan(p):
+        return "rgba(200,200,200,0.3)"
+    strength = 1.0 - min(max(p, 0.0), 1.0)
+    return f"rgba(217,72,15,{0.06 + 0.74 * strength ** 1.5:.2f})"
+
+
+def _tooltip(step: Step) -> str:
+    top = ", ".join(f"{shown(c.text)} {c.probability:.0%}" for c in step.before[:3])
+    rank = f"rank {step.rank}" if step.rank else "rank > listed"
+    forced = " · forced" if step.forced else ""
+    return f"#{step.index + 1} p={step.probability:.1%} · {rank}{forced} · top: {top}"
+
+
+def steps_html(steps: Sequence[Step], selected: int | None = None) -> str:
+    """The generated text, each token coloured by the model's probability for it (escaped)."""
+    spans = []
+    for step in steps:
+        text = "⟨end⟩" if step.special else step.text
+        body = html.escape(text).replace("\n", "↵<br>")
+        style = f"background:{_probability_colour(step.probability)};border-radius:3px;padding:1px 0;"
+        if step.special:
+            style += "color:#666;font-size:0.8em;"
+        if step.forced:
+            style += "outline:2px dashed #862e9c;"
+        if step.index == selected:
+            style += "box-shadow:0 0 0 2px #1f5fbf;"
+        spans.append(f'<span title="{html.escape(_tooltip(step), quote=True)}" style="{style}">{body}</span>')
+    return f'<div style="font-size:1.25rem;line-height:1.9;white-space:pre-wrap">{"".join(spans)}</div>'
+
+
+def legend_html() -> str:
+    cells = "".join(
+        f'<span style="background:{_probability_colour(p)};padding:1px 6px;border-radius:3px">{p:.0%}</span> '
+        for p in (1.0, 0.75, 0.5, 0.25, 0.05)
+    )
+    return f'<div style="font-size:0.9rem">Colour = the model\'s probability for the token it wrote: {cells}</div>'
+
+
+def alternatives_chart(step: Step) -> go.Figure:
+    """The top candidates before sampling (the model) and after (what the draw could pick)."""
+    order: list[Candidate] = list(step.before)
+    known = {c.token_id for c in order}
+    order += [c for c in step.after if c.token_id not in known]
+    after = {c.token_id: c.probability for c in step.after}
+    after_text = [f"{after[c.token_id]:.1%}" if c.token_id in after else "removed" for c in order]
+    labels = [f"{shown(c.text)}" + (" ✔" if c.token_id == step.token_id and c.text == step.text else "") for c in order]
+    fig = go.Figure()
+    fig.add_bar(
+        y=labels, x=[c.probability for c in order], orientation="h", name="model (before sampling)",
+        marker_color=[CHOSEN if c.token_id == step.token_id and c.text == step.text else OTHER for c in order],
+        text=[f"{c.probability:.1%}" for c in order], textposition="outside",
+    )
+    if step.after:
+        fig.add_bar(
+            y=labels, x=[after.get(c.token_id, 0.0) for c in order], orientation="h", name="after temperature / top-k / top-p",
+            marker_color=REMOVED, opacity=0.75, text=after_text, textposition="outside",
+        )
+    fig.update_layout(barmode="group", yaxis={"autorange": "reversed"}, xaxis={"range": [0, 1.18], "tickformat": ".0%"},
+                      legend={"orientation": "h", "y": -0.12})
+    return styled(fig, f"Step {step.index + 1}: the candidates for the next token", height=170 + 52 * len(order))
+
+
+def weights_html(tokens: Sequence[str], weights: np.ndarray, n_prompt: int) -> str:
+    """Context tokens shaded by a weight (attention or attribution), prompt and output apart."""
+    peak = float(np.abs(weights).max()) or 1.0
+    spans = []
+    for i, (token, w) in enumerate(zip(tokens, weights, strict=True)):
+        strength = min(1.0, abs(float(w)) / peak)
+        rgb = "31,95,191" if w >= 0 else "217,72,15"
+        if i == n_prompt:
+            spans.append('<span style="color:#888"> ‖ </span>')
+        body = html.escape(token).replace("\n", "↵<br>")
+        spans.append(
+            f'<span title="{float(w):+.4f}" style="background:rgba({rgb},{0.05 + 0.8 * strength:.2f});'
+            f'color:{"#fff" if strength > 0.6 else "#111"};border-radius:3px">{body}</span>'
+        )
+    return f'<div style="font-size:1.1rem;line-height:1.9;white-space:pre-wrap">{"".join(spans)}</div>'
+
+
+def looked_chart(tokens: Sequence[str], attention: np.ndarray, n_prompt: int, target: str,
+                 attribution: dict[int, float] | None = None, what: str = "mean over heads") -> go.Figure:
+    """Attention of the predicting position over the context (and, when given, IG scores)."""
+    labels = [f"{i}:{shown(t)}" for i, t in enumerate(tokens)]
+    colours = [OTHER if i < n_prompt else CHOSEN for i in range(len(tokens))]
+    rows = 2 if attribution is not None else 1
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=[f"attention ({what})", "Integrated Gradients: share of p(token)"][:rows])
+    fig.add_bar(x=labels, y=attention, marker_color=colours, name="attention", row=1, col=1)
+    if attribution is not None:
+        scores = [attribution.get(i, 0.0) for i in range(len(tokens))]
+        fig.add_bar(x=labels, y=scores, marker_color=[CHOSEN if s >= 0 else REMOVED for s in scores], name="IG", row=2, col=1)
+    fig.update_layout(showlegend=False, bargap=0.15)
+    fig.update_xaxes(tickangle=-60, tickfont={"size": max(10, FONT_SIZE - 6)})
+    return styled(fig, f"Where “{shown(target)}” looked (pale: prompt, dark: earlier output)", height=330 + 220 * (rows - 1))
+
+
+def logit_lens_heatmap(lens: LogitLens) -> go.Figure:
+    """Layer × step: each cell's text is that layer's top guess, its colour the probability the
+    layer gives the token finally chosen."""
+    columns = [f"{'▶' if i == lens.selected else ''}{s + 1}:{shown(t)}" for i, (s, t) in enumerate(zip(lens.steps, lens.chosen, strict=True))]
+    rows = [f"layer {i + 1}" for i in range(lens.n_layers)]
+    text = [[shown(t)[:10] for t in row] for row in lens.top_tokens]
+    hover = [
+        [f"layer {li + 1}, step {lens.steps[ci] + 1}<br>top guess: {html.escape(shown(lens.top_tokens[li][ci]))} "
+         f"({lens.top_probabilities[li, ci]:.1%})<br>finally chosen {html.escape(shown(lens.chosen[ci]))}: "
+         f"{lens.chosen_probabilities[li, ci]:.1%}, rank {int(lens.chosen_ranks[li, ci])}"
+         for ci in range(len(columns))]
+        for li in range(lens.n_layers)
+    ]
+    fig = go.Figure(go.Heatmap(
+        z=lens.chosen_probabilities, x=columns, y=rows, text=text, texttemplate="%{text}", hovertext=hover,
+        hoverinfo="text", colorscale=HEATMAP_SCALE, zmin=0, zmax=1, colorbar={"title": "p(chosen)", "tickformat": ".0%"},
+        textfont={"size": max(9, FONT_SIZE - 8)},
+    ))
+    fig.update_layout(yaxis={"autorange": "reversed"}, xaxis={"side": "bottom", "tickangle": -45})
+    return styled(fig, "Logit lens: each layer's top guess", height=300 + 24 * lens.n_layers)
+
+
+def rank_by_layer_chart(lens: LogitLens) -> go.Figure:
+    """How the selected step's chosen token climbs to rank 1 through the layers."""
+    ranks = lens.chosen_ranks[:, lens.selected]
+    fig = go.Figure(go.Scatter(x=list(range(1, lens.n_layers + 1)), y=ranks, mode="lines+markers", line={"color": CHOSEN}))
+    fig.update_layout(yaxis={"type": "log", "autorange": "reversed", "title": "rank (1 = top)"}, xaxis={"title": "layer"})
+    return styled(fig, f"Rank of “{shown(lens.chosen[lens.selected])}” at each layer", height=330)

@@ -1,0 +1,168 @@
+"""What every generation stream reports, whatever the engine: settings, steps and their odds,
+and the stream itself (Stop, the time limit) as the page reads it."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from backend.runtime.errors import InputError
+from backend.runtime.loaded_model import RunInfo
+from backend.runtime.scheduler import SCHEDULER, Job
+
+MAX_NEW_TOKENS = 1024
+
+MAX_TEMPERATURE = 5.0
+
+MAX_TOP_K = 1000
+
+MAX_REPETITION_PENALTY = 3.0
+
+MAX_SYSTEM_CHARS = 4000
+
+TIME_LIMIT_ENV = "DASHBOARD_GENERATION_SECONDS"
+
+DEFAULT_TIME_LIMIT = 180.0  # wall clock per generation: a shared model is not held forever
+
+
+def time_limit_seconds() -> float:
+    try:
+        return max(1.0, float(os.environ.get(TIME_LIMIT_ENV, DEFAULT_TIME_LIMIT)))
+    except ValueError:
+        return DEFAULT_TIME_LIMIT
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    max_new_tokens: int = 128
+    temperature: float = 0.3  # 0 means greedy: always the most likely next token
+    top_k: int = 0  # 0: no top-k filter
+    top_p: float = 0.95  # 1: no nucleus filter
+    repetition_penalty: float = 1.0  # 1: none; above 1 makes tokens already seen less likely
+    seed: int | None = None
+    chat: bool = True  # wrap the prompt in the model's chat template, when it has one
+    system_prompt: str = ""  # chat mode only; empty: the template's own default
+    record_attention: bool = False  # keep, per step, what the predicting position attended to
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def validate(self) -> None:
+        if not _whole(self.max_new_tokens) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
+            raise InputError(f"Max new tokens must be a whole number from 1 to {MAX_NEW_TOKENS}.")
+        if not isinstance(self.temperature, (int, float)) or not 0.0 <= self.temperature <= MAX_TEMPERATURE:
+            raise InputError(f"Temperature must be between 0 (greedy) and {MAX_TEMPERATURE:g}.")
+        if not _whole(self.top_k) or not 0 <= self.top_k <= MAX_TOP_K:
+            raise InputError(f"Top-k must be a whole number from 0 (off) to {MAX_TOP_K}.")
+        if not isinstance(self.top_p, (int, float)) or not 0.0 < self.top_p <= 1.0:
+            raise InputError("Top-p must be above 0 and at most 1 (1 = off).")
+        if not isinstance(self.repetition_penalty, (int, float)) or not 1.0 <= self.repetition_penalty <= MAX_REPETITION_PENALTY:
+            raise InputError(f"The repetition penalty must be between 1 (off) and {MAX_REPETITION_PENALTY:g}.")
+        if self.seed is not None and (not _whole(self.seed) or not 0 <= self.seed < 2**32):
+            raise InputError("The seed must be a whole number from 0 to 4294967295.")
+        if len(self.system_prompt) > MAX_SYSTEM_CHARS:
+            raise InputError(f"The system prompt is {len(self.system_prompt):,} characters; the limit is {MAX_SYSTEM_CHARS:,}.")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    token_id: int
+    text: str
+    probability: float
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """One generated token and what the model thought when it chose it."""
+
+    index: int  # 0 = the first new token
+    token_id: int
+    text: str  # the token on its own (a piece of a multi-byte character shows as '�')
+    probability: float  # the model's own probability (softmax of its logits, temperature 1)
+    rank: int  # 1 = the model's most likely token
+    seconds: float  # since the generation started: step 0's is the time to first token
+    before: tuple[Candidate, ...]  # the model's top candidates
+    after: tuple[Candidate, ...] = ()  # the top of the distribution actually drawn from
+    entropy_bits: float | None = None  # of the model's distribution (None: not known)
+    kept: int | None = None  # tokens left with any chance after the filters (1 when greedy)
+    drawn_probability: float | None = None  # the chosen token's chance in that distribution
+    special: bool = False  # an end-of-turn marker rather than text
+    forced: bool = False  # put there by the user ("what if"), not drawn
+    attention: np.ndarray | None = field(default=None, repr=False)  # float16 [layers, heads, keys]
+
+    @property
+    def logprob(self) -> float:
+        return math.log(max(self.probability, 1e-45))
+
+
+def sequence_logprob(steps: Sequence[Step]) -> float:
+    return float(sum(step.logprob for step in steps))
+
+
+def perplexity(steps: Sequence[Step]) -> float:
+    """exp(mean negative log-likelihood) of the generated tokens under the model."""
+    return math.exp(-sequence_logprob(steps) / len(steps)) if steps else float("nan")
+
+
+class StepStream:
+    """What every stream of steps reports (in-process or from a server); subclasses iterate."""
+
+    steps: list[Step]
+    run: RunInfo | None
+    stop_reason: str
+
+    @property
+    def new_tokens(self) -> int:
+        return len(self.steps)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.run.seconds if self.run and self.run.seconds > 0 else 0.0
+
+    @property
+    def first_token_seconds(self) -> float | None:
+        return self.steps[0].seconds if self.steps else None
+
+    def stop(self) -> None:
+        """End the generation before its next token."""
+        self._cancel.set()
+
+    def _should_end(self, deadline: float) -> bool:
+        """Checked before each token: Stop was asked for, or the wall-clock limit passed."""
+        if self._cancel.is_set():
+            self.stop_reason = "stopped"
+        elif time.perf_counter() > deadline:
+            self.stop_reason = f"time limit ({time_limit_seconds():.0f} s)"
+        else:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[Step]:
+        raise NotImplementedError
+
+
+def publish_steps(job: Job, stream: StepStream) -> StepStream:
+    """Run a stream for a queued job, publishing each step; stops on Stop or when the tab closed."""
+    with closing(iter(stream)) as steps:  # closing releases the model / connection when we stop early
+        for step in steps:
+            job.publish(step)
+            if job.stop_requested or not SCHEDULER.owner_alive(job.owner):
+                stream.stop_reason = "stopped"
+                break
+    return stream
+
+
+def branch_settings(settings: GenerationSettings, at_step: int) -> GenerationSettings:
+    """The settings of a 'what if' run from step `at_step`: the same, with the tokens left."""
+    return replace(settings, max_new_tokens=max(1, settings.max_new_tokens - at_step))

@@ -1,0 +1,362 @@
+"""One fair queue per model: requests run in arrival order, and compatible ones run as one batch.
+
+A loaded model is shared by every visitor. When a room full of people asks at once, each request
+gets a `Job` in that model's queue; one worker thread per model takes jobs first come, first
+served. Jobs that can share a forward pass (same task, same settings) and arrive within
+`batch_wait` of the first one are run together as one batch: one forward pass for 16 sentences
+costs far less than 16 passes. A waiting job knows its place in line and an estimate of its wait,
+so a page can show it; a job can be cancelled while it waits (its owner left), and a streaming job
+(generation) can be asked to stop.
+
+Owners and slots: a page passes who asks (the browser session) and where (the page). An owner has
+at most one job per slot: asking again for the same thing while it runs returns the same job (a
+second click does not start a second run), asking for something else replaces it, and
+`leave_other_slots` gives up the owner's places on other pages.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.runtime.errors import DashboardError
+from backend.runtime.memory import release_free_memory
+
+log = logging.getLogger(__name__)
+
+BATCH_WAIT_ENV = "DASHBOARD_BATCH_WAIT_MS"
+DEFAULT_BATCH_WAIT_MS = 8.0  # how long the first request of a batch waits for company
+MAX_BATCH = 16
+_EMA = 0.3  # weight of the newest run in the per-task duration estimate
+
+Runner = Callable[[Sequence["Job"]], Sequence[Any]]  # one result (or exception) per job, in order
+
+
+class JobCancelled(DashboardError):
+    """The job was given up before it ran (its owner left, or asked for something else)."""
+
+
+def batch_wait_seconds() -> float:
+    raw = os.environ.get(BATCH_WAIT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_BATCH_WAIT_MS
+    except ValueError:
+        log.warning("%s=%r is not a number; using %s ms", BATCH_WAIT_ENV, raw, DEFAULT_BATCH_WAIT_MS)
+        value = DEFAULT_BATCH_WAIT_MS
+    return min(max(value, 0.0), 1000.0) / 1000.0
+
+
+@dataclass(eq=False)
+class Job:
+    """One request in a model's queue. `wait`, then `outcome()`; streaming jobs also `stream()`."""
+
+    queue: ModelQueue
+    runner: Runner
+    payload: Any
+    batch_key: Hashable | None  # equal keys (and runner) may share a batch; None: always alone
+    owner: str | None
+    slot: str | None
+    request_key: Hashable | None
+    id: int = 0
+    state: str = "queued"  # queued -> running -> done | failed | cancelled
+    created: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    finished: float | None = None
+    batch_size: int = 0
+    pieces: list[Any] = field(default_factory=list)  # what a streaming job has produced so far
+    _result: Any = None
+    _error: BaseException | None = None
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("queued", "running")
+
+    @property
+    def done(self) -> bool:
+        return not self.active
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def position(self) -> int | None:
+        """1 = next to run (or waiting only for the job that runs now); None once running."""
+        return self.queue.position(self)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        return self.queue.eta_seconds(self)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has finished (or `timeout`); True if it has."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.done, timeout)
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self.state != "queued", timeout)
+
+    def outcome(self) -> Any:
+        """The result; raises the job's error, or `JobCancelled`. Call after `wait()`."""
+        if self.state == "cancelled":
+            raise JobCancelled("This request was cancelled before it ran. Ask again.")
+        if self._error is not None:
+            raise self._error
+        if self.state != "done":
+            raise RuntimeError("The job has not finished yet; wait() first.")
+        return self._result
+
+    def publish(self, piece: Any) -> None:
+        """Called by a streaming runner for each piece it produces."""
+        with self._changed:
+            self.pieces.append(piece)
+            self._changed.notify_all()
+
+    def stream(self, poll: float = 0.25) -> Iterator[Any]:
+        """Every piece from the first, then new ones as they come, until the job ends.
+        Yields None every `poll` seconds without news, so a reader can check in (and be stopped)."""
+        sent = 0
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: len(self.pieces) > sent or self.done, poll)
+                fresh = self.pieces[sent:]
+                finished = self.done
+            sent += len(fresh)
+            yield from fresh
+            if finished and sent >= len(self.pieces):
+                return
+            if not fresh:
+                yield None
+
+    def cancel(self) -> None:
+        """Leave the queue if still waiting; ask a running streaming job to stop."""
+        self.queue.cancel(self)
+
+    def _finish(self, state: str, result: Any = None, error: BaseException | None = None) -> None:
+        with self._changed:
+            self.state, self._result, self._error = state, result, error
+            self.finished = time.monotonic()
+            self._changed.notify_all()
+
+
+class ModelQueue:
+    """First come, first served for one model, with batching of compatible neighbours."""
+
+    def __init__(
+        self,
+        name: str,
+        scheduler: Scheduler,
+        batch_wait: float | None = None,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self.name = name
+        self.scheduler = scheduler
+        self.batch_wait = batch_wait_seconds() if batch_wait is None else batch_wait
+        self.max_batch = max_batch
+        self._waiting: deque[Job] = deque()
+        self._running: list[Job] = []
+        self._seconds: dict[Runner, float] = {}  # moving average of a batch's run time, per task
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    # --- called by pages (any thread) ---
+    def enqueue(self, job: Job) -> None:
+        with self._cond:
+            self._waiting.append(job)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name=f"queue-{self.name}", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def cancel(self, job: Job) -> None:
+        with self._cond:
+            if job.state == "queued" and job in self._waiting:
+                self._waiting.remove(job)
+                self._cond.notify_all()
+                cancelled = True
+            else:
+                cancelled = False
+                if job.state == "running":
+                    job._stop.set()
+        if cancelled:
+            job._finish("cancelled")
+            self.scheduler._forget(job)
+
+    def position(self, job: Job) -> int | None:
+        with self._cond:
+            if job.state != "queued":
+                return None
+            try:
+                return self._waiting.index(job) + 1
+            except ValueError:
+                return None
+
+    def eta_seconds(self, job: Job) -> float | None:
+        """A rough wait: the time each batch ahead took on average, batches counted generously."""
+        with self._cond:
+            if job.state != "queued" or job not in self._waiting:
+                return None
+            ahead = list(itertools.islice(self._waiting, 0, self._waiting.index(job)))
+            estimates = [self._seconds.get(j.runner) for j in [*self._running[:1], *ahead, job]]
+        if any(e is None for e in estimates):
+            return None
+        return float(sum(estimates))
+
+    @property
+    def length(self) -> int:
+        with self._cond:
+            return len(self._waiting) + len(self._running)
+
+    # --- the worker ---
+    def _compatible(self, head: Job) -> list[Job]:
+        if head.batch_key is None:
+            return [head]
+        same = [j for j in self._waiting if j.runner is head.runner and j.batch_key == head.batch_key]
+        return same[: self.max_batch]
+
+    def _next_batch(self) -> list[Job]:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._waiting))
+                head = self._waiting[0]
+                if head.batch_key is not None and self.batch_wait > 0:
+                    deadline = head.created + self.batch_wait
+                    while (
+                        self._waiting and self._waiting[0] is head
+                        and len(self._compatible(head)) < self.max_batch
+                        and time.monotonic() < deadline
+                    ):
+                        self._cond.wait(deadline - time.monotonic())
+                    if not self._waiting or self._waiting[0] is not head:
+                        continue  # the head was cancelled while waiting for company
+                batch, gone = [], []
+                for job in self._compatible(head):
+                    self._waiting.remove(job)
+                    (batch if self.scheduler.owner_alive(job.owner) else gone).append(job)
+                for job in batch:
+                    job.state, job.started, job.batch_size = "running", time.monotonic(), len(batch)
+                self._running = batch
+            for job in gone:  # their browser tab is gone: nobody would see the answer
+                job._finish("cancelled")
+                self.scheduler._forget(job)
+            if batch:
+                for job in batch:
+                    with job._changed:
+                        job._changed.notify_all()
+                return batch
+
+    def _work(self) -> None:
+        while True:
+            batch = self._next_batch()
+            started = time.monotonic()
+            try:
+                outcomes = list(batch[0].runner(batch))
+                if len(outcomes) != len(batch):
+                    raise RuntimeError(f"{len(outcomes)} results for a batch of {len(batch)}")
+            except Exception as exc:  # every job of the batch gets the error
+                if not isinstance(exc, DashboardError):
+                    log.exception("A batch on %s failed", self.name)
+                outcomes = [exc] * len(batch)
+            took = time.monotonic() - started
+            with self._cond:
+                previous = self._seconds.get(batch[0].runner)
+                self._seconds[batch[0].runner] = took if previous is None else (1 - _EMA) * previous + _EMA * took
+                self._running = []
+                idle = not self._waiting
+            for job, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    job._finish("failed", error=outcome)
+                else:
+                    job._finish("done", result=outcome)
+                self.scheduler._forget(job)
+            if idle:  # nobody waiting: hand freed activation memory back to the system
+                release_free_memory()
+
+
+class Scheduler:
+    """The queues of all models, and which owner holds which job."""
+
+    def __init__(self, batch_wait: float | None = None, max_batch: int = MAX_BATCH) -> None:
+        self._batch_wait = batch_wait
+        self._max_batch = max_batch
+        self._queues: dict[str, ModelQueue] = {}
+        self._held: dict[tuple[str, str], Job] = {}  # (owner, slot) -> the owner's active job there
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.owner_alive: Callable[[str | None], bool] = lambda owner: True
+
+    def queue(self, model_key: str) -> ModelQueue:
+        with self._lock:
+            if model_key not in self._queues:
+                self._queues[model_key] = ModelQueue(model_key, self, self._batch_wait, self._max_batch)
+            return self._queues[model_key]
+
+    def submit(
+        self,
+        model_key: str,
+        runner: Runner,
+        payload: Any,
+        *,
+        batch_key: Hashable | None = None,
+        owner: str | None = None,
+        slot: str | None = None,
+        request_key: Hashable | None = None,
+    ) -> Job:
+        """Queue a request; with an owner and slot, reuse or replace that owner's job there."""
+        queue = self.queue(model_key)
+        replaced = None
+        with self._lock:
+            held = self._held.get((owner, slot)) if owner is not None and slot is not None else None
+            if held is not None and held.active:
+                if request_key is not None and held.request_key == request_key and held.queue is queue:
+                    return held  # the same question while it is being answered: one answer
+                replaced = held
+            job = Job(queue, runner, payload, batch_key, owner, slot, request_key, id=next(self._ids))
+            if owner is not None and slot is not None:
+                self._held[(owner, slot)] = job
+        if replaced is not None:
+            replaced.cancel()
+        queue.enqueue(job)
+        return job
+
+    def held(self, owner: str, slot: str) -> Job | None:
+        with self._lock:
+            return self._held.get((owner, slot))
+
+    def leave_other_slots(self, owner: str, slot: str | None) -> int:
+        """The owner moved to `slot`: give up their places everywhere else (a page's own
+        sub-slots, such as 'classify/explain', are part of it). Returns how many."""
+        with self._lock:
+            mine = [
+                job for (o, s), job in self._held.items()
+                if o == owner and s != slot and not (slot and s.startswith(f"{slot}/"))
+            ]
+        for job in mine:
+            job.cancel()
+        return len(mine)
+
+    def _forget(self, job: Job) -> None:
+        if job.owner is None or job.slot is None:
+            return
+        with self._lock:
+            if self._held.get((job.owner, job.slot)) is job:
+                del self._held[(job.owner, job.slot)]
+
+
+SCHEDULER = Scheduler()
+
+
+def run_now(job: Job) -> Any:
+    """Wait for a job without showing anything, and return its result (tests, scripts)."""
+    job.wait()
+    return job.outcome()

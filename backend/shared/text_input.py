@@ -1,0 +1,32 @@
+"""Checks on user text shared by the text tasks: nothing empty, nothing longer than the model reads."""
+
+from __future__ import annotations
+
+from backend.runtime.errors import InputError
+
+MAX_CHARS = 20_000  # far above any model limit here; stops a pasted book before tokenising it
+
+
+def clean_text(text: object, what: str = "text") -> str:
+    if not isinstance(text, str):
+        raise InputError(f"The {what} must be a string, not {type(text).__name__}.")
+    stripped = text.strip()
+    if not stripped:
+        raise InputError(f"The {what} is empty: type a sentence or pick an example.")
+    if not any(ch.isprintable() and not ch.isspace() for ch in stripped):
+        raise InputError(f"The {what} has no visible characters (only control or formatting characters).")
+    if len(stripped) > MAX_CHARS:
+        raise InputError(
+            f"The {what} is {len(stripped):,} characters long; the limit is {MAX_CHARS:,}. "
+            "Shorten it."
+        )
+    return stripped
+
+
+def check_token_count(n_tokens: int, limit: int, what: str, model_name: str) -> None:
+    if n_tokens > limit:
+        raise InputError(
+            f"The {what} is {n_tokens} tokens long, but {model_name} reads at most {limit} here. "
+            f"Shorten it by about {n_tokens - limit} tokens (roughly "
+            f"{max(1, round((n_tokens - limit) * 0.75))} words)."
+        )

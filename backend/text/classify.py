@@ -1,0 +1,193 @@
+"""Text classification with a pretrained encoder: zero-shot, taught by examples, built-in
+sentiment, or a fine-tuned Hub model.
+
+The offline encoder (all-MiniLM-L6-v2) was pretrained to place sentences of similar meaning close
+together; it has no classification layer. A text becomes a unit vector (the mean of the last
+hidden states, L2-normalised) and a linear head (`backend.heads`) turns it into label
+probabilities. A `ClassifierSpec` says which head: it is plain, hashable data (what the user
+chose), and `resolve()` turns it into the head on the loaded model, once per process.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from backend.runtime.errors import InputError
+from backend.runtime.loaded_model import LoadedModel, RunInfo
+from backend.runtime.model_cache import get_model
+from backend.runtime.registry import MINILM
+from backend.runtime.scheduler import SCHEDULER, Job
+from backend.shared.text_input import check_token_count, clean_text
+from backend.shared.token_attributions import content_positions
+from backend.text.classifiers import resolve
+from backend.text.encoder import class_scores, tokenize
+from backend.text.specs import SENTIMENT, ClassifierSpec, Kind, as_spec
+from backend.text.zero_shot_head import SIMILARITY_SCALE
+
+MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on up to 128 tokens; sentence-transformers cuts at 256
+MAX_TEXTS = 64
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    label: str
+    probability: float
+    score: float  # the head's raw score (logit); for zero-shot, the scaled cosine similarity
+
+    @property
+    def similarity(self) -> float:
+        """Zero-shot only: the cosine similarity behind the score."""
+        return self.score / SIMILARITY_SCALE
+
+
+@dataclass(frozen=True)
+class Classification:
+    text: str
+    scores: list[LabelScore]  # highest probability first
+    run: RunInfo
+    kind: Kind = "zero-shot"
+    warning: str | None = None  # the text is mostly outside what the model can read
+    about: str = ""  # what the classifier is (from `Classifier.about`)
+
+    @property
+    def label(self) -> str:
+        return self.scores[0].label
+
+
+# ---- user input -> spec ---------------------------------------------------------------------
+
+
+# ---- the encoder ---------------------------------------------------------------------------
+
+
+# ---- spec -> classifier --------------------------------------------------------------------
+
+
+# ---- text the model cannot read ------------------------------------------------------------
+
+def _script(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return name.split(" ")[0] if name else "UNKNOWN"
+
+
+def reading_warning(handle: LoadedModel, text: str, input_ids: list[int]) -> str | None:
+    """A warning when most of the text is outside what an English encoder was trained on:
+    letters of other scripts, or pieces its tokenizer does not know ([UNK])."""
+    letters = [ch for ch in text if ch.isalpha()]
+    foreign = [ch for ch in letters if _script(ch) != "LATIN"]
+    pieces = [input_ids[i] for i in content_positions(handle, input_ids)]
+    unknown = sum(1 for i in pieces if i == handle.preprocessor.unk_token_id)
+    reasons = []
+    if letters and len(foreign) / len(letters) > 0.5:
+        scripts = sorted({s if s == "CJK" else s.title() for s in map(_script, foreign)})
+        reasons.append(f"{len(foreign)} of its {len(letters)} letters are {'/'.join(scripts[:3])} script")
+    if pieces and unknown / len(pieces) >= 0.3:
+        reasons.append(f"{unknown} of its {len(pieces)} tokens are unknown to the tokenizer ([UNK])")
+    if not reasons:
+        return None
+    return (
+        f"{handle.spec.name} was trained on English text, and " + "; ".join(reasons) + ". "
+        "It cannot read this text: its label here is close to a guess, whatever its probability."
+    )
+
+
+# ---- classify ------------------------------------------------------------------------------
+
+def classify_each(
+    texts: Sequence[str], classifier: ClassifierSpec | str | Sequence[str] = SENTIMENT, model_key: str | None = None
+) -> list[Classification | InputError]:
+    """Classify texts in one forward pass; a text that cannot be used gets its own error in its
+    place instead of failing the others (so requests from several people can share a batch)."""
+    if len(texts) > MAX_TEXTS:
+        raise InputError(f"{len(texts)} texts given; classify at most {MAX_TEXTS} at once.")
+    spec = as_spec(classifier, model_key or getattr(classifier, "model_key", MINILM.key))
+    handle = get_model(spec.model_key)
+    outcomes: list[Classification | InputError | None] = [None] * len(texts)
+    with handle.lock, torch.inference_mode():
+        resolved = resolve(handle, spec)  # fitting a head turns inference mode off for itself
+        started = time.perf_counter()
+        valid: list[tuple[int, str, str | None]] = []
+        for i, raw in enumerate(texts):
+            try:
+                text = clean_text(raw)
+                ids = handle.preprocessor(text)["input_ids"]
+                check_token_count(len(ids), MAX_TOKENS, "text", handle.spec.name)
+                valid.append((i, text, reading_warning(handle, text, ids)))
+            except InputError as exc:
+                outcomes[i] = exc
+        if valid:
+            scores = class_scores(handle, resolved, **tokenize(handle, [text for _, text, _ in valid])).cpu()
+            probabilities = scores.softmax(dim=-1)
+        run = handle.run_info(started)
+    for row, (i, text, warning) in enumerate(valid):
+        label_scores = [
+            LabelScore(label, float(probabilities[row, col]), float(scores[row, col]))
+            for col, label in enumerate(resolved.labels)
+        ]
+        label_scores.sort(key=lambda s: s.probability, reverse=True)
+        outcomes[i] = Classification(text, label_scores, run, spec.kind, warning, resolved.about)
+    return outcomes  # type: ignore[return-value]  # every slot is filled
+
+
+def classify(
+    texts: str | Sequence[str],
+    classifier: ClassifierSpec | str | Sequence[str] = SENTIMENT,
+    model_key: str | None = None,
+) -> list[Classification]:
+    """Classify each text; returns one `Classification` per text, in order. Raises on the first
+    text that cannot be used. `classifier` is a spec, or zero-shot labels ('a, b')."""
+    items = [texts] if isinstance(texts, str) else list(texts)
+    if not items:
+        raise InputError("Nothing to classify: give at least one text.")
+    outcomes = classify_each(items, classifier, model_key)
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            raise outcome
+    return outcomes  # type: ignore[return-value]
+
+
+def _run_jobs(jobs: Sequence[Job]) -> list[Classification | InputError]:
+    texts = [job.payload[0] for job in jobs]
+    spec = jobs[0].payload[1]  # a batch shares its classifier (its batch key)
+    return classify_each(texts, spec)
+
+
+def submit_classify(
+    text: str,
+    classifier: ClassifierSpec | str | Sequence[str] = SENTIMENT,
+    model_key: str | None = None,
+    *,
+    owner: str | None = None,
+    slot: str | None = None,
+) -> Job:
+    """Queue one classification on the shared model; requests for the same classifier that
+    arrive together run as one batch. Mistakes in the input are raised here, before queueing."""
+    text = clean_text(text)
+    spec = as_spec(classifier, model_key or getattr(classifier, "model_key", MINILM.key))
+    key = ("classify", spec)
+    return SCHEDULER.submit(
+        spec.model_key, _run_jobs, (text, spec),
+        batch_key=key, owner=owner, slot=slot, request_key=(key, text),
+    )
+
+
+def _run_many(jobs: Sequence[Job]) -> list[list[Classification | InputError]]:
+    (job,) = jobs
+    texts, spec = job.payload
+    return [classify_each(list(texts), spec)]
+
+
+def submit_classify_many(
+    texts: Sequence[str], classifier: ClassifierSpec = SENTIMENT, *, owner: str | None = None, slot: str | None = None
+) -> Job:
+    """Queue up to MAX_TEXTS texts as one job (a chunk of a CSV); each text gets its result or
+    its own error. Chunks queue one at a time, so other people's requests run in between."""
+    if len(texts) > MAX_TEXTS:
+        raise InputError(f"{len(texts)} texts in one request; send at most {MAX_TEXTS}.")
+    payload = (tuple(str(t) for t in texts), classifier)
+    return SCHEDULER.submit(classifier.model_key, _run_many, payload, owner=owner, slot=slot, request_key=payload)

@@ -1,0 +1,177 @@
+"""Where an image classifier looked: class activation maps and pixel attributions.
+
+- Class activation maps come from the `grad-cam` library (pytorch-grad-cam): Grad-CAM,
+  Grad-CAM++, Eigen-CAM and Score-CAM on one feature-map stage of the CNN. The library's hooks
+  live only inside its context manager, so they are released even when a method fails.
+- For a Vision Transformer (no feature maps, so no CAM): attention rollout (backend.rollout).
+- Pixel attributions come from Captum: Integrated Gradients (from a black image to the photo) or
+  gradient × input, on the class probability; the map is |attribution| summed over RGB.
+
+Every map has the network input's size (the crop the network saw) with values in [0, 1].
+The model is shared, so everything here runs under the model's lock (the scheduler's worker).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from backend.runtime.errors import InputError
+from backend.runtime.loaded_model import LoadedModel, RunInfo
+from backend.runtime.model_cache import get_model
+from backend.runtime.registry import EFFICIENTNET
+from backend.runtime.scheduler import SCHEDULER, Job
+from backend.vision.cams import class_activation_map
+from backend.vision.image_decoding import to_rgb
+from backend.vision.introspection import (
+    Stage,
+    cam_layers,
+    default_cam_layer,
+    logits,
+    network_input,
+    seen_image,
+)
+from backend.vision.pixel_attributions import (
+    DEFAULT_IG_STEPS,
+    MAX_IG_STEPS,
+    pixel_attribution,
+)
+from backend.vision.road import RoadScores, road_scores
+from backend.vision.saliency import (
+    CAM_METHODS,
+    METHODS,
+    PIXEL_METHODS,
+    VIT_METHODS,
+    SaliencyMap,
+)
+from backend.vision.vit_rollout import vit_attention_maps
+
+
+def _attention_maps(handle: LoadedModel, pixels: torch.Tensor, methods: list[str]) -> dict[str, SaliencyMap]:
+    started = time.perf_counter()
+    found = vit_attention_maps(handle, pixels)
+    seconds = time.perf_counter() - started
+    return {method: SaliencyMap(method, found[method], seconds) for method in methods}
+
+
+@dataclass(frozen=True)
+class ImageExplanation:
+    category: int
+    label: str
+    probability: float
+    seen: np.ndarray  # (H, W, 3) uint8: the crop the network saw
+    layer: Stage | None  # where the CAMs were taken
+    maps: dict[str, SaliencyMap]  # by method key, in the order asked for
+    road: RoadScores | None  # when asked for
+    run: RunInfo
+
+
+def categories(model_key: str = EFFICIENTNET.key) -> list[str]:
+    """The model's class names, by index."""
+    return get_model(model_key).extras["categories"]
+
+
+def layer_choices(model_key: str = EFFICIENTNET.key) -> tuple[list[Stage], Stage | None]:
+    """The layers a CAM can be taken from, and the default one (loads the model if needed)."""
+    handle = get_model(model_key)
+    with handle.lock:
+        return cam_layers(handle), default_cam_layer(handle)
+
+
+def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(methods))
+    unknown = [m for m in chosen if m not in METHODS]
+    if unknown or not chosen:
+        raise InputError(f"Choose explanation methods from: {', '.join(METHODS)}.")
+    return chosen
+
+
+def resolve_layer(handle: LoadedModel, layer: str | None) -> Stage | None:
+    layers = cam_layers(handle)
+    if layer is None:
+        return default_cam_layer(handle)
+    for stage in layers:
+        if stage.name == layer:
+            return stage
+    names = ", ".join(stage.name for stage in layers) or "none (this model has no feature maps)"
+    raise InputError(f"'{layer}' is not a layer a CAM can use here. Choose one of: {names}.")
+
+
+def explain_image(
+    image: Image.Image,
+    category: int | None = None,
+    methods: Sequence[str] = ("gradcam", "ig"),
+    layer: str | None = None,
+    steps: int = DEFAULT_IG_STEPS,
+    road: bool = True,
+    model_key: str = EFFICIENTNET.key,
+) -> ImageExplanation:
+    """Maps of where the network looked for `category` (default: its top class), by each method,
+    and (with `road`) how much the class probability drops when each map's top pixels go."""
+    methods = check_methods(methods)
+    if not 1 <= steps <= MAX_IG_STEPS:
+        raise InputError(f"Integrated Gradients needs from 1 to {MAX_IG_STEPS} steps.")
+    picture = to_rgb(image)
+    handle = get_model(model_key)
+    names = handle.extras["categories"]
+    if category is not None and not 0 <= category < len(names):
+        raise InputError(f"Class {category} does not exist; this model has {len(names)} classes.")
+    with handle.lock:
+        started = time.perf_counter()
+        pixels = network_input(handle, picture)
+        with torch.inference_mode():
+            probabilities = logits(handle, pixels).softmax(dim=-1)[0].cpu()
+        category = int(probabilities.argmax()) if category is None else category
+        stage = resolve_layer(handle, layer)
+        if stage is None and any(m in CAM_METHODS for m in methods):
+            raise InputError(f"{handle.spec.name} has no convolutional feature maps, so it has no CAM; "
+                             "use a pixel method (or, for a ViT, attention rollout).")
+        maps = {}
+        for method in methods:
+            if method in CAM_METHODS:
+                maps[method] = class_activation_map(handle, pixels, category, method, stage.name)
+            elif method in PIXEL_METHODS:
+                maps[method] = pixel_attribution(handle, pixels, category, method, steps)
+            elif method not in maps:  # rollout and raw attention come from one forward pass
+                maps.update(_attention_maps(handle, pixels, [m for m in methods if m in VIT_METHODS]))
+        seen = seen_image(handle, pixels)
+        scores = None
+        if road:
+            grid = (stage.height, stage.width) if stage else (14, 14)
+            scores = road_scores(handle, pixels, seen, category, maps, grid)
+        run = handle.run_info(started)
+    return ImageExplanation(
+        category, names[category], float(probabilities[category]), seen, stage, maps, scores, run
+    )
+
+
+def _run_job(jobs: Sequence[Job]) -> list[ImageExplanation]:
+    (job,) = jobs
+    return [explain_image(*job.payload)]
+
+
+def submit_explain_image(
+    image: Image.Image,
+    category: int | None = None,
+    methods: Sequence[str] = ("gradcam", "ig"),
+    layer: str | None = None,
+    steps: int = DEFAULT_IG_STEPS,
+    road: bool = True,
+    model_key: str = EFFICIENTNET.key,
+    *,
+    owner: str | None = None,
+    slot: str | None = None,
+    request_key: Hashable | None = None,
+) -> Job:
+    """Queue an explanation on the model's queue (alone: it is many passes already)."""
+    methods = check_methods(methods)
+    payload = (to_rgb(image), category, methods, layer, steps, road, model_key)
+    return SCHEDULER.submit(
+        model_key, _run_job, payload, owner=owner, slot=slot,
+        request_key=None if request_key is None else (request_key, *payload[1:]),
+    )

@@ -1,0 +1,162 @@
+"""Turn what a user uploads into an RGB image, and the example photos that ship with packages.
+
+Uploads are decoded from the bytes in memory (never written to disk). Every way a file can be
+wrong (empty, damaged, not an image at all, a format the app cannot read, too many pixels, a
+shape no network can use) ends in an `InputError` that says what to do.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from backend.runtime.errors import InputError
+
+ACCEPTED_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF", "TIFF", "AVIF"}
+FORMATS_TEXT = "PNG, JPEG, WebP, BMP, TIFF, AVIF or GIF"
+MAX_UPLOAD_MB = 20  # the same number as server.maxUploadSize in .streamlit/config.toml
+MAX_PIXELS = 50_000_000  # the app's own cap (under Pillow's 89 MP): a 50-megapixel photo is fine
+MIN_SIDE = 8
+MAX_ASPECT = 20  # a 1x10000 strip has nothing a 224x224 network could see
+_EXIF_ORIENTATION = 0x0112
+# What a file that is not a raster image usually is, told by its first bytes.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF", "a PDF document"),
+    (b"MZ", "a Windows program"),
+    (b"\x7fELF", "a Linux program"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+)
+
+
+def _what_it_is(data: bytes) -> str | None:
+    """A human name for a file Pillow cannot open, from its first bytes."""
+    head = data[:512].lstrip().lower()
+    for magic, what in _SIGNATURES:
+        if data.startswith(magic):
+            return what
+    if b"<svg" in head or (head.startswith(b"<?xml") and b"svg" in data[:2048].lower()):
+        return "an SVG drawing (vector graphics): export it as PNG first"
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        return "a web page (HTML)"
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"heim", b"heis"):
+        return ("a HEIC photo, which this app cannot decode: export it as JPEG (on an iPhone: "
+                "Settings > Camera > Formats > Most Compatible)")
+    return None
+
+
+def load_image(data: bytes, name: str = "the file") -> Image.Image:
+    """Decode uploaded bytes into an RGB image (first frame of a GIF, EXIF rotation applied)."""
+    if not data:
+        raise InputError(f"{name} is empty (0 bytes). Upload a {FORMATS_TEXT} image.")
+    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
+        raise InputError(f"{name} is {len(data) / 2**20:.1f} MB; the upload limit is {MAX_UPLOAD_MB} MB.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format not in ACCEPTED_FORMATS:
+                raise InputError(f"{name} is a {image.format} image; upload {FORMATS_TEXT}.")
+            _check_pixels(image.width, image.height, name)
+            image.seek(0)  # the first frame of an animation
+            image.load()
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(
+            f"{name} declares more pixels than Pillow will decode safely ({exc}); this app's own "
+            f"limit is {MAX_PIXELS // 1_000_000} megapixels."
+        ) from exc
+    except UnidentifiedImageError as exc:
+        what = _what_it_is(data)
+        found = f"{name} is {what}, not an image." if what else f"{name} is not an image this app can read."
+        raise InputError(f"{found} Upload a {FORMATS_TEXT} image.") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt files
+        raise InputError(f"{name} looks damaged and could not be decoded ({exc}).") from exc
+    return to_rgb(image)
+
+
+def _check_pixels(width: int, height: int, name: str = "The image") -> None:
+    if width * height > MAX_PIXELS:
+        raise InputError(
+            f"{name} is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); the limit "
+            f"is {MAX_PIXELS // 1_000_000} megapixels. Resize it first."
+        )
+    if min(width, height) < MIN_SIDE:
+        raise InputError(f"{name} is {width}x{height} pixels; use one at least {MIN_SIDE}x{MIN_SIDE}.")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise InputError(
+            f"{name} is {width}x{height} pixels, more than {MAX_ASPECT} times as long as it is wide; "
+            "the network looks at a square crop, so crop the part you want recognised."
+        )
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB with EXIF orientation applied; transparency is composited onto white, 16-bit and
+    floating-point greys are scaled to 8 bits, CMYK and palette images converted."""
+    _check_pixels(image.width, image.height)
+    if image.getexif().get(_EXIF_ORIENTATION, 1) != 1:
+        image = ImageOps.exif_transpose(image)
+    if image.mode == "RGB":
+        return image  # nothing to convert; no copy on the hot path
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit or float greys: stretch to 8 bits
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        if image.mode.startswith("I;16") or (image.mode == "I" and low >= 0 and 255 < high <= 65535):
+            low, high = 0.0, 65535.0  # 16-bit data: keep its brightness
+        elif image.mode == "I" and low >= 0 and high <= 255:
+            low, high = 0.0, 255.0  # 8-bit data in a 32-bit container
+        scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+        return Image.fromarray((scaled * 255).round().astype(np.uint8)).convert("RGB")
+    try:
+        return image.convert("RGB")
+    except ValueError as exc:
+        raise InputError(f"Images in the {image.mode} colour mode cannot be converted to RGB here.") from exc
+
+
+def _skimage(name: str) -> Callable[[], Image.Image]:
+    def load() -> Image.Image:
+        from skimage import data
+
+        return Image.fromarray(getattr(data, name)()).convert("RGB")
+
+    return load
+
+
+def _grace_hopper() -> Image.Image:
+    from matplotlib import cbook
+
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        return Image.open(handle).convert("RGB")
+
+
+def _motorcycle() -> Image.Image:
+    from skimage import data
+
+    left, _right, _disparity = data.stereo_motorcycle()
+    return Image.fromarray(left).convert("RGB")
+
+
+# Real photos that ship inside scikit-image and matplotlib wheels (no download).
+EXAMPLES: dict[str, Callable[[], Image.Image]] = {
+    "Cat (Chelsea)": _skimage("chelsea"),
+    "Coffee cup": _skimage("coffee"),
+    "Astronaut": _skimage("astronaut"),
+    "Rocket launch": _skimage("rocket"),
+    "Motorcycle": _motorcycle,
+    "Grace Hopper": _grace_hopper,
+}
+
+
+def example_image(name: str) -> Image.Image:
+    try:
+        return EXAMPLES[name]()
+    except KeyError:
+        raise InputError(f"Unknown example '{name}'. Choose one of: {', '.join(EXAMPLES)}.") from None

@@ -1,0 +1,194 @@
+"""The generation page's views: the live token stream, and the inspector of one step."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from backend.generation.generation_figures import (
+    alternatives_chart,
+    logit_lens_heatmap,
+    looked_chart,
+    rank_by_layer_chart,
+    shown,
+    steps_html,
+    weights_html,
+)
+from backend.generation.in_process import (
+    GenerationStream,
+    single_token,
+    submit_generate,
+)
+from backend.generation.logit_lens import submit_logit_lens
+from backend.generation.look_back import IG_STEPS, submit_look_back
+from backend.generation.token_steps import (
+    GenerationSettings,
+    Step,
+    branch_settings,
+    perplexity,
+    sequence_logprob,
+)
+from backend.runtime.scheduler import Job
+from ui.common import shown_errors
+from ui.export import chart
+from ui.jobs import POLL_SECONDS, mine, queue_message, remembered
+
+DRAW_EVERY = 0.15  # seconds between redraws of the live text
+
+
+def speed_caption(steps: list[Step], finished: bool) -> str:
+    if not steps:
+        return "Waiting for the first token…"
+    n, last = len(steps), steps[-1]
+    parts = [f"**Tokens:** {n}", f"**Speed:** {n / last.seconds:.1f} tokens/s" if last.seconds > 0 else "",
+             f"**First token after:** {steps[0].seconds * 1000:.0f} ms"]
+    if not any(math.isnan(s.probability) for s in steps):  # a server may send text without odds
+        parts += [f"**Log-probability:** {sequence_logprob(steps):.2f}", f"**Perplexity:** {perplexity(steps):.2f}"]
+    if not finished:
+        newest = ", ".join(f"{shown(c.text)} {c.probability:.0%}" for c in last.before[:4])
+        parts.append(f"**Now:** {shown(last.text)} ({last.probability:.0%}; others: {newest})")
+    return " · ".join(p for p in parts if p)
+
+
+def draw_steps(box, steps: list[Step], finished: bool, selected: int | None = None) -> None:
+    with box.container(border=True):
+        st.html(steps_html(steps, selected))
+        st.caption(speed_caption(steps, finished))
+
+
+def follow(job: Job, box, selected: int | None = None) -> None:
+    """Draw the job's steps into `box` as they arrive, until it ends (or Streamlit reruns)."""
+    status = st.empty()
+    while not job.wait_started(POLL_SECONDS):
+        status.info(queue_message(job), icon=":material/hourglass_top:")
+    status.empty()
+    drawn = -1
+    while True:
+        finished = job.wait(DRAW_EVERY)
+        steps = list(job.pieces)
+        if len(steps) != drawn or finished:
+            draw_steps(box, steps, finished, selected)
+            drawn = len(steps)
+        if finished:
+            return
+
+
+def pick_step(steps: list[Step], key: str) -> int:
+    """The step to inspect; starts at the most surprising token (the lowest probability)."""
+    if key not in st.session_state:
+        st.session_state[key] = min(range(len(steps)), key=lambda i: 1.0 if math.isnan(steps[i].probability) else steps[i].probability)
+    return st.select_slider(
+        "Token to inspect", options=list(range(len(steps))), key=key,
+        format_func=lambda i: f"{i + 1}: {shown('⟨end⟩' if steps[i].special else steps[i].text)}",
+        help="Starts at the least likely token the model wrote. Hover a token in the text for its odds.",
+    )
+
+
+def alternatives(step: Step, settings: GenerationSettings, remote: bool) -> None:
+    cells = st.columns(4)
+    cells[0].metric("Probability", f"{step.probability:.1%}")
+    cells[1].metric("Rank", f"{step.rank}" if step.rank else f"> {len(step.before)}")
+    cells[2].metric("Entropy", f"{step.entropy_bits:.2f} bits" if step.entropy_bits is not None else "n/a",
+                   help="How spread the model's guess is: 0 bits = certain; log2(vocabulary) = no idea.")
+    cells[3].metric("Tokens left to draw from", f"{step.kept:,}" if step.kept is not None else "n/a",
+                   help="After temperature, top-k and top-p: how many tokens still had a chance.")
+    if step.forced:
+        st.info("You forced this token; the numbers are what the model would have given it.", icon=":material/call_split:")
+    elif remote:
+        st.caption("The server's log-probabilities (its top alternatives before sampling). What sampling removed, "
+                   "the entropy over the whole vocabulary and the views below need the in-process model.")
+    elif settings.greedy:
+        st.caption("Temperature 0 is greedy: the top token is taken, so the draw has one candidate.")
+    else:
+        st.caption(f"The draw picked it with probability {step.drawn_probability:.1%} after temperature "
+                   f"{settings.temperature:g}, top-k {settings.top_k or 'off'}, top-p {settings.top_p:g}"
+                   f"{f', repetition penalty {settings.repetition_penalty:g}' if settings.repetition_penalty != 1 else ''}.")
+    chart(alternatives_chart(step), key="generate_alt_chart", name=f"alternatives-step-{step.index + 1}")
+
+
+def where_it_looked(stream: GenerationStream, step: Step) -> None:
+    model_key, config = stream.handle.spec.key, stream.handle.model.config
+    n_layers, n_heads = config.num_hidden_layers, config.num_attention_heads
+    c1, c2 = st.columns(2)
+    layer = c1.selectbox("Layer", ["mean over layers", *range(1, n_layers + 1)], index=n_layers, key="generate_look_layer")
+    head = c2.selectbox("Head", ["mean over heads", *range(1, n_heads + 1)], key="generate_look_head")
+    with shown_errors():
+        if step.attention is not None:
+            weights, source = step.attention.astype("float32"), "recorded while streaming"
+        else:
+            key = (model_key, tuple(stream.prompt_ids), tuple(stream.token_ids), step.index)
+            found = remembered("generate_look", key, lambda: submit_look_back(
+                "attention", model_key, stream.prompt_ids, stream.token_ids, step.index, **mine("generate", "look")))
+            weights, source = found.attention, f"one forward pass, {found.seconds * 1000:.0f} ms"
+        picked = weights if layer == "mean over layers" else weights[layer - 1 : layer]
+        picked = picked.mean(axis=(0, 1)) if head == "mean over heads" else picked[:, head - 1].mean(axis=0)
+        tokens = stream.context_pieces(step.index)
+        what = ("all layers" if layer == "mean over layers" else f"layer {layer}") + ", " + (
+            "mean over heads" if head == "mean over heads" else f"head {head}")
+        st.html(weights_html(tokens, picked, stream.prompt_tokens))
+        st.caption(f"Attention of the position that chose “{shown(step.text)}” ({what}; {source}). "
+                   "Much of a decoder's attention parks on the first token (an 'attention sink') and says little about the answer.")
+        scores = None
+        if st.toggle(f"Compare with Integrated Gradients (Captum, {IG_STEPS} steps, about 1–3 s)", key="generate_look_ig"):
+            key = (model_key, tuple(stream.prompt_ids), tuple(stream.token_ids), step.index, stream.prompt)
+            found, positions = remembered("generate_ig", key, lambda: submit_look_back(
+                "attribution", model_key, stream.prompt_ids, stream.token_ids, step.index, stream.prompt, **mine("generate", "look")))
+            scores = dict(zip(positions, found.scores.tolist(), strict=True))
+            st.caption(f"IG moves the user's prompt and the earlier output from the word “ the” to the real text; the shares add up "
+                       f"to p − p(baseline) = {step.probability:.3f} − {found.baseline_probability:.3f} within {found.delta:.3f}. "
+                       f"{found.seconds:.1f} s. The chat template is left as it is.")
+        chart(looked_chart(tokens, picked, stream.prompt_tokens, step.text, scores, what), key="generate_look_chart",
+              name=f"where-it-looked-step-{step.index + 1}")
+
+
+def lens(stream: GenerationStream, step: Step) -> None:
+    model_key = stream.handle.spec.key
+    with shown_errors():
+        key = (model_key, tuple(stream.prompt_ids), tuple(stream.token_ids), step.index)
+        found = remembered("generate_lens", key, lambda: submit_logit_lens(
+            model_key, stream.prompt_ids, stream.token_ids, step.index, **mine("generate", "lens")))
+        first_top = next((i + 1 for i, r in enumerate(found.chosen_ranks[:, found.selected]) if r == 1), None)
+        st.caption(
+            f"Every layer's hidden state through the final norm and output layer ({found.seconds * 1000:.0f} ms). Text: "
+            "the layer's top guess; colour: the probability it gives the token finally chosen (▶ marks the selected one). "
+            + (f"“{shown(step.text)}” becomes the top guess at layer {first_top} of {found.n_layers}." if first_top
+               else f"“{shown(step.text)}” is never the top guess: it was drawn, not the most likely.")
+        )
+        chart(logit_lens_heatmap(found), key="generate_lens_chart", name=f"logit-lens-step-{step.index + 1}")
+        chart(rank_by_layer_chart(found), key="generate_lens_rank", name=f"rank-by-layer-step-{step.index + 1}")
+
+
+def what_if(stream: GenerationStream, step: Step) -> None:
+    model_key = stream.handle.spec.key
+    options = [c for c in step.before if c.token_id != step.token_id]
+    c1, c2 = st.columns([3, 2])
+    picked = c1.selectbox(
+        "Force instead", list(range(len(options))), key="generate_whatif_pick",
+        format_func=lambda i: f"{shown(options[i].text)} ({options[i].probability:.1%})",
+    )
+    typed = c2.text_input("…or type one token", key="generate_whatif_typed", placeholder="e.g. ' London'")
+    if st.button("Continue from here", key="generate_whatif_run", icon=":material/call_split:"):
+        with shown_errors():
+            forced = single_token(model_key, typed) if typed else options[picked].token_id
+            job = submit_generate(
+                stream.prompt, branch_settings(stream.settings, step.index), model_key, prefix=stream.token_ids[: step.index],
+                force=forced, **mine("generate", "whatif"),
+            )
+            st.session_state["generate_branch"] = (job, tuple(stream.token_ids), step.index)
+    held = st.session_state.get("generate_branch")
+    if held is None or held[1] != tuple(stream.token_ids):
+        return
+    job, _, at = held
+    left, right = st.columns(2)
+    left.markdown(f"**As generated** (from token {at + 1})")
+    draw_steps(left.empty(), stream.steps[at:], True)
+    right.markdown(f"**What if** (token {at + 1} forced)")
+    box = right.empty()
+    if job.active:
+        follow(job, box)
+    with shown_errors():
+        branch = job.outcome() if job.state != "cancelled" else None
+        if branch is not None:
+            draw_steps(box, branch.steps, True)
+            right.caption(f"**Branch stopped by:** {branch.stop_reason}")

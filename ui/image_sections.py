@@ -1,0 +1,194 @@
+"""The image page's views: the predictions, where the network looked, and how a CNN sees."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+from backend.runtime.registry import ModelSpec
+from backend.vision.cnn_inside import MAX_CHANNELS, submit_look_inside
+from backend.vision.explain_image import (
+    ImageExplanation,
+    categories,
+    layer_choices,
+    submit_explain_image,
+)
+from backend.vision.image_figures import (
+    feature_maps_figure,
+    filters_figure,
+    road_chart,
+    saliency_alone,
+    saliency_overlay,
+    stage_sizes_figure,
+    top_classes,
+)
+from backend.vision.recognition import Recognition
+from backend.vision.road import BASELINE_NAMES, FRACTIONS
+from backend.vision.saliency import CAM_METHODS, PIXEL_METHODS, VIT_METHODS
+from ui.common import run_caption, shown_errors
+from ui.export import chart, table_downloads
+from ui.jobs import mine, remembered
+
+
+def predictions(original: Image.Image, result: Recognition) -> None:
+    left, middle, right = st.columns([2, 2, 3])
+    left.image(original, caption=f"Your image: {original.width}×{original.height} pixels", width="stretch")
+    if result.seen is not None:
+        middle.image(result.seen, caption="As the network saw it", width="stretch")
+        middle.caption(result.preprocessing + ".")
+    with right:
+        chart(top_classes(result), "recognise_chart", "predictions")
+        frame = lambda: pd.DataFrame(  # noqa: E731
+            [{"rank": i + 1, "class": c.label, "class_index": c.index, "probability": c.probability}
+             for i, c in enumerate(result.top)]
+        )
+        table_downloads("predictions", "recognise_predictions", frame)
+        run_caption(result.run)
+
+
+def _road_table(found: ImageExplanation) -> pd.DataFrame:
+    names = {key: m.name for key, m in found.maps.items()} | BASELINE_NAMES
+    rows = []
+    for key, drops in found.road.drops.items():
+        row = {"map": names[key]}
+        row.update({f"drop, top {f} % removed (points)": round(d * 100, 1) for f, d in zip(found.road.fractions, drops, strict=True)})
+        row["mean drop (points)"] = round(found.road.mean_drop(key) * 100, 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition, spec: ModelSpec) -> None:
+    st.write(
+        "A **class activation map** (CAM) weighs the last feature maps by how much each one matters for the class "
+        "and paints the sum over the picture: red is where the evidence was. A **pixel attribution** (Captum) "
+        "asks the same question of every single pixel. Pick any class, not just the winner."
+    )
+    layers, default_layer = layer_choices(spec.key)  # the model is loaded: recognition ran
+    is_cnn = bool(layers)
+    labels = {c.index: f"{c.label} ({c.probability:.1%})" for c in result.top}
+    chosen = st.session_state.get("recognise_class", -1)
+    if chosen >= 0 and chosen not in labels:  # from a link, or the top-k of another photo
+        names = categories(spec.key)
+        labels[chosen] = f"{names[chosen]} (not in the top {len(result.top)})" if chosen < len(names) else f"class #{chosen}"
+    # Segmented controls do not wrap: the four CAM names need about 430 px, so they get a row's
+    # wider half (also on a 1280-pixel projector), with the pixel methods beside them.
+    top_left, top_right = st.columns(2)
+    category = top_left.selectbox(
+        "Explain the class", [-1, *labels], key="recognise_class",
+        format_func=lambda i: f"Top class: {result.label}" if i == -1 else labels[i],
+    )
+    left, right = st.columns([5, 4])
+    if is_cnn:
+        method = left.segmented_control("Class activation map", list(CAM_METHODS), key="recognise_cam",
+                                        format_func=CAM_METHODS.get, required=True)
+        by_name = {stage.name: stage for stage in layers}
+        asked = st.session_state.get("recognise_layer")
+        if asked not in by_name:
+            if asked:  # from a link, or kept from another model
+                st.warning(f"This model has no CAM layer '{asked}'; showing {default_layer.name}.", icon=":material/link_off:")
+            st.session_state["recognise_layer"] = default_layer.name
+        layer = top_right.selectbox(
+            "Layer", list(by_name), key="recognise_layer", format_func=lambda n: by_name[n].describe,
+            help="Deeper layers: coarser maps about whole objects. Score-CAM runs one forward pass per channel.",
+        )
+        if method == "scorecam":
+            st.caption(f"Score-CAM masks the image with each of the layer's channels and runs the network on "
+                       f"every masked copy: {by_name[layer].channels} forward passes.")
+    else:
+        layer = None
+        left.info("A Vision Transformer has no feature maps, so no CAM: its view is attention rollout.", icon=":material/info:")
+    pixel = right.segmented_control("Pixel attribution (Captum)", list(PIXEL_METHODS), key="recognise_pixel",
+                                    format_func=PIXEL_METHODS.get, required=True)
+    c1, c2, c3 = st.columns([3, 2, 2])
+    opacity = c1.slider("Map opacity", 0.0, 1.0, step=0.05, key="recognise_opacity")
+    measure = c2.toggle("Measure trust (ROAD)", key="recognise_road", help="Remove each map's most important pixels and see how far the probability falls.")
+    compare = c3.toggle("Every method", key="recognise_compare", help="All four CAMs and both pixel methods, with their ROAD numbers (Score-CAM makes it slow).")
+    if compare:
+        methods = (*CAM_METHODS, *PIXEL_METHODS) if is_cnn else (*VIT_METHODS, *PIXEL_METHODS)
+    else:
+        methods = (method, pixel) if is_cnn else (*VIT_METHODS, pixel)
+    target = None if category == -1 else category
+    with shown_errors():
+        found: ImageExplanation = remembered(
+            "recognise_explain", (image_id, target, methods, layer, measure, spec.key),
+            lambda: submit_explain_image(image, target, methods, layer, road=measure, model_key=spec.key,
+                                         request_key=image_id, **mine("recognise", "explain")),
+        )
+        _draw_maps(found, methods, opacity)
+        run_caption(found.run, f"**Class:** {found.label} ({found.probability:.1%})")
+        if found.road is not None:
+            _draw_road(found)
+
+
+def _draw_maps(found: ImageExplanation, methods: tuple[str, ...], opacity: float) -> None:
+    where = f" at {found.layer.name}" if found.layer else ""
+    first, *rest = methods
+    main = found.maps[first]
+    columns = st.columns(3)
+    with columns[0]:
+        chart(saliency_overlay(found.seen, main.values, opacity, f"{main.name}{where}"), "recognise_map_main", f"{first}-overlay")
+        st.caption(f"{main.seconds * 1000:.0f} ms")
+    with columns[1]:
+        chart(saliency_alone(main.values, f"{main.name}, alone"), "recognise_map_alone", f"{first}-map")
+    for i, key in enumerate(rest):
+        shown = found.maps[key]
+        with columns[(i + 2) % 3]:
+            chart(saliency_overlay(found.seen, shown.values, opacity, shown.name), f"recognise_map_{key}", f"{key}-overlay")
+            note = f"{shown.seconds * 1000:.0f} ms"
+            if shown.delta is not None:
+                note += (f" · the attributions add up to the probability's rise from a black image within "
+                         f"{shown.delta:.3f} (convergence delta)")
+            st.caption(note)
+
+
+def _draw_road(found: ImageExplanation) -> None:
+    fractions = " / ".join(f"{f} %" for f in FRACTIONS)
+    st.write(
+        f"ROAD removes each map's most highlighted {fractions} of the pixels (filled in smoothly from their "
+        "neighbours, so the hole itself is no clue) and measures the class probability again. A map that shows "
+        "what the network used makes it **fall further** than a random map or an edge detector does. A negative "
+        "drop means the probability rose. Pixel maps often score low here: their scattered pixels are easy "
+        "to fill in from the neighbours, so removing them changes little."
+    )
+    names = {key: m.name for key, m in found.maps.items()}
+    chart(road_chart(found.road, names), "recognise_road_chart", "road")
+    table = _road_table(found)
+    st.dataframe(table, hide_index=True, width="stretch")
+    table_downloads("road", "recognise_road", lambda: table)
+    st.caption(f"ROAD took {found.road.seconds:.1f} s ({len(found.road.drops) * len(FRACTIONS)} imputations).")
+
+
+def how_a_cnn_sees(image: Image.Image, image_id: Hashable, spec: ModelSpec) -> None:
+    st.write(
+        "A convolution slides small learned filters over the image; each filter gives one **feature map**. "
+        "Layer after layer the maps get smaller (strided convolutions and pooling keep one value per "
+        "neighbourhood) and more numerous, and what they respond to goes from edges and colours to parts of "
+        "objects. At the end, global average pooling turns each map into one number, and a linear layer turns "
+        "those into the 1000 class scores."
+    )
+    channels = st.slider("Channels per depth", 1, MAX_CHANNELS, key="recognise_channels",
+                         help="The most active channels for this photo are drawn.")
+    with shown_errors():
+        inside = remembered(
+            "recognise_inside", (image_id, channels, spec.key),
+            lambda: submit_look_inside(image, channels, spec.key, request_key=image_id, **mine("recognise", "inside")),
+        )
+        if inside.filters is not None:
+            left, right = st.columns([3, 2])
+            with left:
+                chart(filters_figure(inside.filters), "recognise_filters", "first-layer-filters")
+            right.write(
+                "Each square is one filter of the first convolution, its weights drawn as colours (scaled on its "
+                "own). The filter responds most where a patch of the image looks like it; the **early** maps "
+                "below are these filters' responses (after batch normalisation and ReLU6), one map per filter."
+            )
+        highlight = [found.stage.name for found in inside.depths]
+        chart(stage_sizes_figure(inside.stages, inside.seen.shape[0], highlight), "recognise_sizes", "stage-sizes")
+        if not inside.depths:
+            st.info(f"{spec.name} has no stack of convolutional feature maps to show.", icon=":material/info:")
+        for found in inside.depths:
+            chart(feature_maps_figure(found), f"recognise_depth_{found.depth}", f"feature-maps-{found.depth}")
+        run_caption(inside.run)

@@ -1,0 +1,304 @@
+"""The classification page's larger sections: the teaching table, the explanation, the batch.
+
+Kept out of the page script so that it reads top to bottom as: inputs -> answer -> why -> batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import streamlit as st
+
+from backend.runtime.errors import InputError
+from backend.shared.token_attributions import MAX_STEPS, METHOD_NAMES
+from backend.text.classify import (
+    MAX_TEXTS,
+    Classification,
+    submit_classify,
+    submit_classify_many,
+)
+from backend.text.evaluation import (
+    LABEL_COLUMN_NAMES,
+    MAX_ROWS,
+    TEXT_COLUMN_NAMES,
+    Table,
+    align_labels,
+    evaluate,
+    guess_column,
+    read_table,
+)
+from backend.text.explain_text import TextExplanation
+from backend.text.specs import SENTIMENT, ClassifierSpec, zero_shot
+from backend.text.teaching import MAX_EXAMPLES, TeachingSet, teaching_set
+from backend.text.text_figures import (
+    attribution_bars,
+    confusion_heatmap,
+    deletion_curves,
+    shown_tokens,
+    tokens_html,
+)
+from ui.export import chart, table_downloads
+from ui.jobs import await_job, mine, remembered
+
+EXAMPLES_KEY = "classify_examples"  # the teaching rows: [[text, label], ...]
+
+
+def parse_examples(raw: str) -> list[list[str]]:
+    """The teaching table from a link: a JSON list of [text, label] pairs."""
+    try:
+        rows = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ValueError("not a list of [text, label] pairs") from None
+    if not isinstance(rows, list) or not all(
+        isinstance(r, list) and len(r) == 2 and all(isinstance(v, str) for v in r) for r in rows
+    ):
+        raise ValueError("not a list of [text, label] pairs")
+    if len(rows) > MAX_EXAMPLES:
+        raise ValueError(f"more than {MAX_EXAMPLES} examples")
+    return rows
+
+
+def dump_examples(rows: list[list[str]]) -> str:
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+
+def teaching_table() -> TeachingSet | None:
+    """The editable table of examples (and a CSV to fill it); the checked set, or None with a
+    message when it cannot be used yet."""
+    rows = st.session_state[EXAMPLES_KEY]
+    editor_key = st.session_state.get("classify_editor_key")
+    if editor_key is None or editor_key not in st.session_state:
+        # A fresh editor (first visit, back from another page, or new rows loaded): it starts from
+        # the latest rows. While it is on screen its base stays fixed and it holds the edits.
+        digest = hashlib.sha256(dump_examples(rows).encode()).hexdigest()[:12]
+        editor_key = st.session_state["classify_editor_key"] = f"classify_editor_{digest}"
+        st.session_state["classify_editor_base"] = rows
+    base = pd.DataFrame(st.session_state["classify_editor_base"], columns=["text", "label"])
+    edited = st.data_editor(
+        base, key=editor_key, num_rows="dynamic", hide_index=True, width="stretch",
+        column_config={
+            "text": st.column_config.TextColumn("Example sentence", width="large"),
+            "label": st.column_config.TextColumn("Label", width="small"),
+        },
+    )
+    current = [[str(t or "").strip(), str(lab or "").strip()] for t, lab in edited[["text", "label"]].itertuples(index=False)]
+    st.session_state[EXAMPLES_KEY] = [r for r in current if r[0] or r[1]]
+    upload = st.file_uploader("…or load examples from a CSV with `text,label` columns", type=["csv", "txt"], key="classify_teach_upload")
+    if upload is not None:
+        st.button("Use this CSV's rows", key="classify_teach_load", on_click=_load_examples, args=(upload.getvalue(),))
+    try:
+        taught = teaching_set({"text": t, "label": lab} for t, lab in st.session_state[EXAMPLES_KEY])
+    except InputError as exc:
+        st.warning(str(exc), icon=":material/school:")
+        return None
+    st.caption("Examples per label: " + " · ".join(f"**{label}** {n}" for label, n in taught.counts.items()))
+    for note in taught.notes:
+        st.warning(note[0].upper() + note[1:] + ".", icon=":material/school:")
+    return taught
+
+
+def _load_examples(data: bytes) -> None:
+    try:
+        table = read_table(data, max_rows=MAX_EXAMPLES)
+        text_col = guess_column(table.frame.columns, TEXT_COLUMN_NAMES)
+        label_col = guess_column(table.frame.columns, LABEL_COLUMN_NAMES)
+        if text_col is None or label_col is None:
+            raise InputError(f"The CSV needs a 'text' and a 'label' column; it has: {', '.join(table.frame.columns)}.")
+    except InputError as exc:
+        st.session_state["classify_teach_error"] = str(exc)
+        return
+    st.session_state.pop("classify_teach_error", None)
+    st.session_state[EXAMPLES_KEY] = [[t, lab] for t, lab in table.frame[[text_col, label_col]].itertuples(index=False)]
+    st.session_state.pop("classify_editor_key", None)  # the editor starts again from these rows
+
+
+def answer(result: Classification) -> None:
+    st.metric("Prediction", result.label, f"{result.scores[0].probability:.1%} probability", delta_color="off")
+    if result.warning:
+        st.warning(result.warning, icon=":material/translate:")
+    st.caption(result.about)
+    st.table(
+        [
+            {"label": s.label, "score (logit)": f"{s.score:+.2f}", "probability": f"{s.probability:.1%}"}
+            | ({"cosine similarity": f"{s.similarity:.3f}"} if result.kind == "zero-shot" else {})
+            for s in result.scores
+        ]
+    )
+    table_downloads(
+        "classification", "classify_result",
+        lambda: pd.DataFrame([{"text": result.text, "label": s.label, "probability": s.probability, "score": s.score} for s in result.scores]),
+    )
+
+
+def every_classifier(model_key: str) -> dict[str, ClassifierSpec]:
+    """The built-in head, zero-shot with the labels typed, and the head taught by the table
+    (each when its inputs can be used)."""
+    specs = {"Built-in sentiment": SENTIMENT}
+    try:
+        specs[f"Zero-shot ({st.session_state['classify_labels'][:40]})"] = zero_shot(st.session_state["classify_labels"], model_key)
+    except InputError:
+        pass
+    try:
+        rows = st.session_state.get(EXAMPLES_KEY) or []
+        specs["Taught by your examples"] = teaching_set({"text": t, "label": lab} for t, lab in rows).spec(model_key)
+    except InputError:
+        pass
+    return specs
+
+
+def side_by_side(text: str, specs: dict[str, ClassifierSpec], page: str) -> None:
+    """The same text through each classifier the page offers (one request each, queued)."""
+    rows = []
+    for name, spec in specs.items():
+        try:
+            found = remembered("classify", (text, spec), lambda spec=spec: submit_classify(text, spec, **mine(page, "compare")))
+        except InputError as exc:
+            rows.append({"classifier": name, "label": "—", "probability": "—", "note": str(exc)})
+            continue
+        rows.append({"classifier": name, "label": found.label, "probability": f"{found.scores[0].probability:.1%}", "note": found.warning or ""})
+    st.table(rows)
+
+
+def explanation_controls(labels: list[str]) -> tuple[str | None, str, int]:
+    c1, c2, c3 = st.columns([2, 2, 1])
+    choices = [""] + labels
+    asked = st.session_state.get("classify_target")
+    if asked not in choices:
+        if asked:
+            st.caption(f"'{asked}' is not one of this classifier's labels; the predicted label is explained instead.")
+        st.session_state["classify_target"] = ""
+    target = c1.selectbox(
+        "Explain the label", choices, key="classify_target",
+        format_func=lambda v: "the predicted label" if v == "" else v,
+    )
+    compare = c2.radio(
+        "Compare with", ["loo", "gxi"], key="classify_compare", horizontal=True, format_func=METHOD_NAMES.get,
+        help="Leave one out deletes each token in turn. Gradient × input is one backward pass; where "
+        "the probability is saturated (near 0 or 1) its gradient, and so its scores, are close to zero.",
+    )
+    steps = c3.number_input(
+        "IG steps", 1, MAX_STEPS, key="classify_steps",
+        help="Integrated Gradients' steps from the baseline to the text; more steps, smaller Δ.",
+    )
+    return target or None, compare, int(steps)
+
+
+def explanation(found: TextExplanation, compare: str) -> None:
+    st.markdown(
+        f"**Why {found.target}?** Each token's share of p({found.target}) = {found.probability:.1%}. "
+        f":blue-background[blue] pushes toward **{found.target}**, :orange-background[orange] away from it."
+    )
+    left, right = st.columns(2)
+    for column, method in ((left, "ig"), (right, compare)):
+        attribution = found.attribution(method)
+        with column:
+            st.markdown(f"#### {attribution.name}")
+            st.html(tokens_html(found.tokens, attribution.scores))
+            if attribution.delta is not None:
+                st.caption(
+                    f"{found.steps} steps · sum {attribution.scores.sum():+.3f} = p(text) − p(baseline) "
+                    f"= {found.probability:.3f} − {attribution.baseline_probability:.3f}, "
+                    f"convergence Δ {attribution.delta:.1e} · {attribution.seconds * 1000:.0f} ms"
+                )
+            else:
+                st.caption(f"{attribution.seconds * 1000:.0f} ms")
+            chart(attribution_bars(found, method), f"classify_bars_{method}", f"attribution-{method}")
+    st.markdown("#### How faithful is each explanation?")
+    st.caption(
+        "Delete the tokens an explanation ranks highest and watch the probability: a faithful "
+        "explanation makes it fall fast (small deletion area, high comprehensiveness), and its top "
+        "tokens alone keep it (low sufficiency). A random order is the baseline to beat."
+    )
+    st.table(
+        [
+            {"order": m.name, "deletion area ↓": f"{m.deletion_area:.3f}",
+             "comprehensiveness ↑": f"{m.comprehensiveness:+.3f}", "sufficiency ↓": f"{m.sufficiency:+.3f}"}
+            for m in found.faithfulness
+        ]
+    )
+    chart(deletion_curves(found), "classify_deletion", "deletion-curve")
+    table_downloads(
+        "attributions", "classify_attr",
+        lambda: pd.DataFrame(
+            {"token": shown_tokens(found.tokens)} | {a.name: a.scores for a in found.attributions}
+        ),
+        lambda: {
+            "text": found.text, "label": found.target, "probability": found.probability,
+            "tokens": found.tokens, "attributions": {a.name: a.scores.tolist() for a in found.attributions},
+            "faithfulness": [
+                {"order": m.name, "deletion_area": m.deletion_area, "comprehensiveness": m.comprehensiveness,
+                 "sufficiency": m.sufficiency, "deletion_curve": m.curve.tolist()} for m in found.faithfulness
+            ],
+        },
+    )
+
+
+def batch(spec: ClassifierSpec, page: str) -> None:
+    """Classify every row of an uploaded CSV; with a label column, evaluate."""
+    st.caption(f"A CSV with a header row, up to {MAX_ROWS:,} rows (larger files are refused, not cut) and 5 MB.")
+    upload = st.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="classify_batch_upload")
+    if upload is None:
+        return
+    digest, table = _uploaded_table(upload.getvalue())
+    for note in table.notes:
+        st.info(f"Read with a note: {note}.", icon=":material/info:")
+    columns = list(table.frame.columns)
+    c1, c2 = st.columns(2)
+    text_col = c1.selectbox("Text column", columns, index=columns.index(guess_column(columns, TEXT_COLUMN_NAMES) or columns[0]), key="classify_batch_text")
+    label_options = ["(none)"] + [c for c in columns if c != text_col]
+    guessed = guess_column([c for c in columns if c != text_col], LABEL_COLUMN_NAMES)
+    label_col = c2.selectbox("Label column (to evaluate)", label_options, index=label_options.index(guessed) if guessed else 0, key="classify_batch_label")
+    run_key = (digest, text_col, spec)
+    if st.button(f"Classify all {len(table.frame):,} rows", key="classify_batch_run", type="primary"):
+        st.session_state["classify_batch_result"] = (run_key, _classify_rows(table.frame[text_col].tolist(), spec, page))
+    stored = st.session_state.get("classify_batch_result")
+    if not stored or stored[0] != run_key:
+        return
+    results = stored[1]
+    frame = pd.DataFrame({"text": table.frame[text_col]})
+    frame["predicted"] = [r.label if isinstance(r, Classification) else "" for r in results]
+    frame["probability"] = [r.scores[0].probability if isinstance(r, Classification) else None for r in results]
+    frame["problem"] = [str(r) if not isinstance(r, Classification) else (r.warning or "") for r in results]
+    if label_col != "(none)":
+        labels = next((list(s.label for s in r.scores) for r in results if isinstance(r, Classification)), [])
+        gold, notes = align_labels(table.frame[label_col].tolist(), labels)
+        frame["label"] = gold
+        frame["correct"] = [g == p if g else None for g, p in zip(gold, frame["predicted"], strict=True)]
+    failed = sum(1 for r in results if not isinstance(r, Classification))
+    if failed:
+        st.warning(f"{failed} row{'s' if failed > 1 else ''} could not be classified (see the 'problem' column).")
+    st.dataframe(frame, hide_index=True, width="stretch", height=300)
+    table_downloads("predictions", "classify_batch", lambda: frame)
+    if label_col != "(none)":
+        for note in notes:
+            st.info(note[0].upper() + note[1:] + ".", icon=":material/info:")
+        metrics = evaluate(frame["label"].where(frame["predicted"] != "", "").tolist(), frame["predicted"].tolist(), labels)
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Accuracy", f"{metrics.accuracy:.1%}")
+        m2.metric("Macro-F1", f"{metrics.macro_f1:.3f}")
+        m3.metric("Rows evaluated", f"{metrics.n:,}")
+        st.table(metrics.per_label().style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}"}))
+        table_downloads("metrics", "classify_metrics", metrics.per_label, metrics.as_dict)
+        chart(confusion_heatmap(metrics), "classify_confusion", "confusion-matrix")
+
+
+def _uploaded_table(data: bytes) -> tuple[str, Table]:
+    """The upload's digest and table, parsed once per file (the page reruns on every click)."""
+    digest = hashlib.sha256(data).hexdigest()
+    kept = st.session_state.get("classify_batch_table")
+    if kept is None or kept[0] != digest:
+        kept = st.session_state["classify_batch_table"] = (digest, read_table(data))
+    return kept
+
+
+def _classify_rows(texts: list[str], spec: ClassifierSpec, page: str) -> list:
+    progress = st.progress(0.0, text="Classifying…")
+    results: list = []
+    for start in range(0, len(texts), MAX_TEXTS):
+        chunk = [str(t) for t in texts[start : start + MAX_TEXTS]]
+        results += await_job(submit_classify_many(chunk, spec, **mine(page, "batch")))
+        progress.progress(len(results) / len(texts), text=f"Classified {len(results):,} of {len(texts):,} rows")
+    progress.empty()
+    return results
