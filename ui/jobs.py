@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import streamlit as st
@@ -63,17 +63,6 @@ def await_job(job: Job) -> Any:
     return job.outcome()
 
 
-def stream_pieces(job: Job) -> Iterator[Any]:
-    """A streaming job's pieces for `st.write_stream`, showing the place in line until it starts."""
-    status = st.empty()
-    while not job.wait_started(POLL_SECONDS):
-        status.info(queue_message(job), icon=":material/hourglass_top:")
-    status.empty()
-    for piece in job.stream(POLL_SECONDS):
-        if piece is not None:
-            yield piece
-
-
 class _Results:
     """Recent answers shared by every session (bounded): moving a slider, or a room asking the
     same example, does not queue the same model call again."""
@@ -84,26 +73,27 @@ class _Results:
         self._running: dict[Hashable, Job] = {}  # unfinished jobs by key, shared by sessions
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> Any | None:
+    def claim(self, key: Hashable, submit: Callable[[], Job]) -> Any | Job:
+        """The answer for `key` if one is kept; else the unfinished job some session queued for
+        it; else the job `submit()` queues now. Look-up and registration happen under one lock,
+        so sessions asking at the same moment share one job."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        return None
-
-    def running(self, key: Hashable) -> Job | None:
-        """A job some session queued for `key` that has not finished yet."""
-        with self._lock:
             job = self._running.get(key)
-            if job is not None and not job.active:
-                del self._running[key]
-                return None
+            if job is None or not job.active:
+                job = self._running[key] = submit()
             return job
 
-    def started(self, key: Hashable, job: Job) -> Job:
+    def replace(self, key: Hashable, gone: Job, submit: Callable[[], Job]) -> Job:
+        """The job that took over `key` after `gone` was cancelled: one queued by another session
+        that saw it first, or the job `submit()` queues now."""
         with self._lock:
-            self._running[key] = job
-        return job
+            job = self._running.get(key)
+            if job is None or job is gone or not job.active:
+                job = self._running[key] = submit()
+            return job
 
     def put(self, key: Hashable, value: Any) -> None:
         with self._lock:
@@ -124,18 +114,15 @@ def remembered(name: str, key: Hashable, submit: Callable[[], Job], max_entries:
     already queued for the same key (a room opening one link computes it once); else queue
     `submit()` for it."""
     results = _shared_results(name, max_entries)
-    found = results.get(key)
-    if found is not None:
-        return found
-    job = results.running(key)
-    if job is None:
-        job = results.started(key, submit())
+    claimed = results.claim(key, submit)
+    if not isinstance(claimed, Job):
+        return claimed
     try:
-        found = await_job(job)
+        found = await_job(claimed)
     except JobCancelled:
-        if job.owner == session_id():
+        if claimed.owner == session_id():
             raise
         # the session that asked first left or asked for something else: ask ourselves
-        found = await_job(results.started(key, submit()))
+        found = await_job(results.replace(key, claimed, submit))
     results.put(key, found)
     return found

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,20 +108,23 @@ def _hook_total(model: torch.nn.Module) -> int:
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
 
 
-def step_through(
-    text: str, layer: int, head: int, query: int, model_key: str = MINILM.key
-) -> StepThrough:
-    """The attention of token `query` in (`layer`, `head`) (0-based), recomputed step by step."""
-    text = clean_text(text)
-    handle = get_model(model_key)
-    config = handle.model.config
-    layers = config.num_hidden_layers if hasattr(config, "num_hidden_layers") else config.n_layers
-    if not 0 <= layer < layers:
-        raise InputError(f"{handle.spec.name} has layers 1 to {layers}.")
-    found = parts(handle, layer)
-    if not 0 <= head < found.heads:
-        raise InputError(f"{handle.spec.name} has heads 1 to {found.heads}.")
-    causal = bool(handle.extras.get("causal"))
+@dataclass(frozen=True)
+class _Captured:
+    """What one hooked forward pass took from a layer: every head's q, k, v (before rotary),
+    the rotary cos/sin, the heads' outputs side by side, and the model's attention weights."""
+
+    q: torch.Tensor  # (heads, n, d)
+    k: torch.Tensor  # (kv_heads, n, d)
+    v: torch.Tensor  # (kv_heads, n, d)
+    rotary: tuple[torch.Tensor, torch.Tensor] | None
+    heads_output: torch.Tensor  # (n, heads * d)
+    attentions: torch.Tensor  # (heads, n, n) of this layer
+    hooks_left: int
+
+
+def _capture(handle: LoadedModel, found: Parts, layer: int, encoded) -> _Captured:
+    """One forward pass with hooks on the layer's projections; the hooks are removed after it,
+    also when it fails. Call under the model's lock."""
     captured: dict[str, object] = {}
 
     def keep(name: str):
@@ -133,6 +136,53 @@ def step_through(
     def keep_heads(_module, inputs):
         captured["heads"] = inputs[0].detach()
 
+    hooks = [
+        found.query.register_forward_hook(keep("q")),
+        found.key.register_forward_hook(keep("k")),
+        found.value.register_forward_hook(keep("v")),
+        found.output.register_forward_pre_hook(keep_heads),
+    ]
+    if found.rotary:
+        hooks.append(found.attention.register_forward_pre_hook(keep_rotary, with_kwargs=True))
+    hooked = [found.query, found.key, found.value, found.output, found.attention]
+    try:
+        output = handle.model(**encoded.to(handle.device), output_attentions=True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    hooks_left = sum(
+        hook.id in module._forward_hooks or hook.id in module._forward_pre_hooks for hook in hooks for module in hooked
+    )
+    n, dim = encoded["input_ids"].shape[1], found.head_dim
+
+    def by_head(name: str, heads: int) -> torch.Tensor:
+        return captured[name][0].float().view(n, heads, dim).transpose(0, 1)
+
+    return _Captured(
+        by_head("q", found.heads), by_head("k", found.kv_heads), by_head("v", found.kv_heads),
+        captured.get("rotary"), captured["heads"][0].float(), output.attentions[layer][0].float(), hooks_left,
+    )
+
+
+def _check_position(handle: LoadedModel, layer: int, head: int) -> Parts:
+    config = handle.model.config
+    layers = config.num_hidden_layers if hasattr(config, "num_hidden_layers") else config.n_layers
+    if not 0 <= layer < layers:
+        raise InputError(f"{handle.spec.name} has layers 1 to {layers}.")
+    found = parts(handle, layer)
+    if not 0 <= head < found.heads:
+        raise InputError(f"{handle.spec.name} has heads 1 to {found.heads}.")
+    return found
+
+
+def step_through(
+    text: str, layer: int, head: int, query: int, model_key: str = MINILM.key
+) -> StepThrough:
+    """The attention of token `query` in (`layer`, `head`) (0-based), recomputed step by step."""
+    text = clean_text(text)
+    handle = get_model(model_key)
+    found = _check_position(handle, layer, head)
+    causal = bool(handle.extras.get("causal"))
     with handle.lock, torch.inference_mode():
         started = time.perf_counter()
         encoded = handle.preprocessor(text, return_tensors="pt")
@@ -140,65 +190,46 @@ def step_through(
         check_token_count(len(ids), MAX_TOKENS, "text", f"the attention view of {handle.spec.name}")
         if not 0 <= query < len(ids):
             raise InputError(f"The text has {len(ids)} tokens; pick a query token from 1 to {len(ids)}.")
-        hooks = [
-            found.query.register_forward_hook(keep("q")),
-            found.key.register_forward_hook(keep("k")),
-            found.value.register_forward_hook(keep("v")),
-            found.output.register_forward_pre_hook(keep_heads),
-        ]
-        if found.rotary:
-            hooks.append(found.attention.register_forward_pre_hook(keep_rotary, with_kwargs=True))
-        hooked = [found.query, found.key, found.value, found.output, found.attention]
-        try:
-            output = handle.model(**encoded.to(handle.device), output_attentions=True)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        hooks_left = sum(
-            hook.id in module._forward_hooks or hook.id in module._forward_pre_hooks for hook in hooks for module in hooked
-        )
-        n, dim = len(ids), found.head_dim
-        group = found.heads // found.kv_heads
-        kv_head = head // group
-        q_all = captured["q"][0].float().view(n, found.heads, dim).transpose(0, 1)  # (heads, n, d)
-        k_all = captured["k"][0].float().view(n, found.kv_heads, dim).transpose(0, 1)
-        v_all = captured["v"][0].float().view(n, found.kv_heads, dim).transpose(0, 1)
-        q_raw = q_all[head, query].clone()
-        if found.rotary:
-            from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
-
-            cos, sin = captured["rotary"]
-            q_rot, k_rot = apply_rotary_pos_emb(q_all[None], k_all[None], cos.float(), sin.float())
-            q_all, k_all = q_rot[0], k_rot[0]
-        q = q_all[head, query]
-        keys, values = k_all[kv_head], v_all[kv_head]
-        scores = keys @ q
-        scaled = scores / math.sqrt(dim)
-        masked = torch.zeros(n, dtype=torch.bool)
-        if causal:
-            masked = torch.arange(n) > query
-        weights = torch.softmax(scaled.masked_fill(masked, float("-inf")), dim=-1)
-        result = weights @ values
-        model_weights = output.attentions[layer][0, head, query].float()
-        model_output = captured["heads"][0, query].float().view(found.heads, dim)[head]
+        captured = _capture(handle, found, layer, encoded)
         run = handle.run_info(started)
         tokens = display_tokens(handle, ids)
+    return _recompute(captured, found, tokens, layer, head, query, causal, run)
+
+
+def _recompute(
+    captured: _Captured, found: Parts, tokens: list[str], layer: int, head: int, query: int, causal: bool, run: RunInfo
+) -> StepThrough:
+    """softmax(q·K/√d_k)·V by hand from the captured vectors, beside the model's own numbers."""
+    n = len(tokens)
+    kv_head = head // (found.heads // found.kv_heads)
+    q_all, k_all = captured.q, captured.k
+    if found.rotary:
+        from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+        cos, sin = captured.rotary
+        q_rot, k_rot = apply_rotary_pos_emb(q_all[None], k_all[None], cos.float(), sin.float())
+        q_all, k_all = q_rot[0], k_rot[0]
+    q = q_all[head, query]
+    keys, values = k_all[kv_head], captured.v[kv_head]
+    scores = keys @ q
+    scaled = scores / math.sqrt(found.head_dim)
+    masked = torch.arange(n) > query if causal else torch.zeros(n, dtype=torch.bool)
+    weights = torch.softmax(scaled.masked_fill(masked, float("-inf")), dim=-1)
     as_np = lambda t: t.detach().cpu().numpy().astype(np.float64)  # noqa: E731
     return StepThrough(
-        tokens, layer, head, query, kv_head, found.kv_heads, found.heads, causal, found.rotary,
-        as_np(q_raw), as_np(q), as_np(keys), as_np(values), as_np(scores), as_np(scaled), masked.numpy(),
-        as_np(weights), as_np(result), as_np(model_weights), as_np(model_output), hooks_left, run,
+        tokens=tokens, layer=layer, head=head, query=query, kv_head=kv_head, kv_heads=found.kv_heads,
+        heads=found.heads, causal=causal, rotary=found.rotary,
+        q_before_rotary=as_np(captured.q[head, query]), q=as_np(q), keys=as_np(keys), values=as_np(values),
+        scores=as_np(scores), scaled=as_np(scaled), masked=masked.numpy(), weights=as_np(weights),
+        output=as_np(weights @ values), model_weights=as_np(captured.attentions[head, query]),
+        model_output=as_np(captured.heads_output[query].view(found.heads, found.head_dim)[head]),
+        hooks_left=captured.hooks_left, run=run,
     )
-
-
-def _run_job(jobs: Sequence[Job]) -> list[StepThrough]:
-    (job,) = jobs
-    return [step_through(*job.payload)]
 
 
 def submit_step_through(
     text: str, layer: int, head: int, query: int, model_key: str = MINILM.key,
     *, owner: str | None = None, slot: str | None = None, request_key: Hashable | None = None,
 ) -> Job:
-    payload = (clean_text(text), layer, head, query, model_key)
-    return SCHEDULER.submit(model_key, _run_job, payload, owner=owner, slot=slot, request_key=request_key or payload)
+    args = (clean_text(text), layer, head, query, model_key)
+    return SCHEDULER.submit(model_key, step_through, *args, owner=owner, slot=slot, request_key=request_key or args)

@@ -19,7 +19,7 @@ from backend.runtime.loaded_model import RunInfo
 from backend.runtime.model_cache import get_model
 from backend.runtime.registry import MINILM
 from backend.runtime.scheduler import SCHEDULER, Job
-from backend.shared.text_input import check_token_count, clean_text
+from backend.shared.text_input import clean_text, tokenise_each
 from backend.shared.tokens import display_tokens
 
 MAX_TOKENS = 256  # the cap: longer texts get a message; views show a window of them
@@ -50,18 +50,12 @@ def attention_each(texts: Sequence[str], model_key: str = MINILM.key) -> list[At
     outcomes: list[AttentionResult | InputError | None] = [None] * len(texts)
     with handle.lock, torch.inference_mode():
         started = time.perf_counter()
-        valid: list[tuple[int, str, list[int]]] = []
-        for i, raw in enumerate(texts):
-            try:
-                text = clean_text(raw)
-                ids = handle.preprocessor(text)["input_ids"]
-                check_token_count(len(ids), MAX_TOKENS, "text", f"the attention view of {handle.spec.name}")
-                valid.append((i, text, ids))
-            except InputError as exc:
-                outcomes[i] = exc
+        valid, errors = tokenise_each(handle.preprocessor, texts, MAX_TOKENS, f"the attention view of {handle.spec.name}")
+        for position, error in errors.items():
+            outcomes[position] = error
         if valid:
             encoded = handle.preprocessor(
-                [text for _, text, _ in valid], padding=True, padding_side="right", return_tensors="pt"
+                [item.text for item in valid], padding=True, padding_side="right", return_tensors="pt"
             )
             output = handle.model(**encoded.to(handle.device), output_attentions=True)
             if not output.attentions:
@@ -71,10 +65,10 @@ def attention_each(texts: Sequence[str], model_key: str = MINILM.key) -> list[At
                 )
             stacked = torch.stack(output.attentions, dim=1).float().cpu()  # [batch, layers, heads, q, k]
         run = handle.run_info(started)
-        for row, (i, _text, ids) in enumerate(valid):  # still under the lock: decoding uses the tokenizer
-            n = len(ids)
+        for row, item in enumerate(valid):  # still under the lock: decoding uses the tokenizer
+            n = len(item.ids)
             weights = stacked[row, :, :, :n, :n].contiguous().numpy()
-            outcomes[i] = AttentionResult(display_tokens(handle, ids), weights, causal, run)
+            outcomes[item.position] = AttentionResult(display_tokens(handle, item.ids), weights, causal, run)
     return outcomes  # type: ignore[return-value]  # every slot is filled
 
 
@@ -86,16 +80,12 @@ def attention(text: str, model_key: str = MINILM.key) -> AttentionResult:
     return outcome
 
 
-def _run_jobs(jobs: Sequence[Job]) -> list[AttentionResult | InputError]:
-    return attention_each([job.payload[0] for job in jobs], jobs[0].payload[1])  # a batch shares its model
-
-
 def submit_attention(
     text: str, model_key: str = MINILM.key, *, owner: str | None = None, slot: str | None = None
 ) -> Job:
     """Queue one attention request; texts for the same model that arrive together share a batch."""
     text = clean_text(text)
-    key = ("attention", model_key)
     return SCHEDULER.submit(
-        model_key, _run_jobs, (text, model_key), batch_key=key, owner=owner, slot=slot, request_key=(key, text)
+        model_key, attention_each, text, model_key, batched=True,
+        owner=owner, slot=slot, request_key=("attention", model_key, text),
     )

@@ -14,7 +14,6 @@ The stream runs in the thread that iterates it and holds the model's lock while 
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Iterator, Sequence
 
@@ -33,14 +32,13 @@ from backend.generation.token_steps import (
     GenerationSettings,
     Step,
     StepStream,
-    publish_steps,
-    time_limit_seconds,
+    submit_stream,
 )
 from backend.runtime.errors import InputError
-from backend.runtime.loaded_model import LoadedModel, RunInfo
+from backend.runtime.loaded_model import LoadedModel
 from backend.runtime.model_cache import get_model
 from backend.runtime.registry import SMOLLM2
-from backend.runtime.scheduler import SCHEDULER, Job
+from backend.runtime.scheduler import Job
 from backend.shared.text_input import check_token_count, clean_text
 
 MAX_PROMPT_TOKENS = 2048
@@ -90,18 +88,12 @@ class GenerationStream(StepStream):
         self, handle: LoadedModel, prompt: str, prompt_ids: list[int], prompt_pieces: list[str],
         settings: GenerationSettings, prefix: Sequence[int] = (), force: int | None = None,
     ) -> None:
+        super().__init__(prompt, settings)
         self.handle = handle
-        self.prompt = prompt  # the user's text (without the chat template)
         self.prompt_ids = list(prompt_ids)
         self.prompt_pieces = list(prompt_pieces)  # each prompt token as text, template included
         self.prefix = list(prefix)  # earlier new tokens this run continues from ("what if")
         self.force = force  # the first token of this run, chosen by the user
-        self.settings = settings
-        self.steps: list[Step] = []
-        self.stop_reason = ""
-        self.run: RunInfo | None = None
-        self._cancel = threading.Event()
-        self._started = False
 
     @property
     def prompt_tokens(self) -> int:
@@ -119,18 +111,11 @@ class GenerationStream(StepStream):
         """The tokens the model had read when it chose new token `step`, as text."""
         return [*self.prompt_pieces, *(s.text for s in self.steps[:step])]
 
-    def __iter__(self) -> Iterator[Step]:
-        if self._started:
-            raise RuntimeError("A GenerationStream can be iterated once; call generate() again.")
-        self._started = True
+    def _produce(self, started: float, deadline: float) -> Iterator[Step]:
         with self.handle.lock, torch.inference_mode():
-            try:
-                yield from self._decode()
-            except GeneratorExit:  # the reader closed the stream: that is a stop too
-                self.stop_reason = "stopped"
-                raise
+            yield from self._decode(started, deadline)
 
-    def _decode(self) -> Iterator[Step]:
+    def _decode(self, started: float, deadline: float) -> Iterator[Step]:
         handle, settings = self.handle, self.settings
         model, tokenizer = handle.model, handle.preprocessor
         processors = _processors(settings)
@@ -140,12 +125,9 @@ class GenerationStream(StepStream):
             generator.manual_seed(settings.seed if settings.seed is not None else int(time.time_ns() % 2**32))
         stop_ids = end_ids(handle)
         special_ids = stop_ids | set(tokenizer.all_special_ids)
-        deadline = time.perf_counter() + time_limit_seconds()
-        started = time.perf_counter()
         ids = torch.tensor([self.prompt_ids + self.prefix], device=handle.device)
         cache = DynamicCache(config=model.config)
         feed = ids
-        self.stop_reason = "max new tokens"
         for n in range(settings.max_new_tokens):
             if self._should_end(deadline):
                 break
@@ -216,7 +198,7 @@ def check_window(prompt_tokens: int, max_new_tokens: int, window: int, model_nam
 
 def generate(
     prompt: str, settings: GenerationSettings | None = None, model_key: str = SMOLLM2.key,
-    *, prefix: Sequence[int] = (), force: int | None = None,
+    prefix: Sequence[int] = (), force: int | None = None,
 ) -> GenerationStream:
     """Check the inputs, load the model, encode the prompt; iterate the stream for the steps.
     `prefix` (earlier new tokens) and `force` (the next one) continue a generation from any step."""
@@ -247,13 +229,6 @@ def single_token(model_key: str, text: str) -> int:
     return int(ids[0])
 
 
-def _run_job(jobs: Sequence[Job]) -> list[GenerationStream]:
-    """Generate for one queued job, publishing each step as it comes; stops early on request."""
-    (job,) = jobs
-    prompt, settings, model_key, prefix, force = job.payload
-    return [publish_steps(job, generate(prompt, settings, model_key, prefix=prefix, force=force))]
-
-
 def submit_generate(
     prompt: str,
     settings: GenerationSettings | None = None,
@@ -264,13 +239,9 @@ def submit_generate(
     owner: str | None = None,
     slot: str | None = None,
 ) -> Job:
-    """Queue a generation; its `Step`s arrive through `job.stream()` / `job.pieces`, the finished
-    `GenerationStream` is `job.outcome()`. Generations on one model run one at a time."""
-    settings = settings or GenerationSettings()
-    settings.validate()
-    prompt = clean_text(prompt, "prompt")
+    """Queue a generation on the in-process model; its `Step`s arrive through `job.stream()`,
+    the finished `GenerationStream` is `job.outcome()`."""
     prefix = tuple(int(i) for i in prefix)
-    return SCHEDULER.submit(
-        model_key, _run_job, (prompt, settings, model_key, prefix, force),
-        owner=owner, slot=slot, request_key=("generate", model_key, prompt, settings, prefix, force),
+    return submit_stream(
+        model_key, generate, prompt, settings or GenerationSettings(), model_key, prefix, force, owner=owner, slot=slot
     )

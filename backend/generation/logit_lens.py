@@ -76,11 +76,6 @@ def logit_lens(
     )
 
 
-def _run(jobs: Sequence[Job]) -> list[LogitLens]:
-    (job,) = jobs
-    return [logit_lens(*job.payload)]
-
-
 def submit_logit_lens(model_key: str, prompt_ids: Sequence[int], new_ids: Sequence[int], step: int, **where) -> Job:
-    payload = (model_key, tuple(prompt_ids), tuple(new_ids), step)
-    return SCHEDULER.submit(model_key, _run, payload, request_key=("logit_lens", *payload), **where)
+    args = (model_key, tuple(prompt_ids), tuple(new_ids), step)
+    return SCHEDULER.submit(model_key, logit_lens, *args, request_key=("logit_lens", *args), **where)

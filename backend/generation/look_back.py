@@ -115,18 +115,13 @@ def attribution(
     return scores, content
 
 
-def _run(jobs: Sequence[Job]) -> list:
-    (job,) = jobs
-    kind, model_key, prompt_ids, new_ids, step, user_text = job.payload
-    if kind == "attention":
-        return [look_back(model_key, prompt_ids, new_ids, step)]
-    return [attribution(model_key, prompt_ids, new_ids, step, user_text)]
-
-
 def submit_look_back(
     kind: str, model_key: str, prompt_ids: Sequence[int], new_ids: Sequence[int], step: int,
     user_text: str | None = None, **where,
 ) -> Job:
     """Queue 'attention' (a forward pass) or 'attribution' (Integrated Gradients) for one step."""
-    payload = (kind, model_key, tuple(prompt_ids), tuple(new_ids), step, user_text)
-    return SCHEDULER.submit(model_key, _run, payload, request_key=("look_back", *payload), **where)
+    args = (model_key, tuple(prompt_ids), tuple(new_ids), step)
+    if kind == "attention":
+        return SCHEDULER.submit(model_key, look_back, *args, request_key=("look_back", *args), **where)
+    args = (*args, user_text)
+    return SCHEDULER.submit(model_key, attribution, *args, request_key=("attribution", *args), **where)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -25,13 +24,11 @@ from backend.generation.token_steps import (
     GenerationSettings,
     Step,
     StepStream,
-    publish_steps,
-    time_limit_seconds,
+    submit_stream,
 )
 from backend.runtime.errors import EngineError, InputError
 from backend.runtime.loaded_model import RunInfo
-from backend.runtime.scheduler import SCHEDULER, Job
-from backend.shared.text_input import clean_text
+from backend.runtime.scheduler import Job
 
 URL_ENV = "DASHBOARD_OPENAI_BASE_URL"  # e.g. http://127.0.0.1:8080/v1
 MODEL_ENV = "DASHBOARD_OPENAI_MODEL"  # the model name the server expects (vLLM needs it)
@@ -101,15 +98,10 @@ def _steps_from_chunk(choice: dict, first_index: int, seconds: float) -> list[St
 class RemoteStream(StepStream):
     """Iterable of `Step`s from the server. After iteration: `steps`, `text`, `stop_reason`, `run`."""
 
-    def __init__(self, engine: Engine, prompt: str, settings: GenerationSettings) -> None:
+    def __init__(self, prompt: str, settings: GenerationSettings, engine: Engine) -> None:
+        super().__init__(prompt, settings)
         self.engine = engine
-        self.prompt = prompt
-        self.settings = settings
-        self.steps: list[Step] = []
-        self.stop_reason = ""
-        self.run: RunInfo | None = None
         self.model_name = engine.model
-        self._cancel = threading.Event()
 
     @property
     def text(self) -> str:
@@ -162,13 +154,10 @@ class RemoteStream(StepStream):
         except (requests.exceptions.RequestException, ValueError, KeyError, IndexError, TypeError):
             return "default"  # the generation request itself will say what is wrong
 
-    def __iter__(self) -> Iterator[Step]:
-        started = time.perf_counter()
-        deadline = started + time_limit_seconds()
+    def _produce(self, started: float, deadline: float) -> Iterator[Step]:
         if not self.model_name:
             self.model_name = self._model_name()
         path, body = self._request_body()
-        self.stop_reason = "max new tokens"
         with closing(self._post(path, body)) as response:
             try:
                 for line in response.iter_lines(decode_unicode=False):
@@ -192,9 +181,6 @@ class RemoteStream(StepStream):
                         yield step
                     if choice.get("finish_reason") == "stop":
                         self.stop_reason = "end of answer"
-            except GeneratorExit:
-                self.stop_reason = "stopped"
-                raise
             except requests.exceptions.RequestException as exc:
                 raise EngineError(f"The stream from {self.engine.base_url} broke off or stalled for over {READ_SECONDS:.0f} s ({type(exc).__name__}).") from exc
         self.run = RunInfo(self.model_name, f"server at {self.engine.base_url}", time.perf_counter() - started)
@@ -206,19 +192,8 @@ class RemoteStream(StepStream):
         )
 
 
-def _run_job(jobs: Sequence[Job]) -> list[RemoteStream]:
-    (job,) = jobs
-    engine, prompt, settings = job.payload
-    return [publish_steps(job, RemoteStream(engine, prompt, settings))]
-
-
 def submit_remote(
     engine: Engine, prompt: str, settings: GenerationSettings, *, owner: str | None = None, slot: str | None = None
 ) -> Job:
     """Queue a generation on the server (one at a time per server URL, as for a local model)."""
-    settings.validate()
-    prompt = clean_text(prompt, "prompt")
-    return SCHEDULER.submit(
-        f"engine:{engine.base_url}", _run_job, (engine, prompt, settings),
-        owner=owner, slot=slot, request_key=("remote", engine, prompt, settings),
-    )
+    return submit_stream(f"engine:{engine.base_url}", RemoteStream, prompt, settings, engine, owner=owner, slot=slot)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import closing
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import RunInfo
 from backend.runtime.scheduler import SCHEDULER, Job
+from backend.shared.text_input import clean_text
 
 MAX_NEW_TOKENS = 1024
 
@@ -116,11 +117,18 @@ def perplexity(steps: Sequence[Step]) -> float:
 
 
 class StepStream:
-    """What every stream of steps reports (in-process or from a server); subclasses iterate."""
+    """Iterable of `Step`s, once: what every generation reports, in-process or from a server.
+    After iteration: `steps`, `text`, `stop_reason`, `run`. Subclasses produce the steps
+    (`_produce`); the stream owns what Stop, the time limit and an early close change."""
 
-    steps: list[Step]
-    run: RunInfo | None
-    stop_reason: str
+    def __init__(self, prompt: str, settings: GenerationSettings) -> None:
+        self.prompt = prompt  # the user's text (without the chat template)
+        self.settings = settings
+        self.steps: list[Step] = []
+        self.stop_reason = ""
+        self.run: RunInfo | None = None
+        self._cancel = threading.Event()
+        self._started = False
 
     @property
     def new_tokens(self) -> int:
@@ -149,18 +157,35 @@ class StepStream:
         return True
 
     def __iter__(self) -> Iterator[Step]:
+        if self._started:
+            raise RuntimeError(f"A {type(self).__name__} can be iterated once; start a new one.")
+        self._started = True
+        started = time.perf_counter()
+        self.stop_reason = "max new tokens"
+        try:
+            yield from self._produce(started, started + time_limit_seconds())
+        except GeneratorExit:  # the reader closed the stream (Stop, or the tab is gone): a stop too
+            self.stop_reason = "stopped"
+            raise
+
+    def _produce(self, started: float, deadline: float) -> Iterator[Step]:
+        """The steps, one at a time; check `_should_end(deadline)` before each token."""
         raise NotImplementedError
 
 
-def publish_steps(job: Job, stream: StepStream) -> StepStream:
-    """Run a stream for a queued job, publishing each step; stops on Stop or when the tab closed."""
-    with closing(iter(stream)) as steps:  # closing releases the model / connection when we stop early
-        for step in steps:
-            job.publish(step)
-            if job.stop_requested or not SCHEDULER.owner_alive(job.owner):
-                stream.stop_reason = "stopped"
-                break
-    return stream
+def submit_stream(
+    queue_key: str, open_stream: Callable[..., StepStream], prompt: str, settings: GenerationSettings,
+    *more: Hashable, owner: str | None = None, slot: str | None = None,
+) -> Job:
+    """Queue a generation on any engine. The prompt and settings are checked here, before
+    queueing; the queue's worker opens `open_stream(prompt, settings, *more)` and publishes each
+    step as it comes (`job.stream()`); the finished stream is `job.outcome()`. Generations on one
+    queue run one at a time."""
+    settings.validate()
+    args = (clean_text(prompt, "prompt"), settings, *more)
+    return SCHEDULER.submit(
+        queue_key, open_stream, *args, streaming=True, owner=owner, slot=slot, request_key=(open_stream, *args)
+    )
 
 
 def branch_settings(settings: GenerationSettings, at_step: int) -> GenerationSettings:

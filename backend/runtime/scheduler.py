@@ -2,9 +2,15 @@
 
 A loaded model is shared by every visitor. When a room full of people asks at once, each request
 gets a `Job` in that model's queue; one worker thread per model takes jobs first come, first
-served. Jobs that can share a forward pass (same task, same settings) and arrive within
-`batch_wait` of the first one are run together as one batch: one forward pass for 16 sentences
-costs far less than 16 passes. A waiting job knows its place in line and an estimate of its wait,
+served. Every task queues the same way, `SCHEDULER.submit(model_key, function, *args)`:
+- alone: the worker calls `function(*args)`;
+- `batched=True`: `function` takes a list in place of its first argument and returns one result
+  (or exception) per element; requests for the same function with the same other arguments that
+  arrive within `batch_wait` of the first one run as one call (one forward pass for 16 sentences
+  costs far less than 16 passes);
+- `streaming=True`: `function(*args)` returns an iterable; the worker publishes each item as it
+  comes (`job.stream()`), closes the iterable early when Stop is asked or the owner's tab is gone,
+  and the iterable itself is the job's result. A waiting job knows its place in line and an estimate of its wait,
 so a page can show it; a job can be cancelled while it waits (its owner left), and a streaming job
 (generation) can be asked to stop.
 
@@ -22,7 +28,8 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +43,6 @@ DEFAULT_BATCH_WAIT_MS = 8.0  # how long the first request of a batch waits for c
 MAX_BATCH = 16
 _EMA = 0.3  # weight of the newest run in the per-task duration estimate
 
-Runner = Callable[[Sequence["Job"]], Sequence[Any]]  # one result (or exception) per job, in order
 
 
 class JobCancelled(DashboardError):
@@ -58,9 +64,10 @@ class Job:
     """One request in a model's queue. `wait`, then `outcome()`; streaming jobs also `stream()`."""
 
     queue: ModelQueue
-    runner: Runner
-    payload: Any
-    batch_key: Hashable | None  # equal keys (and runner) may share a batch; None: always alone
+    task: Callable[..., Any]
+    args: tuple
+    batched: bool
+    streaming: bool
     owner: str | None
     slot: str | None
     request_key: Hashable | None
@@ -75,6 +82,12 @@ class Job:
     _error: BaseException | None = None
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def batch_key(self) -> Hashable | None:
+        """Jobs with equal keys may share one call: the same function and the same arguments
+        but the first. None: always alone."""
+        return (self.task, self.args[1:]) if self.batched else None
 
     @property
     def active(self) -> bool:
@@ -165,7 +178,7 @@ class ModelQueue:
         self.max_batch = max_batch
         self._waiting: deque[Job] = deque()
         self._running: list[Job] = []
-        self._seconds: dict[Runner, float] = {}  # moving average of a batch's run time, per task
+        self._seconds: dict[Callable[..., Any], float] = {}  # moving average of a batch's run time, per task
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -207,7 +220,7 @@ class ModelQueue:
             if job.state != "queued" or job not in self._waiting:
                 return None
             ahead = list(itertools.islice(self._waiting, 0, self._waiting.index(job)))
-            estimates = [self._seconds.get(j.runner) for j in [*self._running[:1], *ahead, job]]
+            estimates = [self._seconds.get(j.task) for j in [*self._running[:1], *ahead, job]]
         if any(e is None for e in estimates):
             return None
         return float(sum(estimates))
@@ -221,7 +234,7 @@ class ModelQueue:
     def _compatible(self, head: Job) -> list[Job]:
         if head.batch_key is None:
             return [head]
-        same = [j for j in self._waiting if j.runner is head.runner and j.batch_key == head.batch_key]
+        same = [j for j in self._waiting if j.batch_key == head.batch_key]
         return same[: self.max_batch]
 
     def _next_batch(self) -> list[Job]:
@@ -255,12 +268,30 @@ class ModelQueue:
                         job._changed.notify_all()
                 return batch
 
+    def _run(self, batch: list[Job]) -> list[Any]:
+        head = batch[0]
+        if head.batched:
+            return list(head.task([job.args[0] for job in batch], *head.args[1:]))
+        result = head.task(*head.args)
+        if head.streaming:
+            self._publish(head, result)
+        return [result]
+
+    def _publish(self, job: Job, stream: Iterable[Any]) -> None:
+        # closing() ends the stream's iterator early (releasing its model or connection) when
+        # the owner pressed Stop or closed the tab; the stream itself notes that it was stopped.
+        with closing(iter(stream)) as pieces:
+            for piece in pieces:
+                job.publish(piece)
+                if job.stop_requested or not self.scheduler.owner_alive(job.owner):
+                    break
+
     def _work(self) -> None:
         while True:
             batch = self._next_batch()
             started = time.monotonic()
             try:
-                outcomes = list(batch[0].runner(batch))
+                outcomes = self._run(batch)
                 if len(outcomes) != len(batch):
                     raise RuntimeError(f"{len(outcomes)} results for a batch of {len(batch)}")
             except Exception as exc:  # every job of the batch gets the error
@@ -269,8 +300,8 @@ class ModelQueue:
                 outcomes = [exc] * len(batch)
             took = time.monotonic() - started
             with self._cond:
-                previous = self._seconds.get(batch[0].runner)
-                self._seconds[batch[0].runner] = took if previous is None else (1 - _EMA) * previous + _EMA * took
+                previous = self._seconds.get(batch[0].task)
+                self._seconds[batch[0].task] = took if previous is None else (1 - _EMA) * previous + _EMA * took
                 self._running = []
                 idle = not self._waiting
             for job, outcome in zip(batch, outcomes, strict=True):
@@ -304,15 +335,18 @@ class Scheduler:
     def submit(
         self,
         model_key: str,
-        runner: Runner,
-        payload: Any,
-        *,
-        batch_key: Hashable | None = None,
+        task: Callable[..., Any],
+        *args: Any,
+        batched: bool = False,
+        streaming: bool = False,
         owner: str | None = None,
         slot: str | None = None,
         request_key: Hashable | None = None,
     ) -> Job:
-        """Queue a request; with an owner and slot, reuse or replace that owner's job there."""
+        """Queue `task(*args)` on the model's queue (see the module's docstring for `batched` and
+        `streaming`); with an owner and slot, reuse or replace that owner's job there."""
+        if batched and streaming:
+            raise ValueError("A job is either batched or streaming, not both.")
         queue = self.queue(model_key)
         replaced = None
         with self._lock:
@@ -321,7 +355,7 @@ class Scheduler:
                 if request_key is not None and held.request_key == request_key and held.queue is queue:
                     return held  # the same question while it is being answered: one answer
                 replaced = held
-            job = Job(queue, runner, payload, batch_key, owner, slot, request_key, id=next(self._ids))
+            job = Job(queue, task, args, batched, streaming, owner, slot, request_key, id=next(self._ids))
             if owner is not None and slot is not None:
                 self._held[(owner, slot)] = job
         if replaced is not None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
 from backend.runtime.errors import InputError
 
 MAX_CHARS = 20_000  # far above any model limit here; stops a pasted book before tokenising it
@@ -30,3 +33,29 @@ def check_token_count(n_tokens: int, limit: int, what: str, model_name: str) -> 
             f"Shorten it by about {n_tokens - limit} tokens (roughly "
             f"{max(1, round((n_tokens - limit) * 0.75))} words)."
         )
+
+
+@dataclass(frozen=True)
+class TokenisedText:
+    position: int  # where the text was in the list given
+    text: str  # cleaned
+    ids: list[int]
+
+
+def tokenise_each(
+    tokenizer: Callable[[str], Mapping[str, list[int]]], texts: Sequence[object], limit: int, reader: str
+) -> tuple[list[TokenisedText], dict[int, InputError]]:
+    """Clean, tokenise and count each text. The usable ones come back in order; a text that
+    cannot be used gets its error at its position instead of failing the others, so requests
+    from several people can share one batch. `reader` names what reads at most `limit` tokens."""
+    usable: list[TokenisedText] = []
+    errors: dict[int, InputError] = {}
+    for position, raw in enumerate(texts):
+        try:
+            text = clean_text(raw)
+            ids = list(tokenizer(text)["input_ids"])
+            check_token_count(len(ids), limit, "text", reader)
+            usable.append(TokenisedText(position, text, ids))
+        except InputError as exc:
+            errors[position] = exc
+    return usable, errors

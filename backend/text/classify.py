@@ -22,7 +22,7 @@ from backend.runtime.loaded_model import LoadedModel, RunInfo
 from backend.runtime.model_cache import get_model
 from backend.runtime.registry import MINILM
 from backend.runtime.scheduler import SCHEDULER, Job
-from backend.shared.text_input import check_token_count, clean_text
+from backend.shared.text_input import clean_text, tokenise_each
 from backend.shared.token_attributions import content_positions
 from backend.text.classifiers import resolve
 from backend.text.encoder import class_scores, tokenize
@@ -111,26 +111,21 @@ def classify_each(
     with handle.lock, torch.inference_mode():
         resolved = resolve(handle, spec)  # fitting a head turns inference mode off for itself
         started = time.perf_counter()
-        valid: list[tuple[int, str, str | None]] = []
-        for i, raw in enumerate(texts):
-            try:
-                text = clean_text(raw)
-                ids = handle.preprocessor(text)["input_ids"]
-                check_token_count(len(ids), MAX_TOKENS, "text", handle.spec.name)
-                valid.append((i, text, reading_warning(handle, text, ids)))
-            except InputError as exc:
-                outcomes[i] = exc
+        valid, errors = tokenise_each(handle.preprocessor, texts, MAX_TOKENS, handle.spec.name)
+        warnings = [reading_warning(handle, item.text, item.ids) for item in valid]
         if valid:
-            scores = class_scores(handle, resolved, **tokenize(handle, [text for _, text, _ in valid])).cpu()
+            scores = class_scores(handle, resolved, **tokenize(handle, [item.text for item in valid])).cpu()
             probabilities = scores.softmax(dim=-1)
         run = handle.run_info(started)
-    for row, (i, text, warning) in enumerate(valid):
+    for position, error in errors.items():
+        outcomes[position] = error
+    for row, (item, warning) in enumerate(zip(valid, warnings, strict=True)):
         label_scores = [
             LabelScore(label, float(probabilities[row, col]), float(scores[row, col]))
             for col, label in enumerate(resolved.labels)
         ]
         label_scores.sort(key=lambda s: s.probability, reverse=True)
-        outcomes[i] = Classification(text, label_scores, run, spec.kind, warning, resolved.about)
+        outcomes[item.position] = Classification(item.text, label_scores, run, spec.kind, warning, resolved.about)
     return outcomes  # type: ignore[return-value]  # every slot is filled
 
 
@@ -151,12 +146,6 @@ def classify(
     return outcomes  # type: ignore[return-value]
 
 
-def _run_jobs(jobs: Sequence[Job]) -> list[Classification | InputError]:
-    texts = [job.payload[0] for job in jobs]
-    spec = jobs[0].payload[1]  # a batch shares its classifier (its batch key)
-    return classify_each(texts, spec)
-
-
 def submit_classify(
     text: str,
     classifier: ClassifierSpec | str | Sequence[str] = SENTIMENT,
@@ -169,17 +158,10 @@ def submit_classify(
     arrive together run as one batch. Mistakes in the input are raised here, before queueing."""
     text = clean_text(text)
     spec = as_spec(classifier, model_key or getattr(classifier, "model_key", MINILM.key))
-    key = ("classify", spec)
     return SCHEDULER.submit(
-        spec.model_key, _run_jobs, (text, spec),
-        batch_key=key, owner=owner, slot=slot, request_key=(key, text),
+        spec.model_key, classify_each, text, spec, batched=True,
+        owner=owner, slot=slot, request_key=("classify", spec, text),
     )
-
-
-def _run_many(jobs: Sequence[Job]) -> list[list[Classification | InputError]]:
-    (job,) = jobs
-    texts, spec = job.payload
-    return [classify_each(list(texts), spec)]
 
 
 def submit_classify_many(
@@ -189,5 +171,8 @@ def submit_classify_many(
     its own error. Chunks queue one at a time, so other people's requests run in between."""
     if len(texts) > MAX_TEXTS:
         raise InputError(f"{len(texts)} texts in one request; send at most {MAX_TEXTS}.")
-    payload = (tuple(str(t) for t in texts), classifier)
-    return SCHEDULER.submit(classifier.model_key, _run_many, payload, owner=owner, slot=slot, request_key=payload)
+    texts = tuple(str(t) for t in texts)
+    return SCHEDULER.submit(
+        classifier.model_key, classify_each, texts, classifier,
+        owner=owner, slot=slot, request_key=("classify many", texts, classifier),
+    )

@@ -107,11 +107,6 @@ def explain_text(
     )
 
 
-def _run_job(jobs: Sequence[Job]) -> list[TextExplanation]:
-    (job,) = jobs
-    return [explain_text(*job.payload)]
-
-
 def submit_explain(
     text: str,
     classifier: ClassifierSpec = SENTIMENT,
@@ -123,7 +118,5 @@ def submit_explain(
     slot: str | None = None,
 ) -> Job:
     """Queue an explanation (not batched: each is already a batch of steps)."""
-    text = clean_text(text)
-    methods = _check(methods, steps)
-    payload = (text, classifier, target, methods, steps)
-    return SCHEDULER.submit(classifier.model_key, _run_job, payload, owner=owner, slot=slot, request_key=payload)
+    args = (clean_text(text), classifier, target, _check(methods, steps), steps)
+    return SCHEDULER.submit(classifier.model_key, explain_text, *args, owner=owner, slot=slot, request_key=args)

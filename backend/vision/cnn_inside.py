@@ -6,7 +6,7 @@ detectors at coarse resolution, which global pooling then turns into one number 
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,11 +119,6 @@ def look_inside(image: Image.Image, channels: int = 8, model_key: str = EFFICIEN
     return CnnInside(filters, depths, every, seen_image(handle, pixels), run)
 
 
-def _run_job(jobs: Sequence[Job]) -> list[CnnInside]:
-    (job,) = jobs
-    return [look_inside(*job.payload)]
-
-
 def submit_look_inside(
     image: Image.Image,
     channels: int = 8,
@@ -133,8 +128,7 @@ def submit_look_inside(
     slot: str | None = None,
     request_key: Hashable | None = None,
 ) -> Job:
-    payload = (to_rgb(image), channels, model_key)
     return SCHEDULER.submit(
-        model_key, _run_job, payload, owner=owner, slot=slot,
+        model_key, look_inside, to_rgb(image), channels, model_key, owner=owner, slot=slot,
         request_key=None if request_key is None else (request_key, channels, model_key),
     )

@@ -150,11 +150,6 @@ def explain_image(
     )
 
 
-def _run_job(jobs: Sequence[Job]) -> list[ImageExplanation]:
-    (job,) = jobs
-    return [explain_image(*job.payload)]
-
-
 def submit_explain_image(
     image: Image.Image,
     category: int | None = None,
@@ -169,9 +164,8 @@ def submit_explain_image(
     request_key: Hashable | None = None,
 ) -> Job:
     """Queue an explanation on the model's queue (alone: it is many passes already)."""
-    methods = check_methods(methods)
-    payload = (to_rgb(image), category, methods, layer, steps, road, model_key)
+    settings = (category, check_methods(methods), layer, steps, road, model_key)
     return SCHEDULER.submit(
-        model_key, _run_job, payload, owner=owner, slot=slot,
-        request_key=None if request_key is None else (request_key, *payload[1:]),
+        model_key, explain_image, to_rgb(image), *settings, owner=owner, slot=slot,
+        request_key=None if request_key is None else (request_key, *settings),
     )

@@ -94,9 +94,9 @@ def recognise(
     return recognise_each([picture], top_k, model_key)[0]
 
 
-def _run_jobs(jobs: Sequence[Job]) -> list[Recognition]:
-    images = [job.payload[0] for job in jobs]
-    return recognise_each(images, [job.payload[1] for job in jobs], jobs[0].payload[2])
+def recognise_requests(requests: Sequence[tuple[Image.Image, int]], model_key: str = EFFICIENTNET.key) -> list[Recognition]:
+    """`recognise_each` for (image, top_k) pairs: what the queue calls for a batch of visitors."""
+    return recognise_each([image for image, _ in requests], [top_k for _, top_k in requests], model_key)
 
 
 def submit_recognise(
@@ -113,6 +113,6 @@ def submit_recognise(
     _check_top_k(top_k)
     picture = load_image(image) if isinstance(image, (bytes, bytearray)) else to_rgb(image)
     return SCHEDULER.submit(
-        model_key, _run_jobs, (picture, top_k, model_key), batch_key=("recognise", model_key),
+        model_key, recognise_requests, (picture, top_k), model_key, batched=True,
         owner=owner, slot=slot, request_key=None if request_key is None else (request_key, top_k, model_key),
     )

@@ -65,7 +65,7 @@ def test_closing_the_stream_early_stops_generation_and_frees_the_model():
     next(pieces)
     pieces.close()
     assert stream.stop_reason == "stopped"
-    assert stream.new_tokens < 50
+    assert stream.new_tokens == 1  # closed after its first token: no second one was computed
     handle = get_model(SMOLLM2.key)
     assert handle.lock.acquire(timeout=5), "the worker must release the model lock"
     handle.lock.release()
@@ -202,10 +202,11 @@ def test_stop_from_another_thread_ends_a_long_generation_within_a_token():
     for step in stream:
         seen.append(step)
         if len(seen) == 5:
-            threading.Thread(target=stream.stop).start()
-            threading.Event().wait(0.05)
+            stopper = threading.Thread(target=stream.stop)
+            stopper.start()
+            stopper.join()  # Stop has been pressed before the loop asks for the next token
     assert stream.stop_reason == "stopped"
-    assert len(seen) <= 7
+    assert len(seen) == 5 and stream.new_tokens == 5  # not one token more
 
 
 def test_recorded_attention_is_the_predicting_positions_row_and_matches_a_full_pass():

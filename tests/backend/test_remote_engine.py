@@ -26,7 +26,7 @@ def server_url():
 
 
 def test_chat_generation_streams_tokens_with_their_logprobs(server_url):
-    stream = RemoteStream(Engine.at(server_url), "What is the capital of France?", GenerationSettings(max_new_tokens=30, temperature=0))
+    stream = RemoteStream("What is the capital of France?", GenerationSettings(max_new_tokens=30, temperature=0), Engine.at(server_url))
     steps = []
     for step in stream:
         steps.append(step)
@@ -53,7 +53,7 @@ def test_a_refusing_port_is_a_clear_message():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
     with pytest.raises(EngineError, match="Could not connect to http://127.0.0.1:.*Is the server running"):
-        list(RemoteStream(Engine.at(f"http://127.0.0.1:{port}"), "Hi", GenerationSettings(max_new_tokens=4)))
+        list(RemoteStream("Hi", GenerationSettings(max_new_tokens=4), Engine.at(f"http://127.0.0.1:{port}")))
 
 
 def test_a_server_that_hangs_is_a_clear_message(monkeypatch):
@@ -63,7 +63,7 @@ def test_a_server_that_hangs_is_a_clear_message(monkeypatch):
         listener.listen()
         engine = Engine.at(f"http://127.0.0.1:{listener.getsockname()[1]}", model="m")
         with pytest.raises(EngineError, match="did not answer within 1 s"):
-            list(RemoteStream(engine, "Hi", GenerationSettings(max_new_tokens=4)))
+            list(RemoteStream("Hi", GenerationSettings(max_new_tokens=4), engine))
 
 
 class _Garbage(http.server.BaseHTTPRequestHandler):
@@ -84,7 +84,7 @@ def test_a_server_that_answers_garbage_is_a_clear_message():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(EngineError, match="did not answer like an OpenAI-compatible API.*<html>"):
-            list(RemoteStream(Engine.at(f"http://127.0.0.1:{server.server_address[1]}"), "Hi", GenerationSettings(max_new_tokens=4)))
+            list(RemoteStream("Hi", GenerationSettings(max_new_tokens=4), Engine.at(f"http://127.0.0.1:{server.server_address[1]}")))
     finally:
         server.shutdown()
 
