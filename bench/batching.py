@@ -26,9 +26,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backend.attention import weights as attention
+from backend.attention import weights as attention  # noqa: E402
+from backend.runtime.registry import EFFICIENTNET, MINILM  # noqa: E402
 from backend.runtime.scheduler import MAX_BATCH, Scheduler, run_now  # noqa: E402
-from backend.text import classify
+from backend.text import classify  # noqa: E402
+from backend.text.specs import SENTIMENT  # noqa: E402
 from backend.vision import recognition as recognise  # noqa: E402
 from backend.vision.image_decoding import EXAMPLES, example_image  # noqa: E402
 
@@ -47,21 +49,21 @@ def _tasks(n: int):
     photos = [example_image(name) for name in EXAMPLES]
     images = [photos[i % len(photos)].rotate(3 * i) for i in range(n)]  # 16 different pictures
     return {
-        "classification": (texts, lambda x: classify.classify(x)[0], classify._run_jobs, lambda x: (classify.clean_text(x), classify.SENTIMENT),
+        "classification": (texts, lambda x: classify.classify(x)[0], classify.classify_each, lambda x: (x, SENTIMENT),
                            lambda r: np.array([s.probability for s in sorted(r.scores, key=lambda s: s.label)])),
-        "attention": (texts, attention.attention, attention._run_jobs, lambda x: (attention.clean_text(x), attention.MINILM.key), lambda r: r.weights),
-        "images": (images, lambda x: recognise.recognise(x, 5), recognise._run_jobs, lambda x: (recognise.to_rgb(x), 5, recognise.EFFICIENTNET.key),
+        "attention": (texts, attention.attention, attention.attention_each, lambda x: (x, MINILM.key), lambda r: r.weights),
+        "images": (images, lambda x: recognise.recognise(x, 5), recognise.recognise_requests, lambda x: ((x, 5), EFFICIENTNET.key),
                    lambda r: np.array([c.probability for c in r.top])),
     }
 
 
-def _together(scheduler: Scheduler, runner, payloads, key: str) -> tuple[float, list]:
+def _together(scheduler: Scheduler, task, payloads, key: str) -> tuple[float, list]:
     jobs = [None] * len(payloads)
     go = threading.Barrier(len(payloads) + 1)
 
     def visitor(i: int) -> None:
         go.wait()
-        jobs[i] = scheduler.submit(key, runner, payloads[i], batch_key=key)
+        jobs[i] = scheduler.submit(key, task, *payloads[i], batched=True)
 
     threads = [threading.Thread(target=visitor, args=(i,)) for i in range(len(payloads))]
     for t in threads:
@@ -84,7 +86,7 @@ def main() -> None:
     print(f"{n} requests arriving together; median of {args.rounds} rounds; requests per second")
     print(f"{'task':<15} {'one at a time':>14} {'queued, no batch':>17} {'queued, batched':>16} {'batched / one at a time':>24} {'max |diff|':>11}")
     for name, (items, plain, runner, payload, numbers) in _tasks(n).items():
-        plain(items[0]), run_now(batched.submit(name, runner, payload(items[0])))  # warm up
+        plain(items[0]), run_now(batched.submit(name, runner, *payload(items[0]), batched=True))  # warm up
         one, queued, together, diffs = [], [], [], []
         for _ in range(args.rounds):
             started = time.perf_counter()

@@ -1,7 +1,7 @@
 """Attention visualizer: softmax(QKᵀ/√d_k) V from a toy example to every head of a real model."""
 
 import streamlit as st
-from ui.attention_views import (
+from ui.attention_sections import (
     head_view,
     heatmap,
     model_grid,

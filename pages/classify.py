@@ -10,7 +10,7 @@ from backend.text.specs import DEFAULT_LABELS, SENTIMENT, ClassifierSpec, zero_s
 from backend.text.teaching import STARTER_EXAMPLES
 from backend.text.text_figures import label_probabilities
 from backend.text.zero_shot_head import SIMILARITY_SCALE
-from ui import classify_views as views
+from ui import text_sections as views
 from ui.common import (
     example_buttons,
     model_field,

@@ -1,7 +1,7 @@
 """Text generation: the decoder writes one token at a time, and the page shows how it chose each."""
 
 import streamlit as st
-from ui.generate_views import (
+from ui.generation_sections import (
     alternatives,
     draw_steps,
     follow,

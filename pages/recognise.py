@@ -3,7 +3,7 @@
 import hashlib
 
 import streamlit as st
-from ui.recognise_views import how_a_cnn_sees, predictions, where_it_looked
+from ui.image_sections import how_a_cnn_sees, predictions, where_it_looked
 
 from backend.runtime.registry import image_model_spec
 from backend.vision.cnn_inside import MAX_CHANNELS

@@ -82,7 +82,7 @@ class _Results:
                 self._items.move_to_end(key)
                 return self._items[key]
             job = self._running.get(key)
-            if job is None or not job.active:
+            if job is None or job.state == "cancelled":  # a finished job still holds its answer
                 job = self._running[key] = submit()
             return job
 
@@ -91,7 +91,7 @@ class _Results:
         that saw it first, or the job `submit()` queues now."""
         with self._lock:
             job = self._running.get(key)
-            if job is None or job is gone or not job.active:
+            if job is None or job is gone or job.state == "cancelled":
                 job = self._running[key] = submit()
             return job
 

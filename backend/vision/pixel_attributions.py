@@ -56,4 +56,5 @@ def pixel_attribution(
         else:
             raise InputError(f"Unknown pixel method '{method}'. Choose one of: {', '.join(PIXEL_METHODS)}.")
     heat = attributions.detach()[0].abs().sum(dim=0).cpu().numpy()
-    return SaliencyMap(method, _scaled(heat), time.perf_counter() - started, delta)
+    total = float(attributions.detach().sum())
+    return SaliencyMap(method, _scaled(heat), time.perf_counter() - started, delta, total)

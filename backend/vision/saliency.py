@@ -26,6 +26,7 @@ class SaliencyMap:
     values: np.ndarray  # (H, W) float32 in [0, 1] at the network's input size
     seconds: float
     delta: float | None = None  # Integrated Gradients: |sum of attributions - probability change|
+    total: float | None = None  # the signed attributions summed (IG: about p(image) - p(black image))
 
     @property
     def name(self) -> str:

@@ -1,11 +1,17 @@
 """Explanations of the classifier, their faithfulness, and the batch evaluation (real model)."""
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from backend.runtime.errors import InputError
+from backend.runtime.model_cache import get_model
+from backend.runtime.registry import MINILM
+from backend.text.classifiers import resolve
+from backend.text.encoder import class_probabilities
 from backend.text.classify import classify
 from backend.text.evaluation import MAX_ROWS, align_labels, evaluate, read_table
 from backend.text.explain_text import explain_text
@@ -21,19 +27,48 @@ from backend.text.text_figures import (
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
+def _p_positive(ids: list[int]) -> float:
+    """p(positive) for token ids, by one plain forward pass (not through the explanation code)."""
+    handle = get_model(MINILM.key)
+    with handle.lock, torch.inference_mode():
+        classifier = resolve(handle, SENTIMENT)
+        tensor = torch.tensor([ids])
+        return float(class_probabilities(handle, classifier, tensor, torch.ones_like(tensor))[0, classifier.labels.index("positive")])
+
+
 def test_integrated_gradients_add_up_to_the_change_in_probability():
-    found = explain_text("The movie was great", SENTIMENT, methods=("ig", "loo", "gxi"))
+    text = "The movie was great"
+    found = explain_text(text, SENTIMENT, methods=("ig", "loo", "gxi"))
     ig = found.attribution("ig")
     assert found.target == found.predicted == "positive"
-    assert ig.delta < 0.01  # 32 steps
-    difference = found.probability - ig.baseline_probability
-    assert abs(ig.scores.sum() - difference) <= ig.delta + 1e-6
+    tokenizer = get_model(MINILM.key).preprocessor
+    ids = tokenizer(text)["input_ids"]
+    baseline = [ids[0], *[tokenizer.pad_token_id] * (len(ids) - 2), ids[-1]]  # every word [PAD], markers kept
+    p_text = next(s.probability for s in classify(text)[0].scores if s.label == "positive")
+    p_baseline = _p_positive(baseline)
+    assert ig.baseline_probability == pytest.approx(p_baseline, abs=1e-5)
+    assert ig.scores.sum() == pytest.approx(p_text - p_baseline, abs=0.005)  # completeness, 32 steps
+    assert ig.delta < 0.005
     assert found.tokens == ["the", "movie", "was", "great"]
     assert found.tokens[int(np.argmax(ig.scores))] == "great"
     assert ig.scores.max() > 0
     loo = found.attribution("loo")
     assert found.tokens[int(np.argmax(loo.scores))] == "great"
-    assert [m.name for m in found.faithfulness] == ["Integrated Gradients", "Leave one out", "Gradient × input", "Random order"]
+
+
+def test_sufficiency_is_the_mean_drop_when_only_the_top_tokens_are_kept():
+    text = "The plot was thin but the acting was wonderful and moving"
+    found = explain_text(text, SENTIMENT, target="positive", methods=("ig",))
+    ids = get_model(MINILM.key).preprocessor(text)["input_ids"]
+    content = ids[1:-1]
+    ranked = np.argsort(-found.attribution("ig").scores, kind="stable")
+    full = _p_positive(ids)
+    drops = []
+    for fraction in (0.01, 0.05, 0.10, 0.20, 0.50):
+        top = sorted(ranked[: max(1, math.ceil(fraction * len(content)))])
+        drops.append(full - _p_positive([ids[0], *[content[i] for i in top], ids[-1]]))
+    measured = next(f for f in found.faithfulness if f.name == "Integrated Gradients")
+    assert measured.sufficiency == pytest.approx(float(np.mean(drops)), abs=1e-5)
 
 
 def test_any_label_can_be_explained_and_the_signs_flip():
@@ -146,3 +181,14 @@ def test_explanations_leave_no_hooks_on_the_shared_model():
     with pytest.raises(InputError):
         explain_text("x" * 30_000, SENTIMENT)  # refused before any hook is registered
     assert not embeddings._forward_hooks and not embeddings._forward_pre_hooks and not embeddings._backward_hooks
+
+
+def test_a_csv_over_5_mb_is_refused_and_one_just_under_is_read():
+    row = b"x" * 4990 + b",positive\n"
+    under = b"text,label\n" + row * 1000  # 5.0 MB, 1000 rows
+    assert len(under) <= 5 * 1024 * 1024
+    assert len(read_table(under).frame) == 1000
+    over = under + row * 50
+    assert len(over) > 5 * 1024 * 1024
+    with pytest.raises(InputError, match="the limit is 5 MB"):
+        read_table(over)

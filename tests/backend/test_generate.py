@@ -261,3 +261,29 @@ def test_a_system_prompt_goes_into_the_chat_template():
     text = handle.preprocessor.decode(ids)
     assert "You answer in French." in text and "SmolLM" not in text
     assert "You are a helpful AI assistant" in handle.preprocessor.decode(encode_prompt(handle, "Hello", chat=True))
+
+
+def test_a_generation_stops_at_its_time_limit(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_GENERATION_SECONDS", "1")
+    stream = generate("Count from one to one thousand.", GenerationSettings(max_new_tokens=1000, temperature=0))
+    steps = list(stream)
+    assert stream.stop_reason == "time limit (1 s)"
+    assert 0 < len(steps) < 1000
+    assert steps[-1].seconds < 1.5  # no token was started after the limit passed (plus one step)
+
+
+def test_float32_mlp_setting_keeps_smollm2_entirely_in_fp32(monkeypatch):
+    from backend.runtime.loaders import LOADERS, Bf16Linear
+
+    default = get_model(SMOLLM2.key)
+    assert isinstance(default.model.model.layers[0].mlp.up_proj, Bf16Linear)
+    monkeypatch.setenv("DASHBOARD_SMOLLM2_MLP_DTYPE", "float32")
+    fp32 = LOADERS[("package", "decoder")](SMOLLM2, default.device)
+    mlp = fp32.model.model.layers[0].mlp
+    assert not isinstance(mlp.up_proj, Bf16Linear) and mlp.up_proj.weight.dtype == torch.float32
+    assert {p.dtype for p in fp32.model.parameters()} == {torch.float32}
+    ids = torch.tensor([fp32.preprocessor("The capital of France is")["input_ids"]])
+    with torch.inference_mode(), default.lock:
+        ours = default.model(input_ids=ids).logits[0, -1].softmax(-1)
+        theirs = fp32.model(input_ids=ids).logits[0, -1].softmax(-1)
+    assert (ours - theirs).abs().max() < 0.01  # the README's bound for the bf16 MLPs

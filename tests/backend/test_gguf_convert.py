@@ -3,12 +3,20 @@ from backend.runtime.model_cache import get_model
 from backend.runtime.registry import SMOLLM2
 
 
-def test_smollm2_is_converted_once_into_the_cache_folder():
+def test_smollm2_is_converted_once_into_the_cache_folder(monkeypatch):
     get_model(SMOLLM2.key)
     folder = gguf_convert.converted_dir()
+    weights = folder / "model.safetensors"
     assert (folder / "conversion-complete").is_file()
-    assert (folder / "model.safetensors").stat().st_size > 400_000_000  # fp32, 134.5 M params
+    assert weights.stat().st_size > 400_000_000  # fp32, 134.5 M params
+    written = weights.stat().st_mtime_ns
+
+    def no_second_conversion(*args):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(gguf_convert, "_convert", no_second_conversion)
     assert gguf_convert.ensure_converted() == folder  # second call: no work, same folder
+    assert weights.stat().st_mtime_ns == written
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".converting-")]
 
 

@@ -17,7 +17,7 @@ from backend.vision.cams import class_activation_map
 from backend.vision.cnn_inside import look_inside
 from backend.vision.explain_image import explain_image
 from backend.vision.image_decoding import example_image
-from backend.vision.introspection import network_input
+from backend.vision.introspection import logits, mean_std, network_input
 from backend.vision.saliency import CAM_METHODS
 
 CAT, COFFEE, HOPPER = "Cat (Chelsea)", "Coffee cup", "Grace Hopper"
@@ -52,9 +52,10 @@ def test_the_cat_grad_cam_sits_on_the_cats_face():
     assert "cat" in found.label
     values = found.maps["gradcam"].values
     # the face in the 224 x 224 crop: both eyes (y 85-95) down to the nose (y 190), 48 % of the area
-    inside = values[55:205, 45:205].sum()
-    assert inside / values.size < 1 and 150 * 160 / values.size < 0.5
-    assert inside > values.sum() - inside
+    face = np.zeros(values.shape, dtype=bool)
+    face[55:205, 45:205] = True  # 48 % of the area
+    assert values[face].sum() > values[~face].sum()  # more than half the map's mass (0.56 measured)
+    assert values[face].mean() > 1.3 * values[~face].mean()  # 1.40 measured
 
 
 def test_pixel_attributions_from_captum():
@@ -62,7 +63,18 @@ def test_pixel_attributions_from_captum():
     ig, gxi = found.maps["ig"], found.maps["gxi"]
     assert ig.values.shape == gxi.values.shape == (224, 224)
     assert 0 <= ig.values.min() and ig.values.max() == 1
-    assert ig.delta is not None and ig.delta < 0.2  # completeness: shares add up to p(photo) - p(black)
+    # completeness, against p(photo) - p(black image) computed here by two plain forward passes
+    handle = get_model(EFFICIENTNET.key)
+    with handle.lock, torch.inference_mode():
+        pixels = network_input(handle, example_image(COFFEE))
+        mean, std = mean_std(handle)
+        black = torch.as_tensor(-mean / std, dtype=pixels.dtype).view(1, 3, 1, 1).expand_as(pixels)
+        p_photo, p_black = (float(logits(handle, x).softmax(-1)[0, found.category]) for x in (pixels, black))
+    # At the page's 32 steps the shares fall 0.12 short (measured); Captum's delta must say so.
+    assert abs(ig.total - (p_photo - p_black)) == pytest.approx(ig.delta, abs=1e-3)
+    assert ig.delta < 0.15
+    finer = explain_image(example_image(COFFEE), methods=("ig",), road=False, steps=128).maps["ig"]
+    assert finer.total == pytest.approx(p_photo - p_black, abs=0.03)  # 0.021 measured
     assert not np.allclose(ig.values, gxi.values)
 
 

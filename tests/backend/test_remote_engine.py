@@ -1,6 +1,8 @@
 """Generation through a real OpenAI-compatible server: llama.cpp's, on loopback, same weights."""
 
 import http.server
+import json
+import math
 import socket
 import threading
 
@@ -105,3 +107,62 @@ def test_server_urls_are_normalised(given, expected):
 def test_a_bad_url_is_refused_before_any_request(bad):
     with pytest.raises(InputError):
         normalise_url(bad)
+
+
+class _Recording(http.server.BaseHTTPRequestHandler):
+    """A minimal OpenAI-compatible server: lists one model and streams two tokens with logprobs,
+    recording what each request carried."""
+
+    seen: list[tuple[str, str | None, dict | None]] = []
+
+    def do_GET(self):  # noqa: N802
+        type(self).seen.append((self.path, self.headers.get("Authorization"), None))
+        body = json.dumps({"data": [{"id": "listed-model"}, {"id": "second"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):  # noqa: N802
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append((self.path, self.headers.get("Authorization"), request))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for token, logprob in (("Hello", -0.1), (" there", -0.7)):
+            item = {"token": token, "logprob": logprob, "top_logprobs": [{"token": token, "logprob": logprob}]}
+            chunk = {"choices": [{"delta": {"content": token}, "logprobs": {"content": [item]}}]}
+            self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recording_server():
+    _Recording.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recording)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_the_api_key_is_sent_as_a_bearer_token_and_the_first_listed_model_is_used(recording_server, monkeypatch):
+    monkeypatch.setenv("DASHBOARD_OPENAI_API_KEY", "sk-test-123")
+    monkeypatch.delenv("DASHBOARD_OPENAI_MODEL", raising=False)
+    stream = RemoteStream("Hi", GenerationSettings(max_new_tokens=4, temperature=0), Engine.at(recording_server))
+    assert [step.text for step in stream] == ["Hello", " there"]
+    assert stream.steps[1].probability == pytest.approx(math.exp(-0.7))
+    (list_path, list_auth, _), (post_path, post_auth, body) = _Recording.seen
+    assert list_path == "/v1/models" and post_path == "/v1/chat/completions"
+    assert post_auth == "Bearer sk-test-123"
+    assert body["model"] == "listed-model" and stream.run.model == "listed-model"
+
+
+def test_without_a_key_no_authorization_header_and_a_configured_model_name_wins(recording_server, monkeypatch):
+    monkeypatch.delenv("DASHBOARD_OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("DASHBOARD_OPENAI_MODEL", "configured")
+    list(RemoteStream("Hi", GenerationSettings(max_new_tokens=4, chat=False), Engine.at(recording_server)))
+    ((path, auth, body),) = _Recording.seen  # no /models look-up: the name was configured
+    assert path == "/v1/completions" and auth is None and body["model"] == "configured"

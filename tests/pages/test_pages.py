@@ -364,3 +364,17 @@ def test_recognition_settings_from_a_link():
     bad = _opened_by_link("recognise", {"example": "Moon", "top": "99"})
     assert "example='Moon'" in bad.warning[0].value and "top='99'" in bad.warning[0].value
     assert bad.slider(key="recognise_top_k").value == 5
+
+
+def test_a_text_too_long_for_a_link_is_left_out_of_it_and_the_page_says_so():
+    at = _opened_by_link("generate", {"max_tokens": "12"})
+    long_prompt = "Tell me about the sea. " * 70  # 1610 characters, over the 1500 a link carries
+    at.text_area(key="generate_prompt").input(long_prompt).run()
+    assert not at.exception
+    assert "prompt" not in at.query_params and at.query_params["max_tokens"] == "12"
+    links = [c.value for c in at.code if "/generate" in c.value]
+    assert links and all("Tell+me" not in link for link in links)
+    assert any("Left out of the link because too long for a URL: prompt" in c.value for c in at.caption)
+    short = _opened_by_link("generate", {})
+    short.text_area(key="generate_prompt").input("Tell me about the sea.").run()
+    assert short.query_params["prompt"] == "Tell me about the sea."

@@ -48,7 +48,7 @@ def test_when_the_first_session_leaves_the_others_ask_themselves(monkeypatch):
     release = threading.Event()
     blocker = SCHEDULER.submit("tests-shared-2", release.wait, 10)  # keeps the first job queued
     first = SCHEDULER.submit("tests-shared-2", _answer, "q", owner="leaver", slot="page")
-    results = jobs._shared_results("tests-shared-leave")
+    results = jobs._shared_results("tests-shared-leave", 64)  # the memory remembered() uses
     assert results.claim(("q", 2), lambda: first) is first
     submitted = []
 
