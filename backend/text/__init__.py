@@ -1,1 +1,1 @@
-
+"""Text classification on a frozen encoder: heads, explanations, faithfulness, evaluation."""

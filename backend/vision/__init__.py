@@ -1,1 +1,1 @@
-
+"""Image recognition and where the network looked: CAMs, pixel attributions, ROAD, inside a CNN."""
