@@ -52,7 +52,7 @@ def _tasks(n: int):
         "classification": (texts, lambda x: classify.classify(x)[0], classify.classify_each, lambda x: (x, SENTIMENT),
                            lambda r: np.array([s.probability for s in sorted(r.scores, key=lambda s: s.label)])),
         "attention": (texts, attention.attention, attention.attention_each, lambda x: (x, MINILM.key), lambda r: r.weights),
-        "images": (images, lambda x: recognise.recognise(x, 5), recognise.recognise_requests, lambda x: ((x, 5), EFFICIENTNET.key),
+        "images": (images, lambda x: recognise.recognise(x, 5), recognise.recognise_each, lambda x: ((x, 5), EFFICIENTNET.key),
                    lambda r: np.array([c.probability for c in r.top])),
     }
 

@@ -82,16 +82,9 @@ class _Results:
                 self._items.move_to_end(key)
                 return self._items[key]
             job = self._running.get(key)
-            if job is None or job.state == "cancelled":  # a finished job still holds its answer
-                job = self._running[key] = submit()
-            return job
-
-    def replace(self, key: Hashable, gone: Job, submit: Callable[[], Job]) -> Job:
-        """The job that took over `key` after `gone` was cancelled: one queued by another session
-        that saw it first, or the job `submit()` queues now."""
-        with self._lock:
-            job = self._running.get(key)
-            if job is None or job is gone or job.state == "cancelled":
+            # A job that is done holds its answer until a session keeps it; a failed or cancelled
+            # one is asked again (its failure may have passed, or its owner left).
+            if job is None or job.state in ("failed", "cancelled"):
                 job = self._running[key] = submit()
             return job
 
@@ -122,7 +115,11 @@ def remembered(name: str, key: Hashable, submit: Callable[[], Job], max_entries:
     except JobCancelled:
         if claimed.owner == session_id():
             raise
-        # the session that asked first left or asked for something else: ask ourselves
-        found = await_job(results.replace(key, claimed, submit))
+        # the session that asked first left or asked for something else: claim again (another
+        # session may have asked already, or kept the answer)
+        claimed = results.claim(key, submit)
+        if not isinstance(claimed, Job):
+            return claimed
+        found = await_job(claimed)
     results.put(key, found)
     return found

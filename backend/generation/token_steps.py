@@ -18,17 +18,11 @@ from backend.runtime.scheduler import SCHEDULER, Job
 from backend.shared.text_input import clean_text
 
 MAX_NEW_TOKENS = 1024
-
 MAX_TEMPERATURE = 5.0
-
 MAX_TOP_K = 1000
-
 MAX_REPETITION_PENALTY = 3.0
-
 MAX_SYSTEM_CHARS = 4000
-
 TIME_LIMIT_ENV = "DASHBOARD_GENERATION_SECONDS"
-
 DEFAULT_TIME_LIMIT = 180.0  # wall clock per generation: a shared model is not held forever
 
 

@@ -10,9 +10,10 @@ served. Every task queues the same way, `SCHEDULER.submit(model_key, function, *
   costs far less than 16 passes);
 - `streaming=True`: `function(*args)` returns an iterable; the worker publishes each item as it
   comes (`job.stream()`), closes the iterable early when Stop is asked or the owner's tab is gone,
-  and the iterable itself is the job's result. A waiting job knows its place in line and an estimate of its wait,
-so a page can show it; a job can be cancelled while it waits (its owner left), and a streaming job
-(generation) can be asked to stop.
+  and the iterable itself is the job's result.
+A waiting job knows its place in line and an estimate of its wait, so a page can show it; a job
+can be cancelled while it waits (its owner left), and a streaming job (generation) can be asked
+to stop.
 
 Owners and slots: a page passes who asks (the browser session) and where (the page). An owner has
 at most one job per slot: asking again for the same thing while it runs returns the same job (a
@@ -42,7 +43,6 @@ BATCH_WAIT_ENV = "DASHBOARD_BATCH_WAIT_MS"
 DEFAULT_BATCH_WAIT_MS = 8.0  # how long the first request of a batch waits for company
 MAX_BATCH = 16
 _EMA = 0.3  # weight of the newest run in the per-task duration estimate
-
 
 
 class JobCancelled(DashboardError):

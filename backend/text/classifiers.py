@@ -13,7 +13,6 @@ from backend.text.teaching import taught_classifier
 from backend.text.zero_shot_head import zero_shot_classifier
 
 MAX_CACHED_HEADS = 64  # resolved classifiers kept per model (user-typed labels are unbounded)
-
 _resolve_lock = threading.Lock()
 
 

@@ -3,9 +3,10 @@ sentiment, or a fine-tuned Hub model.
 
 The offline encoder (all-MiniLM-L6-v2) was pretrained to place sentences of similar meaning close
 together; it has no classification layer. A text becomes a unit vector (the mean of the last
-hidden states, L2-normalised) and a linear head (`backend.heads`) turns it into label
-probabilities. A `ClassifierSpec` says which head: it is plain, hashable data (what the user
-chose), and `resolve()` turns it into the head on the loaded model, once per process.
+hidden states, L2-normalised) and a linear head (`backend.text.linear_heads`) turns it into label
+probabilities. A `ClassifierSpec` (`specs`) says which head: it is plain, hashable data (what the
+user chose), and `classifiers.resolve()` turns it into the head on the loaded model, once per
+process.
 """
 
 from __future__ import annotations
@@ -57,15 +58,6 @@ class Classification:
     @property
     def label(self) -> str:
         return self.scores[0].label
-
-
-# ---- user input -> spec ---------------------------------------------------------------------
-
-
-# ---- the encoder ---------------------------------------------------------------------------
-
-
-# ---- spec -> classifier --------------------------------------------------------------------
 
 
 # ---- text the model cannot read ------------------------------------------------------------

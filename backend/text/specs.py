@@ -11,11 +11,8 @@ from backend.runtime.registry import MINILM, get_spec
 from backend.text.linear_heads import LinearHead
 
 MAX_LABELS = 20
-
 MAX_DESCRIPTION_CHARS = 300
-
 DEFAULT_LABELS = ("positive", "negative")
-
 Kind = Literal["sentiment", "zero-shot", "taught", "fine-tuned"]
 
 

@@ -1,4 +1,7 @@
-"""Class activation maps from the grad-cam library: Grad-CAM, Grad-CAM++, Eigen-CAM, Score-CAM."""
+"""Class activation maps from the grad-cam library: Grad-CAM, Grad-CAM++, Eigen-CAM, Score-CAM.
+
+The library's hooks live only inside its context manager, so they are released even when a
+method fails (the model is cached and shared: a leaked hook would be everyone's)."""
 
 from __future__ import annotations
 

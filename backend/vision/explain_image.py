@@ -1,11 +1,10 @@
-"""Where an image classifier looked: class activation maps and pixel attributions.
+"""Where an image classifier looked, as one request: the maps of each method asked for and,
+optionally, how far to trust them.
 
-- Class activation maps come from the `grad-cam` library (pytorch-grad-cam): Grad-CAM,
-  Grad-CAM++, Eigen-CAM and Score-CAM on one feature-map stage of the CNN. The library's hooks
-  live only inside its context manager, so they are released even when a method fails.
-- For a Vision Transformer (no feature maps, so no CAM): attention rollout (backend.rollout).
-- Pixel attributions come from Captum: Integrated Gradients (from a black image to the photo) or
-  gradient × input, on the class probability; the map is |attribution| summed over RGB.
+- Class activation maps (`cams`, the grad-cam library) on one feature-map stage of a CNN.
+- Pixel attributions (`pixel_attributions`, Captum): Integrated Gradients or gradient × input.
+- For a Vision Transformer (no feature maps, so no CAM): attention rollout (`vit_rollout`).
+- ROAD (`road`): the class probability after each map's top pixels are removed.
 
 Every map has the network input's size (the crop the network saw) with values in [0, 1].
 The model is shared, so everything here runs under the model's lock (the scheduler's worker).

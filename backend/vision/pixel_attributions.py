@@ -13,11 +13,8 @@ from backend.vision.introspection import logits, mean_std
 from backend.vision.saliency import PIXEL_METHODS, SaliencyMap
 
 DEFAULT_IG_STEPS = 32
-
 MAX_IG_STEPS = 200
-
 IG_BATCH = 8  # images per model call inside Integrated Gradients (bounds memory)
-
 _OUTLIER_PERCENTILE = 99.5  # pixel maps are scaled so that the brightest 0.5 % saturate
 
 

@@ -54,13 +54,17 @@ def _check_top_k(top_k: int) -> int:
     return top_k
 
 
+def _picture(image: Image.Image | bytes) -> Image.Image:
+    return load_image(image) if isinstance(image, (bytes, bytearray)) else to_rgb(image)
+
+
 def recognise_each(
-    images: Sequence[Image.Image], top_k: int | Sequence[int] = 5, model_key: str = EFFICIENTNET.key
+    requests: Sequence[tuple[Image.Image, int]], model_key: str = EFFICIENTNET.key
 ) -> list[Recognition]:
-    """The top classes of several RGB images in one forward pass (one result per image)."""
-    tops = [top_k] * len(images) if isinstance(top_k, int) else list(top_k)
-    tops = [_check_top_k(k) for k in tops]
-    pictures = [to_rgb(image) for image in images]
+    """The top classes of several (RGB image, top_k) requests in one forward pass (one result
+    per request): what the queue calls for a batch of visitors."""
+    tops = [_check_top_k(k) for _, k in requests]
+    pictures = [to_rgb(image) for image, _ in requests]
     handle = get_model(model_key)
     categories = handle.extras["categories"]
     with handle.lock, torch.inference_mode():
@@ -90,13 +94,7 @@ def recognise(
 ) -> Recognition:
     """The `top_k` most probable classes for an image (PIL image, or the bytes of an upload)."""
     _check_top_k(top_k)
-    picture = load_image(image) if isinstance(image, (bytes, bytearray)) else to_rgb(image)
-    return recognise_each([picture], top_k, model_key)[0]
-
-
-def recognise_requests(requests: Sequence[tuple[Image.Image, int]], model_key: str = EFFICIENTNET.key) -> list[Recognition]:
-    """`recognise_each` for (image, top_k) pairs: what the queue calls for a batch of visitors."""
-    return recognise_each([image for image, _ in requests], [top_k for _, top_k in requests], model_key)
+    return recognise_each([(_picture(image), top_k)], model_key)[0]
 
 
 def submit_recognise(
@@ -111,8 +109,7 @@ def submit_recognise(
     """Queue one image on the shared model; images that arrive together run as one batch.
     `request_key` names the image (e.g. a hash of the upload) so a repeated request is recognised."""
     _check_top_k(top_k)
-    picture = load_image(image) if isinstance(image, (bytes, bytearray)) else to_rgb(image)
     return SCHEDULER.submit(
-        model_key, recognise_requests, (picture, top_k), model_key, batched=True,
+        model_key, recognise_each, (_picture(image), top_k), model_key, batched=True,
         owner=owner, slot=slot, request_key=None if request_key is None else (request_key, top_k, model_key),
     )

@@ -14,9 +14,7 @@ CAM_METHODS: dict[str, str] = {
 }
 
 PIXEL_METHODS: dict[str, str] = {"ig": "Integrated Gradients", "gxi": "Gradient × input"}
-
 VIT_METHODS: dict[str, str] = {"rollout": "Attention rollout", "attention": "Raw attention (last layer)"}
-
 METHODS: dict[str, str] = {**CAM_METHODS, **PIXEL_METHODS, **VIT_METHODS}
 
 
