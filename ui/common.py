@@ -11,7 +11,7 @@ import streamlit as st
 from backend.runtime.errors import DashboardError
 from backend.runtime.loaded_model import RunInfo
 from backend.runtime.registry import MODELS, ModelSpec, Task, models_for
-from ui.state import Field, choice_field
+from ui.state import Field, choice_field, set_by_click
 
 log = logging.getLogger("dashboard")
 
@@ -57,11 +57,8 @@ def run_caption(run: RunInfo, extra: str = "") -> None:
 
 
 def example_buttons(examples: dict[str, dict[str, str]], key_prefix: str) -> None:
-    """One button per example; a click writes the example's values into the named widgets."""
-
-    def use(values: dict[str, str]) -> None:
-        st.session_state.update(values)
-
+    """One button per example; a click writes the example's values into the named widgets (and
+    holds them against a stale value from the browser, see `set_by_click`)."""
     columns = st.columns(len(examples))
     for i, (column, (title, values)) in enumerate(zip(columns, examples.items(), strict=True)):
-        column.button(title, key=f"{key_prefix}_example_{i}", on_click=use, args=(values,), width="stretch")
+        column.button(title, key=f"{key_prefix}_example_{i}", on_click=set_by_click, args=(values,), width="stretch")

@@ -12,6 +12,7 @@ its default with a short notice.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ KEPT = "_kept_inputs"  # session_state: page -> {widget key: value}
 CURRENT_PAGE = "_page"  # session_state: the page of the latest run
 MAX_PARAM_CHARS = 1500  # longer texts are left out of links (browsers and chat apps cut long URLs)
 STREAMLIT_PARAMS = {"embed", "embed_options"}  # Streamlit's own; never ours to judge
+CLICKED = "_clicked_values"  # session_state: widget key -> (value a click set, value it replaced, when)
+CLICK_HOLD_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ class PageState:
             if arriving or field.key not in st.session_state:
                 value = values[field.key]
             else:
-                value = st.session_state[field.key]
+                value = _held_click(field.key, st.session_state[field.key])
             st.session_state[field.key] = value
         if self.notices:
             st.warning(
@@ -185,6 +188,32 @@ class PageState:
             st.caption("Click the copy icon on the right of the link. It opens this page with the same inputs.")
             if left_out:
                 st.caption(f"Left out of the link because too long for a URL: {', '.join(left_out)}.")
+
+
+def set_by_click(values: dict[str, Any]) -> None:
+    """Write `values` into their widgets from a button's callback (an example), and hold them.
+
+    Every request the browser sends carries all its widgets' values. A click that follows the
+    example before the browser has drawn the example's run (a busy server, a room of visitors)
+    sends the widgets' old values, which would silently undo the example. So for a short while,
+    a widget that comes back with exactly the value the click replaced gets the clicked value
+    again; anything else the visitor types wins at once."""
+    held = st.session_state.setdefault(CLICKED, {})
+    now = time.monotonic()
+    for key, value in values.items():
+        held[key] = (value, st.session_state.get(key), now)
+    st.session_state.update(values)
+
+
+def _held_click(key: str, value: Any) -> Any:
+    held = st.session_state.get(CLICKED, {})
+    if key not in held:
+        return value
+    clicked, replaced, when = held[key]
+    if time.monotonic() - when > CLICK_HOLD_SECONDS or value not in (clicked, replaced):
+        del held[key]  # long ago, or the visitor typed something of their own
+        return value
+    return clicked
 
 
 def _short(raw: str, limit: int = 30) -> str:

@@ -378,3 +378,24 @@ def test_a_text_too_long_for_a_link_is_left_out_of_it_and_the_page_says_so():
     short = _opened_by_link("generate", {})
     short.text_area(key="generate_prompt").input("Tell me about the sea.").run()
     assert short.query_params["prompt"] == "Tell me about the sea."
+
+
+def test_an_example_is_not_undone_by_a_click_that_carries_the_old_text(app):
+    at = _open(app, "generate")
+    at.button(key="generate_example_2").click().run()
+    assert at.text_area(key="generate_prompt").value == "What is the capital of France?"
+    at.number_input(key="generate_max_tokens").set_value(24)
+    at.number_input(key="generate_temperature").set_value(0.0)
+    # A busy browser that had not yet drawn the example's run sends the old, empty prompt with
+    # the Generate click: the example must still be what is generated.
+    at.text_area(key="generate_prompt").set_value("")
+    at.button(key="generate_run").click().run()
+    assert not at.exception and not at.error
+    assert at.text_area(key="generate_prompt").value == "What is the capital of France?"
+    assert "Paris" in _generated_html(at)
+    # Whatever the visitor types of their own wins at once.
+    at.text_area(key="generate_prompt").input("Name one colour.")
+    at.button(key="generate_run").click().run()
+    assert not at.exception and not at.error
+    assert at.text_area(key="generate_prompt").value == "Name one colour."
+    assert at.query_params["prompt"] == "Name one colour."
