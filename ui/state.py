@@ -24,8 +24,9 @@ KEPT = "_kept_inputs"  # session_state: page -> {widget key: value}
 CURRENT_PAGE = "_page"  # session_state: the page of the latest run
 MAX_PARAM_CHARS = 1500  # longer texts are left out of links (browsers and chat apps cut long URLs)
 STREAMLIT_PARAMS = {"embed", "embed_options"}  # Streamlit's own; never ours to judge
-CLICKED = "_clicked_values"  # session_state: widget key -> (value a click set, value it replaced, when)
-CLICK_HOLD_SECONDS = 15.0
+CLICKED = "_clicked_values"  # session_state: widget key -> (value a click set, value it replaced, run, when)
+RUNS = "_page_runs"  # session_state: how many page runs this session has started
+CLICK_HOLD_SECONDS = 120.0  # a visitor who clears the box back to its old text gets it after this
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class PageState:
         # Arriving from another page, what was kept decides: Streamlit may still hold an older
         # value under the key of a widget that was not on screen (drawn only in some modes).
         arriving = visited(self.page)
+        st.session_state[RUNS] = st.session_state.get(RUNS, 0) + 1
         for field in self.fields:
             # Set on every run, so each widget is sent with the server's value. (A click that
             # arrives while the page's first run is still on its way makes the browser drop that
@@ -195,13 +197,14 @@ def set_by_click(values: dict[str, Any]) -> None:
 
     Every request the browser sends carries all its widgets' values. A click that follows the
     example before the browser has drawn the example's run (a busy server, a room of visitors)
-    sends the widgets' old values, which would silently undo the example. So for a short while,
-    a widget that comes back with exactly the value the click replaced gets the clicked value
-    again; anything else the visitor types wins at once."""
+    sends the widgets' old values, which would silently undo the example. So until the browser
+    sends the clicked value back from a later run (it has drawn it), a widget that comes back with
+    exactly the value the click replaced gets the clicked value again; anything else the visitor
+    types wins at once."""
     held = st.session_state.setdefault(CLICKED, {})
-    now = time.monotonic()
+    run, now = st.session_state.get(RUNS, 0), time.monotonic()
     for key, value in values.items():
-        held[key] = (value, st.session_state.get(key), now)
+        held[key] = (value, st.session_state.get(key), run, now)
     st.session_state.update(values)
 
 
@@ -209,9 +212,12 @@ def _held_click(key: str, value: Any) -> Any:
     held = st.session_state.get(CLICKED, {})
     if key not in held:
         return value
-    clicked, replaced, when = held[key]
-    if time.monotonic() - when > CLICK_HOLD_SECONDS or value not in (clicked, replaced):
-        del held[key]  # long ago, or the visitor typed something of their own
+    clicked, replaced, run, when = held[key]
+    # The click's own run is run + 1; a later run that carries the clicked value proves the
+    # browser drew it. Typed text of the visitor's own, or a long time, ends the hold too.
+    drawn = value == clicked and st.session_state.get(RUNS, 0) > run + 1
+    if drawn or value not in (clicked, replaced) or time.monotonic() - when > CLICK_HOLD_SECONDS:
+        del held[key]
         return value
     return clicked
 
