@@ -123,6 +123,24 @@ def test_text_generation_streams_an_answer_opens_a_token_and_forces_another(page
     _shot(page, "3b-text-generation-what-if")
 
 
+def test_stop_on_the_page_ends_a_long_generation(page, app_url):
+    _open(page, f"{app_url}/generate")
+    page.get_by_text("Chat template", exact=True).click()  # off: raw completion, which goes on counting
+    page.get_by_role("textbox", name="Prompt", exact=True).fill("1, 2, 3, 4, 5, 6, 7, 8,")
+    tokens = page.get_by_role("spinbutton", name="Max new tokens")
+    tokens.fill("256")
+    tokens.press("Enter")
+    page.get_by_role("button", name="Generate").click()
+    expect(page.get_by_text(re.compile(r"Tokens: (\d{2,})"))).to_be_visible(timeout=ANSWER_TIMEOUT)  # it streams
+    page.get_by_role("button", name="Stop").click()
+    expect(page.get_by_text(re.compile(r"Stopped by: stopped"))).to_be_visible(timeout=ANSWER_TIMEOUT)
+    shown = int(re.search(r"Tokens: (\d+)", page.get_by_text(re.compile(r"Tokens: \d+")).first.inner_text()).group(1))
+    assert 10 <= shown < 256  # ended early, not at max new tokens
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "3c-text-generation-stopped")
+
+
 def _upload(page: Page, name: str, data: bytes) -> None:
     import mimetypes
 
