@@ -1,5 +1,8 @@
 """Use every page as a person would, assert the answer is on the page, save a screenshot each."""
 
+import csv
+import io
+import json
 import re
 from pathlib import Path
 
@@ -56,10 +59,35 @@ def test_text_classification_example(page, app_url):
     _settled(page)
     _no_exception(page)
     _shot(page, "2-text-classification")
+    _check_exports(page)
     page.get_by_role("button", name="Open this text on the attention page").click()
     expect(page.get_by_role("heading", name="Attention visualizer")).to_be_visible(timeout=ANSWER_TIMEOUT)
     expect(page).to_have_url(re.compile(r"/attention\?text=What\+a\+fantastic"))
     expect(page.get_by_role("textbox", name="Text")).to_have_value("What a fantastic, heart-warming film!")
+
+
+def _download(page: Page, control) -> bytes:
+    with page.expect_download(timeout=60_000) as download:
+        control.click()
+    return Path(download.value.path()).read_bytes()
+
+
+def _check_exports(page: Page) -> None:
+    """The answer's CSV, the explanation's JSON, a chart's interactive HTML and its PNG."""
+    rows = list(csv.DictReader(io.StringIO(_download(page, page.locator(".st-key-classify_result_csv button").first).decode())))
+    assert [r["label"] for r in rows] == ["positive", "negative"]
+    assert sum(float(r["probability"]) for r in rows) == pytest.approx(1.0, abs=1e-6)
+    explained = json.loads(_download(page, page.locator(".st-key-classify_attr_json button").first))
+    assert explained["label"] == "positive" and explained["text"] == "What a fantastic, heart-warming film!"
+    for scores in explained["attributions"].values():
+        assert len(scores) == len(explained["tokens"])
+    assert [f["order"] for f in explained["faithfulness"]][-1] == "Random order"
+    html = _download(page, page.locator(".st-key-classify_chart_html button").first).decode()
+    assert "Predicted: positive" in html and "plotly" in html.lower()
+    chart = page.locator(".st-key-classify_chart")
+    chart.hover()
+    png = _download(page, chart.locator(".modebar-btn[data-title='Download plot as a PNG']"))
+    assert png.startswith(b"\x89PNG") and len(png) > 5_000
 
 
 def test_classification_taught_by_examples_explained_and_evaluated(page, app_url):
