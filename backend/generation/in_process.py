@@ -37,6 +37,7 @@ from backend.generation.token_steps import (
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import LoadedModel
 from backend.runtime.model_cache import get_model
+from backend.runtime.public_mode import limits
 from backend.runtime.registry import SMOLLM2
 from backend.runtime.scheduler import Job
 from backend.shared.text_input import check_token_count, clean_text
@@ -187,7 +188,7 @@ def encode_prompt(handle: LoadedModel, prompt: str, chat: bool, system_prompt: s
 
 def check_window(prompt_tokens: int, max_new_tokens: int, window: int, model_name: str) -> None:
     """Prompt and answer must fit in the positions the model was built for."""
-    check_token_count(prompt_tokens, min(MAX_PROMPT_TOKENS, window - 1), "prompt", model_name)
+    check_token_count(prompt_tokens, min(MAX_PROMPT_TOKENS, limits().prompt_tokens, window - 1), "prompt", model_name)
     if prompt_tokens + max_new_tokens > window:
         raise InputError(
             f"The prompt ({prompt_tokens} tokens) plus {max_new_tokens} new tokens is more than "
@@ -210,6 +211,13 @@ def generate(
         prompt_ids = encode_prompt(handle, prompt, settings.chat, settings.system_prompt)
         pieces = [handle.preprocessor.decode([i]) for i in prompt_ids]
     check_window(len(prompt_ids) + len(prefix), settings.max_new_tokens, model_window(handle), handle.spec.name)
+    recorded = len(prompt_ids) + len(prefix) + settings.max_new_tokens
+    if settings.record_attention and recorded > limits().recorded_attention_tokens:
+        raise InputError(
+            f"Recording attention keeps every layer's weights for every token: at most "
+            f"{limits().recorded_attention_tokens} tokens (prompt + new) here, and this asks for {recorded}. "
+            "Lower max new tokens, shorten the prompt, or turn recording off (the view still works, one pass when opened)."
+        )
     return GenerationStream(handle, prompt, prompt_ids, pieces, settings, prefix, force)
 
 

@@ -10,88 +10,71 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing
-from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-import requests
-
+from backend.generation.engines import Engine, check_allowed, check_destination
+from backend.generation.remote_http import Exchange
 from backend.generation.token_steps import (
     Candidate,
     GenerationSettings,
     Step,
     StepStream,
     submit_stream,
+    time_limit_seconds,
 )
-from backend.runtime.errors import EngineError, InputError
+from backend.runtime.errors import EngineError
 from backend.runtime.loaded_model import RunInfo
-from backend.runtime.scheduler import Job
+from backend.runtime.scheduler import SCHEDULER, Job
 
-URL_ENV = "DASHBOARD_OPENAI_BASE_URL"  # e.g. http://127.0.0.1:8080/v1
-MODEL_ENV = "DASHBOARD_OPENAI_MODEL"  # the model name the server expects (vLLM needs it)
-API_KEY_ENV = "DASHBOARD_OPENAI_API_KEY"
 TOP_LOGPROBS = 5
-CONNECT_SECONDS = 5.0
-READ_SECONDS = 30.0  # the longest wait for the next piece of the stream
+POOL_SIZE = 4  # generations on remote servers at once, whatever the servers (no queue per URL)
+MODEL_LIST_SECONDS = 10.0
 
 
-def default_url() -> str:
-    return os.environ.get(URL_ENV, "").strip()
+MAX_TOKEN_CHARS = 200  # a token is a few characters; a server's longer "token" is cut here
+MAX_ALTERNATIVES = 20
 
 
-def normalise_url(url: str) -> str:
-    """'http://host:8080', '.../v1/' or '.../v1/chat/completions' all become 'http://host:8080/v1'."""
-    url = (url or "").strip().rstrip("/")
-    if not url:
-        raise InputError(f"Give the server's URL (for example http://127.0.0.1:8080/v1), or set {URL_ENV}.")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{url!r} is not an http(s) URL. It should look like http://127.0.0.1:8080/v1.")
-    for tail in ("/chat/completions", "/completions"):
-        if url.endswith(tail):
-            url = url[: -len(tail)]
-    return url if url.endswith("/v1") else f"{url}/v1"
+def _token(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("a token is not a string")
+    return value[:MAX_TOKEN_CHARS]
 
 
-@dataclass(frozen=True)
-class Engine:
-    base_url: str
-    model: str = ""  # empty: the first model the server lists
-
-    @classmethod
-    def at(cls, url: str, model: str = "") -> Engine:
-        return cls(normalise_url(url), (model or os.environ.get(MODEL_ENV, "")).strip())
+def _probability(logprob: object) -> float:
+    """exp(logprob) for a server's number; anything but a finite number at most 0 is refused."""
+    if isinstance(logprob, bool) or not isinstance(logprob, int | float) or not -math.inf <= logprob <= 0.0:
+        raise ValueError("a log-probability is not a number at most 0")
+    return math.exp(logprob)
 
 
-def _candidates(entries: Sequence[tuple[str, float]]) -> tuple[Candidate, ...]:
-    ranked = sorted(entries, key=lambda e: -e[1])
-    return tuple(Candidate(-1, token, math.exp(logprob)) for token, logprob in ranked)
+def _candidates(entries: Sequence[tuple[object, object]]) -> tuple[Candidate, ...]:
+    checked = [(_token(token), _probability(logprob)) for token, logprob in list(entries)[:MAX_ALTERNATIVES]]
+    return tuple(Candidate(-1, token, p) for token, p in sorted(checked, key=lambda e: -e[1]))
 
 
 def _steps_from_chunk(choice: dict, first_index: int, seconds: float) -> list[Step]:
-    """Steps from one streamed choice: chat (`logprobs.content`) or completions (`tokens`)."""
+    """Steps from one streamed choice: chat (`logprobs.content`) or completions (`tokens`).
+    Whatever the server sent is checked (strings, numbers, lengths); a wrong type raises."""
     logprobs = choice.get("logprobs") or {}
-    entries: list[tuple[str, float, list[tuple[str, float]]]] = []
+    entries: list[tuple[str, float, tuple[Candidate, ...]]] = []
     if isinstance(logprobs.get("content"), list):
         for item in logprobs["content"]:
-            top = [(t["token"], float(t["logprob"])) for t in item.get("top_logprobs") or []]
-            entries.append((item["token"], float(item["logprob"]), top))
+            top = [(t["token"], t["logprob"]) for t in item.get("top_logprobs") or []]
+            entries.append((_token(item["token"]), _probability(item["logprob"]), _candidates(top)))
     elif isinstance(logprobs.get("tokens"), list):
         tops = logprobs.get("top_logprobs") or [None] * len(logprobs["tokens"])
         for token, logprob, top in zip(logprobs["tokens"], logprobs["token_logprobs"], tops, strict=False):
-            entries.append((token, float(logprob), list((top or {}).items())))
+            entries.append((_token(token), _probability(logprob), _candidates(list((top or {}).items()))))
     else:  # a server that sends no odds: the text alone
         delta = choice.get("delta") or {}
         text = delta.get("content") if "delta" in choice else choice.get("text")
-        return [Step(first_index, -1, text, float("nan"), 0, seconds, ())] if text else []
+        return [Step(first_index, -1, _token(text), float("nan"), 0, seconds, ())] if text else []
     steps = []
-    for n, (token, logprob, top) in enumerate(entries):
-        before = _candidates(top)
+    for n, (token, probability, before) in enumerate(entries):
         rank = next((i + 1 for i, c in enumerate(before) if c.text == token), 0)  # 0: not in the list
-        steps.append(Step(first_index + n, -1, token, math.exp(logprob), rank, seconds, before))
+        steps.append(Step(first_index + n, -1, token, probability, rank, seconds, before))
     return steps
 
 
@@ -126,74 +109,64 @@ class RemoteStream(StepStream):
         body.update(prompt=self.prompt, logprobs=TOP_LOGPROBS)
         return "completions", body
 
-    def _post(self, path: str, body: dict) -> requests.Response:
-        url = f"{self.engine.base_url}/{path}"
-        headers = {"Authorization": f"Bearer {os.environ[API_KEY_ENV]}"} if os.environ.get(API_KEY_ENV) else {}
-        try:
-            response = requests.post(url, json=body, stream=True, timeout=(CONNECT_SECONDS, READ_SECONDS), headers=headers)
-        except requests.exceptions.ConnectTimeout as exc:
-            raise EngineError(f"{self.engine.base_url} did not accept a connection within {CONNECT_SECONDS:.0f} s.") from exc
-        except requests.exceptions.ReadTimeout as exc:
-            raise EngineError(f"{self.engine.base_url} accepted the request but did not answer within {READ_SECONDS:.0f} s.") from exc
-        except requests.exceptions.RequestException as exc:
-            raise EngineError(
-                f"Could not connect to {self.engine.base_url} ({type(exc).__name__}). Is the server running, "
-                "and is the URL right?"
-            ) from exc
-        if response.status_code >= 400:
-            detail = response.text[:300].strip()
-            response.close()
-            raise EngineError(f"The server at {self.engine.base_url} answered HTTP {response.status_code}: {detail or response.reason}")
-        return response
-
-    def _model_name(self) -> str:
+    def _model_name(self, deadline: float) -> str:
         """The first model the server lists (vLLM needs a name; llama.cpp accepts any)."""
-        try:
-            listed = requests.get(f"{self.engine.base_url}/models", timeout=(CONNECT_SECONDS, READ_SECONDS)).json()
-            return str(listed["data"][0]["id"])
-        except (requests.exceptions.RequestException, ValueError, KeyError, IndexError, TypeError):
-            return "default"  # the generation request itself will say what is wrong
+        with Exchange(self.engine, min(deadline, time.perf_counter() + MODEL_LIST_SECONDS), self._cancel.is_set) as exchange:
+            try:
+                exchange.request("GET", "models")
+                return str(exchange.read_json()["data"][0]["id"])[:200]
+            except (EngineError, KeyError, IndexError, TypeError):
+                return "default"  # the generation request itself will say what is wrong
 
     def _produce(self, started: float, deadline: float) -> Iterator[Step]:
+        check_allowed(self.engine)
+        check_destination(self.engine)
         if not self.model_name:
-            self.model_name = self._model_name()
+            self.model_name = self._model_name(deadline)
         path, body = self._request_body()
-        with closing(self._post(path, body)) as response:
-            try:
-                for line in response.iter_lines(decode_unicode=False):
-                    if self._should_end(deadline):
-                        break
-                    if not line or line.startswith(b":"):
-                        continue
-                    if not line.startswith(b"data:"):
-                        raise self._garbage(line)
-                    data = line[5:].strip()
-                    if data == b"[DONE]":
-                        break
-                    try:
-                        chunk = json.loads(data)
-                        choice = chunk["choices"][0]
-                    except (ValueError, KeyError, IndexError, TypeError) as exc:
-                        raise self._garbage(data) from exc
-                    for step in _steps_from_chunk(choice, len(self.steps), time.perf_counter() - started):
-                        self.steps.append(step)
-                        self.run = RunInfo(self.model_name, f"server at {self.engine.base_url}", time.perf_counter() - started)
-                        yield step
-                    if choice.get("finish_reason") == "stop":
-                        self.stop_reason = "end of answer"
-            except requests.exceptions.RequestException as exc:
-                raise EngineError(f"The stream from {self.engine.base_url} broke off or stalled for over {READ_SECONDS:.0f} s ({type(exc).__name__}).") from exc
-        self.run = RunInfo(self.model_name, f"server at {self.engine.base_url}", time.perf_counter() - started)
+        where = f"server: {self.engine.name}" if self.engine.configured else f"server at {self.engine.base_url}"
+        with Exchange(self.engine, deadline, self._cancel.is_set) as exchange:
+            exchange.request("POST", path, body)
+            for line in exchange.lines():
+                if self._should_end(deadline):
+                    break
+                if not line or line.startswith(b":"):
+                    continue
+                if not line.startswith(b"data:"):
+                    raise self._garbage()
+                data = line[5:].strip()
+                if data == b"[DONE]":
+                    break
+                try:
+                    choice = json.loads(data)["choices"][0]
+                    steps = _steps_from_chunk(choice, len(self.steps), time.perf_counter() - started)
+                except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+                    raise self._garbage() from exc
+                for step in steps:
+                    self.steps.append(step)
+                    self.run = RunInfo(self.model_name, where, time.perf_counter() - started)
+                    yield step
+                if choice.get("finish_reason") == "stop":
+                    self.stop_reason = "end of answer"
+            if exchange.ended_by == "deadline":
+                self.stop_reason = f"time limit ({time_limit_seconds():.0f} s)"
+            elif exchange.ended_by == "stop":
+                self.stop_reason = "stopped"
+        self.run = RunInfo(self.model_name, where, time.perf_counter() - started)
 
-    def _garbage(self, seen: bytes) -> EngineError:
+    def _garbage(self) -> EngineError:
         return EngineError(
-            f"The server at {self.engine.base_url} did not answer like an OpenAI-compatible API "
-            f"(expected 'data: {{...}}' lines, got {seen[:80].decode('utf-8', 'replace')!r})."
+            f"{self.engine.label} did not answer like an OpenAI-compatible API (expected 'data: {{...}}' lines "
+            "with a choice in each)."
         )
 
 
 def submit_remote(
     engine: Engine, prompt: str, settings: GenerationSettings, *, owner: str | None = None, slot: str | None = None
 ) -> Job:
-    """Queue a generation on the server (one at a time per server URL, as for a local model)."""
-    return submit_stream(f"engine:{engine.base_url}", RemoteStream, prompt, settings, engine, owner=owner, slot=slot)
+    """Queue a generation on a server. All servers share one pool of `POOL_SIZE` workers (a queue
+    per URL would let every typed URL leave a thread behind); the server batches, not us."""
+    check_allowed(engine)
+    pool = [f"remote-engines/{i}" for i in range(POOL_SIZE)]
+    queue_key = min(pool, key=lambda key: SCHEDULER.queue(key).length)
+    return submit_stream(queue_key, RemoteStream, prompt, settings, engine, owner=owner, slot=slot)

@@ -14,6 +14,7 @@ import numpy as np
 
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import RunInfo
+from backend.runtime.public_mode import limits
 from backend.runtime.scheduler import SCHEDULER, Job
 from backend.shared.text_input import clean_text
 
@@ -54,8 +55,9 @@ class GenerationSettings:
         return self.temperature == 0
 
     def validate(self) -> None:
-        if not _whole(self.max_new_tokens) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
-            raise InputError(f"Max new tokens must be a whole number from 1 to {MAX_NEW_TOKENS}.")
+        most = min(MAX_NEW_TOKENS, limits().new_tokens)
+        if not _whole(self.max_new_tokens) or not 1 <= self.max_new_tokens <= most:
+            raise InputError(f"Max new tokens must be a whole number from 1 to {most} here.")
         if not isinstance(self.temperature, (int, float)) or not 0.0 <= self.temperature <= MAX_TEMPERATURE:
             raise InputError(f"Temperature must be between 0 (greedy) and {MAX_TEMPERATURE:g}.")
         if not _whole(self.top_k) or not 0 <= self.top_k <= MAX_TOP_K:

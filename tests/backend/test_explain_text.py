@@ -11,8 +11,8 @@ from backend.runtime.errors import InputError
 from backend.runtime.model_cache import get_model
 from backend.runtime.registry import MINILM
 from backend.text.classifiers import resolve
-from backend.text.encoder import class_probabilities
 from backend.text.classify import classify
+from backend.text.encoder import class_probabilities
 from backend.text.evaluation import MAX_ROWS, align_labels, evaluate, read_table
 from backend.text.explain_text import explain_text
 from backend.text.sentiment import HELDOUT_FILE, read_rows

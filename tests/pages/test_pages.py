@@ -137,7 +137,7 @@ def test_generation_through_a_server_that_refuses_is_a_clear_message(app):
     at.text_area(key="generate_prompt").input("Hi")
     at.button(key="generate_run").click().run()
     assert not at.exception
-    assert "Could not connect to http://127.0.0.1:9/v1" in at.error[0].value
+    assert "http://127.0.0.1:9/v1 refused the connection" in at.error[0].value
 
 
 def test_image_recognition_of_the_example_cat(app):

@@ -1,0 +1,217 @@
+"""One HTTP exchange with a generation server, on the assumption that the server may be hostile.
+
+- No redirects followed, no proxy or `.netrc` from the environment, `Accept-Encoding: identity`
+  (a compressed answer is refused: nothing is inflated in memory).
+- Every line and the whole body are capped in bytes; a line without an end is cut off there.
+- One deadline for the whole exchange, enforced even while a read is pending: a watchdog (one
+  thread for every exchange in the process) shuts the socket down at the deadline, or as soon as
+  the caller says to stop (Stop pressed, the visitor left). A server that trickles a byte every
+  29 s therefore ends at the deadline, not never.
+- Error messages say what happened (status code, refused, timed out), never what the server sent.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+from backend.generation.engines import Engine
+from backend.runtime.errors import EngineError
+from backend.runtime.public_mode import is_public
+
+CONNECT_SECONDS = 5.0
+READ_SECONDS = 30.0  # the longest wait for the next piece of an answer
+MAX_LINE_BYTES = 256 * 1024  # one streamed event (a token and its alternatives is under 2 KB)
+MAX_BODY_BYTES = 16 * 1024 * 1024  # one whole answer (1,024 tokens with alternatives is about 2 MB)
+MAX_JSON_BYTES = 256 * 1024  # a non-streamed answer (the model list)
+POLL_SECONDS = 0.1
+
+
+class _Watchdog:
+    """Shuts down the sockets of exchanges past their deadline or asked to stop."""
+
+    def __init__(self) -> None:
+        self._watched: set[Exchange] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._watched.add(exchange)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="remote-watchdog", daemon=True)
+                self._thread.start()
+
+    def forget(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._watched.discard(exchange)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(POLL_SECONDS)
+            with self._lock:
+                watched = list(self._watched)
+            for exchange in watched:
+                exchange.check()
+
+
+_WATCHDOG = _Watchdog()
+
+
+class Exchange:
+    """`with Exchange(engine, deadline, should_stop) as x: x.request(...); for line in x.lines(): ...`
+
+    After the exchange, `ended_by` is "deadline" or "stop" when the watchdog cut it short (the
+    read that was pending then raises nothing: `lines()` simply ends)."""
+
+    def __init__(self, engine: Engine, deadline: float, should_stop: Callable[[], bool] = lambda: False) -> None:
+        self.engine = engine
+        self.deadline = deadline  # time.perf_counter() value
+        self.should_stop = should_stop
+        self.ended_by: str | None = None
+        self._sock_lock = threading.Lock()
+        self._connection: http.client.HTTPConnection | None = None
+        self._sock: socket.socket | None = None  # kept: http.client drops its own reference early
+        self._response: http.client.HTTPResponse | None = None
+        self._read = 0
+
+    def __enter__(self) -> Exchange:
+        _WATCHDOG.watch(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _WATCHDOG.forget(self)
+        with self._sock_lock:
+            connection, self._connection, self._sock = self._connection, None, None
+        if self._response is not None:
+            self._response.close()
+        if connection is not None:
+            connection.close()
+
+    # --- the watchdog's side ---
+    def check(self) -> None:
+        if self.ended_by is not None:
+            return
+        if time.perf_counter() > self.deadline:
+            self.ended_by = "deadline"
+        elif self.should_stop():
+            self.ended_by = "stop"
+        else:
+            return
+        self._cut()
+
+    def _cut(self) -> None:
+        with self._sock_lock:
+            sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # a pending recv returns at once
+            except OSError:
+                pass
+
+    # --- the caller's side ---
+    def _where(self) -> str:
+        return self.engine.label
+
+    def request(self, method: str, path: str, body: dict | None = None) -> http.client.HTTPResponse:
+        parts = urlsplit(self.engine.base_url)
+        secure = parts.scheme == "https"
+        port = parts.port or (443 if secure else 80)
+        if secure:
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+                parts.hostname, port, timeout=CONNECT_SECONDS, context=ssl.create_default_context()
+            )
+        else:
+            connection = http.client.HTTPConnection(parts.hostname, port, timeout=CONNECT_SECONDS)
+        with self._sock_lock:
+            self._connection = connection
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = {
+            "Accept": "text/event-stream, application/json",
+            "Accept-Encoding": "identity",
+            "User-Agent": "ai-dashboard",
+        }
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        if self.engine.configured and self.engine.api_key:
+            headers["Authorization"] = f"Bearer {self.engine.api_key}"
+        try:
+            connection.connect()
+            connection.sock.settimeout(READ_SECONDS)
+            with self._sock_lock:
+                self._sock = connection.sock
+            if self.ended_by is not None:  # the deadline or a stop came while connecting
+                self._cut()
+            connection.request(method, f"{parts.path}/{path}", body=payload, headers=headers)
+            response = connection.getresponse()
+        except TimeoutError as exc:
+            raise self._failure("did not answer in time") from exc
+        except ConnectionRefusedError as exc:
+            raise self._failure("refused the connection") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._failure(f"could not be reached ({type(exc).__name__})") from exc
+        self._response = response
+        if self.ended_by is not None:  # cut while the headers were arriving: they may be partial
+            raise self._failure("was cut off")
+        if 300 <= response.status < 400:
+            raise EngineError(f"{self._where()} answered with a redirect (HTTP {response.status}); redirects are not followed. Give the final URL.")
+        if response.status >= 400:
+            hint = " It wants an API key, or a different one." if response.status in (401, 403) else ""
+            raise EngineError(f"{self._where()} answered HTTP {response.status}.{hint}")
+        encoding = (response.getheader("Content-Encoding") or "identity").strip().lower()
+        if encoding != "identity":
+            raise EngineError(f"{self._where()} sent a compressed answer ({encoding[:20]!r}) although asked not to.")
+        return response
+
+    def _failure(self, what: str) -> EngineError:
+        if self.ended_by == "deadline":
+            return EngineError(f"{self._where()} did not answer before the time limit.")
+        if self.ended_by == "stop":
+            return EngineError("Stopped before the server answered.")
+        if is_public():
+            return EngineError(f"{self._where()} is not answering right now. Try again later.")
+        return EngineError(f"{self._where()} {what}. Is the server running, and is the URL right?")
+
+    def lines(self) -> Iterator[bytes]:
+        """The answer's lines (without line ends), each and all together capped; ends quietly
+        when the watchdog cut the exchange (see `ended_by`)."""
+        response = self._response
+        assert response is not None, "request() first"
+        while True:
+            try:
+                line = response.readline(MAX_LINE_BYTES + 1)
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                if self.ended_by is not None:
+                    return
+                raise EngineError(f"The answer from {self._where()} broke off or stalled for over {READ_SECONDS:.0f} s.") from exc
+            if self.ended_by is not None:
+                return
+            if not line:
+                return
+            self._read += len(line)
+            if len(line) > MAX_LINE_BYTES:
+                raise EngineError(f"{self._where()} sent a line longer than {MAX_LINE_BYTES // 1024} KB; the answer is not read further.")
+            if self._read > MAX_BODY_BYTES:
+                raise EngineError(f"{self._where()} sent more than {MAX_BODY_BYTES // 2**20} MB; the answer is not read further.")
+            yield line.rstrip(b"\r\n")
+
+    def read_json(self) -> object:
+        """A whole non-streamed answer as JSON (capped)."""
+        response = self._response
+        assert response is not None, "request() first"
+        try:
+            data = response.read(MAX_JSON_BYTES + 1)
+        except (OSError, http.client.HTTPException) as exc:
+            raise EngineError(f"The answer from {self._where()} broke off.") from exc
+        if len(data) > MAX_JSON_BYTES:
+            raise EngineError(f"{self._where()} sent more than {MAX_JSON_BYTES // 1024} KB where a short answer was expected.")
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise EngineError(f"{self._where()} did not answer with JSON.") from exc

@@ -1,0 +1,56 @@
+"""How much one visitor may ask for: the caps of a laptop in a talk, and the tighter ones of public mode.
+
+`DASHBOARD_PUBLIC=1` (set by the Space image) is for a deployment open to strangers. Then:
+- generation servers come only from the operator's list (`backend.generation.engines`), never
+  from a URL a visitor types or links;
+- model ids only from the operator's allow-list (`DASHBOARD_ALLOWED_MODELS`, see
+  `backend.runtime.registry`), fetched when the image is built, never at run time;
+- every cap below is tighter, and the pages state each one where it applies.
+Outside public mode the caps are loose but still there: no single request may hold a shared
+model for minutes or fill the machine's memory. The backend enforces them; the pages only say so.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+PUBLIC_ENV = "DASHBOARD_PUBLIC"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def is_public() -> bool:
+    """True when this deployment is open to strangers (read on every call: tests switch it)."""
+    return os.environ.get(PUBLIC_ENV, "").strip().lower() in _TRUE
+
+
+@dataclass(frozen=True)
+class Limits:
+    text_chars: int  # any text a visitor types (prompt, sentence, labels are capped separately)
+    text_tokens: int  # tokens of one text classified, explained or shown as attention
+    ig_steps: int  # Integrated Gradients steps (text and image)
+    score_cam_channels: int  # Score-CAM runs one masked image per channel of the chosen layer
+    prompt_tokens: int  # a generation prompt
+    recorded_attention_tokens: int  # prompt + new tokens when attention is recorded while generating
+    new_tokens: int  # tokens per generation
+    csv_rows: int  # rows of one uploaded CSV
+    upload_pixels: int  # pixels of one uploaded image
+    job_seconds: float  # wall clock of one request on a shared model (generation has its own limit)
+    queue_length: int  # requests waiting for one model; more get "busy, try again"
+    jobs_per_address: int  # unfinished requests from one client address, all pages together
+
+
+LAPTOP = Limits(
+    text_chars=20_000, text_tokens=256, ig_steps=300, score_cam_channels=2048, prompt_tokens=2048,
+    recorded_attention_tokens=2048, new_tokens=1024, csv_rows=2000, upload_pixels=50_000_000,
+    job_seconds=300.0, queue_length=64, jobs_per_address=24,
+)
+PUBLIC = Limits(
+    text_chars=4000, text_tokens=128, ig_steps=64, score_cam_channels=320, prompt_tokens=512,
+    recorded_attention_tokens=384, new_tokens=256, csv_rows=300, upload_pixels=16_000_000,
+    job_seconds=60.0, queue_length=24, jobs_per_address=4,
+)
+
+
+def limits() -> Limits:
+    return PUBLIC if is_public() else LAPTOP
