@@ -4,6 +4,7 @@ import streamlit as st
 
 from backend.attention.matrices import VIEW_TOKENS, tensor_npz, window_for
 from backend.attention.weights import MAX_TOKENS, submit_attention
+from backend.runtime.public_mode import limits
 from ui.attention_sections import (
     head_view,
     heatmap,
@@ -56,7 +57,10 @@ st.latex(r"\mathrm{Attention}(Q,K,V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\s
 
 spec = model_picker("attention", key="attention_model")
 example_buttons(EXAMPLES, key_prefix="attention")
-text = st.text_input("Text", key="attention_text", help=f"Up to {MAX_TOKENS} tokens; views show {VIEW_TOKENS} at a time.")
+text = st.text_input(
+    "Text", key="attention_text", max_chars=limits().text_chars,
+    help=f"Up to {min(MAX_TOKENS, limits().text_tokens)} tokens here; views show {VIEW_TOKENS} at a time.",
+)
 
 toy = st.session_state.get("attention_view") == VIEWS[-1]  # the toy example needs no model
 result = None

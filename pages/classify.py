@@ -3,6 +3,7 @@ or the built-in sentiment head), with token attributions, their faithfulness, an
 
 import streamlit as st
 
+from backend.runtime.public_mode import limits
 from backend.shared.token_attributions import DEFAULT_STEPS, MAX_STEPS
 from backend.text.classify import submit_classify
 from backend.text.explain_text import submit_explain
@@ -44,7 +45,7 @@ state = PageState(
         Field(views.EXAMPLES_KEY, "examples", STARTER_ROWS, views.parse_examples, views.dump_examples),
         text_field("classify_target", "explain", default="", max_chars=200),
         choice_field("classify_compare", "compare", ["loo", "gxi"]),
-        int_field("classify_steps", "steps", DEFAULT_STEPS, 1, MAX_STEPS),
+        int_field("classify_steps", "steps", DEFAULT_STEPS, 1, min(MAX_STEPS, limits().ig_steps)),
     ],
 )
 state.header("Text classification")
@@ -81,7 +82,7 @@ with shown_errors():
         if "classify_teach_error" in st.session_state:
             st.error(st.session_state["classify_teach_error"], icon=":material/error:")
         classifier = taught.spec(spec.key) if taught else None
-text = st.text_area("Text", key="classify_text", height=100, placeholder="Type a sentence, or click an example above.")
+text = st.text_area("Text", key="classify_text", height=100, max_chars=limits().text_chars, placeholder="Type a sentence, or click an example above.")
 st.button("Classify", key="classify_run", type="primary")
 state.publish()
 

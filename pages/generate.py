@@ -100,13 +100,14 @@ elif remote:
 else:
     spec = model_picker("generation", key="generate_model")
 example_buttons(EXAMPLES, key_prefix="generate")
-prompt = st.text_area("Prompt", key="generate_prompt", height=100, placeholder="Ask something, or click an example above.")
+prompt = st.text_area("Prompt", key="generate_prompt", height=100, max_chars=limits().text_chars, placeholder="Ask something, or click an example above.")
 c1, c2, c3 = st.columns([2, 3, 2], vertical_alignment="center")
 chat = c1.checkbox("Chat template", key="generate_chat", help="Wrap the prompt as a user turn, as the instruct model was fine-tuned to expect. Off: raw completion.")
 system = c2.text_input("System prompt (chat only)", key="generate_system", disabled=not chat, placeholder="empty: the model's default")
 record = c3.checkbox(
     "Record attention", key="generate_attention", disabled=remote,
-    help="Keep, at every step, where the predicting position attended, so 'Where it looked' shows it live. "
+    help="Keep, at every step, where the predicting position attended, so 'Where it looked' shows it live "
+    f"(prompt + new tokens at most {limits().recorded_attention_tokens} here). "
     "Measured at 0–4% speed here (bench/generation.py); without it the view runs one forward pass when opened.",
 )
 c1, c2, c3, c4, c5, c6 = st.columns(6)

@@ -9,10 +9,10 @@ from backend.vision.cnn_inside import MAX_CHANNELS
 from backend.vision.image_decoding import (
     EXAMPLES,
     FORMATS_TEXT,
-    MAX_PIXELS,
     MAX_UPLOAD_MB,
     example_image,
     load_image,
+    max_pixels,
 )
 from backend.vision.recognition import MAX_TOP_K, submit_recognise
 from backend.vision.saliency import CAM_METHODS, PIXEL_METHODS
@@ -66,7 +66,7 @@ if model_id.strip():
 c1, c2 = st.columns([2, 1])
 source = c1.radio("Image", SOURCES, horizontal=True, key="recognise_source")
 top_k = c2.slider("Classes shown", 1, MAX_TOP_K, key="recognise_top_k")
-limits = (f"Up to {MAX_UPLOAD_MB} MB and {MAX_PIXELS // 1_000_000} megapixels. The image is read in memory and "
+limits = (f"Up to {MAX_UPLOAD_MB} MB and {max_pixels() // 1_000_000} megapixels. The image is read in memory and "
           "never written to disk; it is not part of the page's link.")
 image, image_id = None, None
 with shown_errors():
@@ -86,7 +86,12 @@ with shown_errors():
                        f"or upload a photo instead. {limits}")
         if upload is not None:
             data = upload.getvalue()
-            image, image_id = load_image(data, upload.name), ("upload", hashlib.sha256(data).hexdigest())
+            digest = hashlib.sha256(data).hexdigest()
+            decoded = st.session_state.get("_recognise_decoded")
+            if decoded is None or decoded[0] != digest:  # decoded once per upload, not on every rerun
+                st.session_state.pop("_recognise_decoded", None)
+                decoded = st.session_state["_recognise_decoded"] = (digest, load_image(data, upload.name))
+            image, image_id = decoded[1], ("upload", digest)
 state.publish()
 
 if image is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,6 +12,7 @@ import streamlit as st
 from backend.runtime.errors import DashboardError
 from backend.runtime.loaded_model import RunInfo
 from backend.runtime.registry import MODELS, ModelSpec, Task, models_for
+from ui.markdown import plain
 from ui.state import Field, choice_field, set_by_click
 
 log = logging.getLogger("dashboard")
@@ -18,16 +20,18 @@ log = logging.getLogger("dashboard")
 
 @contextmanager
 def shown_errors() -> Iterator[None]:
-    """Show a user's mistake as a message, and a bug as a short notice, never as a traceback."""
+    """Show a user's mistake as a message, and a bug as a short notice with an error id (the
+    details go to the server log under that id), never as a traceback."""
     try:
         yield
     except DashboardError as exc:
-        st.error(str(exc), icon=":material/error:")
-    except Exception as exc:  # Streamlit's rerun/stop signals are BaseExceptions and pass through
-        log.exception("Unexpected error on a page")
+        st.error(plain(exc), icon=":material/error:")
+    except Exception:  # Streamlit's rerun/stop signals are BaseExceptions and pass through
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("Unexpected error on a page (error id %s)", error_id)
         st.error(
-            f"Something went wrong inside the app ({type(exc).__name__}: {exc}). "
-            "The details are in the server log; try again or pick another input.",
+            f"Something went wrong inside the app (error id {error_id}). Try again or pick another input; "
+            "whoever runs this server finds the details in its log under that id.",
             icon=":material/bug_report:",
         )
 
@@ -50,7 +54,7 @@ def model_picker(task: Task, key: str) -> ModelSpec:
 
 def run_caption(run: RunInfo, extra: str = "") -> None:
     """'Which model ran, on which device, and how long it took' under an answer."""
-    parts = [f"**Model:** {run.model}", f"**Device:** {run.device}", f"**Time:** {run.seconds * 1000:.0f} ms"]
+    parts = [f"**Model:** {plain(run.model)}", f"**Device:** {plain(run.device)}", f"**Time:** {run.seconds * 1000:.0f} ms"]
     if extra:
         parts.append(extra)
     st.caption(" · ".join(parts))

@@ -33,6 +33,7 @@ from backend.runtime.scheduler import Job
 from ui.common import shown_errors
 from ui.export import chart
 from ui.jobs import POLL_SECONDS, mine, queue_message, remembered
+from ui.markdown import plain
 
 DRAW_EVERY = 0.15  # seconds between redraws of the live text
 
@@ -127,7 +128,7 @@ def where_it_looked(stream: GenerationStream, step: Step) -> None:
         what = ("all layers" if layer == "mean over layers" else f"layer {layer}") + ", " + (
             "mean over heads" if head == "mean over heads" else f"head {head}")
         st.html(weights_html(tokens, picked, stream.prompt_tokens))
-        st.caption(f"Attention of the position that chose “{shown(step.text)}” ({what}; {source}). "
+        st.caption(f"Attention of the position that chose “{plain(shown(step.text))}” ({what}; {source}). "
                    "Much of a decoder's attention parks on the first token (an 'attention sink') and says little about the answer.")
         scores = None
         if st.toggle(f"Compare with Integrated Gradients (Captum, {IG_STEPS} steps, about 1–3 s)", key="generate_look_ig"):
@@ -152,8 +153,8 @@ def lens(stream: GenerationStream, step: Step) -> None:
         st.caption(
             f"Every layer's hidden state through the final norm and output layer ({found.seconds * 1000:.0f} ms). Text: "
             "the layer's top guess; colour: the probability it gives the token finally chosen (▶ marks the selected one). "
-            + (f"“{shown(step.text)}” becomes the top guess at layer {first_top} of {found.n_layers}." if first_top
-               else f"“{shown(step.text)}” is never the top guess: it was drawn, not the most likely.")
+            + (f"“{plain(shown(step.text))}” becomes the top guess at layer {first_top} of {found.n_layers}." if first_top
+               else f"“{plain(shown(step.text))}” is never the top guess: it was drawn, not the most likely.")
         )
         chart(logit_lens_heatmap(found), key="generate_lens_chart", name=f"logit-lens-step-{step.index + 1}")
         chart(rank_by_layer_chart(found), key="generate_lens_rank", name=f"rank-by-layer-step-{step.index + 1}")

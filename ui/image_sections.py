@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from backend.runtime.public_mode import limits
 from backend.runtime.registry import ModelSpec
 from backend.vision.cnn_inside import MAX_CHANNELS, submit_look_inside
 from backend.vision.explain_image import (
@@ -31,6 +32,7 @@ from backend.vision.saliency import CAM_METHODS, PIXEL_METHODS, VIT_METHODS
 from ui.common import run_caption, shown_errors
 from ui.export import chart, table_downloads
 from ui.jobs import mine, remembered
+from ui.markdown import plain
 
 
 def predictions(original: Image.Image, result: Recognition) -> None:
@@ -88,7 +90,7 @@ def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition,
         asked = st.session_state.get("recognise_layer")
         if asked not in by_name:
             if asked:  # from a link, or kept from another model
-                st.warning(f"This model has no CAM layer '{asked}'; showing {default_layer.name}.", icon=":material/link_off:")
+                st.warning(f"This model has no CAM layer '{plain(asked)}'; showing {plain(default_layer.name)}.", icon=":material/link_off:")
             st.session_state["recognise_layer"] = default_layer.name
         layer = top_right.selectbox(
             "Layer", list(by_name), key="recognise_layer", format_func=lambda n: by_name[n].describe,
@@ -96,7 +98,8 @@ def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition,
         )
         if method == "scorecam":
             st.caption(f"Score-CAM masks the image with each of the layer's channels and runs the network on "
-                       f"every masked copy: {by_name[layer].channels} forward passes.")
+                       f"every masked copy: {by_name[layer].channels} forward passes (at most "
+                       f"{limits().score_cam_channels} here).")
     else:
         layer = None
         left.info("A Vision Transformer has no feature maps, so no CAM: its view is attention rollout.", icon=":material/info:")

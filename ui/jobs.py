@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import OrderedDict
@@ -22,10 +23,27 @@ def session_id() -> str | None:
     return ctx.session_id if ctx is not None else None
 
 
+def client_address() -> str | None:
+    """The visitor's address, for the per-address limit. Behind a proxy on a private or loopback
+    address (a Space's), the last X-Forwarded-For entry, the one that proxy added; the entries
+    before it are the client's own say and are not trusted."""
+    try:
+        direct = st.context.ip_address
+        forwarded = st.context.headers.get("X-Forwarded-For", "")
+    except Exception:  # no request context (a bare script)
+        return None
+    last = forwarded.split(",")[-1].strip() if forwarded else ""
+    try:
+        behind_proxy = direct is None or ipaddress.ip_address(direct).is_private or ipaddress.ip_address(direct).is_loopback
+    except ValueError:
+        behind_proxy = False
+    return (last or direct)[:64] if behind_proxy and last else direct
+
+
 def mine(page: str, part: str | None = None) -> dict[str, str | None]:
-    """`owner` and `slot` arguments for a backend `submit_*` call made by `page` (its URL path).
-    A `part` gives a request its own place (an explanation does not replace the answer)."""
-    return {"owner": session_id(), "slot": f"{page}/{part}" if part else page}
+    """`owner`, `slot` and `client` arguments for a backend `submit_*` call made by `page` (its URL
+    path). A `part` gives a request its own place (an explanation does not replace the answer)."""
+    return {"owner": session_id(), "slot": f"{page}/{part}" if part else page, "client": client_address()}
 
 
 def _ordinal(n: int) -> str:
@@ -65,7 +83,10 @@ def await_job(job: Job) -> Any:
 
 class _Results:
     """Recent answers shared by every session (bounded): moving a slider, or a room asking the
-    same example, does not queue the same model call again."""
+    same example, does not queue the same model call again. A job is held here only while it
+    runs: when it ends, its answer joins the bounded list of recent answers and the job (with
+    its inputs: an image, a text) is let go, also when it failed, was cancelled, or the page that
+    asked moved on before it finished."""
 
     def __init__(self, max_entries: int = 64) -> None:
         self.max_entries = max_entries
@@ -82,19 +103,26 @@ class _Results:
                 self._items.move_to_end(key)
                 return self._items[key]
             job = self._running.get(key)
-            # A job that is done holds its answer until a session keeps it; a failed or cancelled
-            # one is asked again (its failure may have passed, or its owner left).
-            if job is None or job.state in ("failed", "cancelled"):
-                job = self._running[key] = submit()
-            return job
+            if job is not None and job.active:
+                return job
+            job = self._running[key] = submit()
+        job.on_finish(lambda ended, key=key: self._settle(key, ended))
+        return job
 
-    def put(self, key: Hashable, value: Any) -> None:
+    def _settle(self, key: Hashable, job: Job) -> None:
         with self._lock:
-            self._running.pop(key, None)
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+            if self._running.get(key) is job:
+                del self._running[key]
+            if job.state == "done":
+                self._items[key] = job.outcome()
+                self._items.move_to_end(key)
+                while len(self._items) > self.max_entries:
+                    self._items.popitem(last=False)
+
+    def sizes(self) -> tuple[int, int]:
+        """(answers kept, jobs held): for tests and the memory check."""
+        with self._lock:
+            return len(self._items), len(self._running)
 
 
 @st.cache_resource(show_spinner=False)
@@ -121,5 +149,4 @@ def remembered(name: str, key: Hashable, submit: Callable[[], Job], max_entries:
         if not isinstance(claimed, Job):
             return claimed
         found = await_job(claimed)
-    results.put(key, found)
     return found

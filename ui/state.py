@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from ui.markdown import plain
+
 KEPT = "_kept_inputs"  # session_state: page -> {widget key: value}
 CURRENT_PAGE = "_page"  # session_state: the page of the latest run
 MAX_PARAM_CHARS = 1500  # longer texts are left out of links (browsers and chat apps cut long URLs)
@@ -136,7 +138,7 @@ class PageState:
         if self.notices:
             st.warning(
                 "Some values in the link were not understood and were reset to defaults: "
-                + "; ".join(self.notices) + ".",
+                + plain("; ".join(self.notices)) + ".",
                 icon=":material/link_off:",
             )
 
@@ -157,7 +159,7 @@ class PageState:
 
     def note(self, message: str) -> None:
         """A value that only turns out wrong later (a layer the model does not have)."""
-        st.warning(message, icon=":material/link_off:")
+        st.warning(plain(message), icon=":material/link_off:")
 
     def publish(self, extras: dict[str, str] | None = None) -> None:
         """Keep the current values for this session, and put them in the address bar."""

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from backend.runtime.errors import InputError
+from backend.runtime.public_mode import limits
 from backend.shared.token_attributions import MAX_STEPS, METHOD_NAMES
 from backend.text.classify import (
     MAX_TEXTS,
@@ -41,6 +42,7 @@ from backend.text.text_figures import (
 )
 from ui.export import chart, table_downloads
 from ui.jobs import await_job, mine, remembered
+from ui.markdown import plain
 
 EXAMPLES_KEY = "classify_examples"  # the teaching rows: [[text, label], ...]
 
@@ -167,7 +169,7 @@ def explanation_controls(labels: list[str]) -> tuple[str | None, str, int]:
     asked = st.session_state.get("classify_target")
     if asked not in choices:
         if asked:
-            st.caption(f"'{asked}' is not one of this classifier's labels; the predicted label is explained instead.")
+            st.caption(f"'{plain(asked)}' is not one of this classifier's labels; the predicted label is explained instead.")
         st.session_state["classify_target"] = ""
     target = c1.selectbox(
         "Explain the label", choices, key="classify_target",
@@ -179,7 +181,7 @@ def explanation_controls(labels: list[str]) -> tuple[str | None, str, int]:
         "the probability is saturated (near 0 or 1) its gradient, and so its scores, are close to zero.",
     )
     steps = c3.number_input(
-        "IG steps", 1, MAX_STEPS, key="classify_steps",
+        "IG steps", 1, min(MAX_STEPS, limits().ig_steps), key="classify_steps",
         help="Integrated Gradients' steps from the baseline to the text; more steps, smaller Δ.",
     )
     return target or None, compare, int(steps)
@@ -237,7 +239,7 @@ def explanation(found: TextExplanation, compare: str) -> None:
 
 def batch(spec: ClassifierSpec, page: str) -> None:
     """Classify every row of an uploaded CSV; with a label column, evaluate."""
-    st.caption(f"A CSV with a header row, up to {MAX_ROWS:,} rows (larger files are refused, not cut) and 5 MB.")
+    st.caption(f"A CSV with a header row, up to {min(MAX_ROWS, limits().csv_rows):,} rows here (larger files are refused, not cut) and 5 MB.")
     upload = st.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="classify_batch_upload")
     if upload is None:
         return

@@ -22,6 +22,7 @@ from backend.attention.weights import MAX_TOKENS
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import LoadedModel, RunInfo
 from backend.runtime.model_cache import get_model
+from backend.runtime.public_mode import limits
 from backend.runtime.registry import MINILM
 from backend.runtime.scheduler import SCHEDULER, Job
 from backend.shared.text_input import check_token_count, clean_text
@@ -187,7 +188,7 @@ def step_through(
         started = time.perf_counter()
         encoded = handle.preprocessor(text, return_tensors="pt")
         ids = encoded["input_ids"][0].tolist()
-        check_token_count(len(ids), MAX_TOKENS, "text", f"the attention view of {handle.spec.name}")
+        check_token_count(len(ids), min(MAX_TOKENS, limits().text_tokens), "text", f"the attention view of {handle.spec.name}")
         if not 0 <= query < len(ids):
             raise InputError(f"The text has {len(ids)} tokens; pick a query token from 1 to {len(ids)}.")
         captured = _capture(handle, found, layer, encoded)
@@ -229,7 +230,7 @@ def _recompute(
 
 def submit_step_through(
     text: str, layer: int, head: int, query: int, model_key: str = MINILM.key,
-    *, owner: str | None = None, slot: str | None = None, request_key: Hashable | None = None,
+    *, owner: str | None = None, slot: str | None = None, client: str | None = None, request_key: Hashable | None = None,
 ) -> Job:
     args = (clean_text(text), layer, head, query, model_key)
-    return SCHEDULER.submit(model_key, step_through, *args, owner=owner, slot=slot, request_key=request_key or args)
+    return SCHEDULER.submit(model_key, step_through, *args, owner=owner, slot=slot, client=client, request_key=request_key or args)

@@ -17,6 +17,7 @@ import torch
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import RunInfo
 from backend.runtime.model_cache import get_model
+from backend.runtime.public_mode import limits
 from backend.runtime.registry import MINILM
 from backend.runtime.scheduler import SCHEDULER, Job
 from backend.shared.text_input import clean_text, tokenise_each
@@ -50,7 +51,7 @@ def attention_each(texts: Sequence[str], model_key: str = MINILM.key) -> list[At
     outcomes: list[AttentionResult | InputError | None] = [None] * len(texts)
     with handle.lock, torch.inference_mode():
         started = time.perf_counter()
-        valid, errors = tokenise_each(handle.preprocessor, texts, MAX_TOKENS, f"the attention view of {handle.spec.name}")
+        valid, errors = tokenise_each(handle.preprocessor, texts, min(MAX_TOKENS, limits().text_tokens), f"the attention view of {handle.spec.name}")
         for position, error in errors.items():
             outcomes[position] = error
         if valid:
@@ -81,11 +82,11 @@ def attention(text: str, model_key: str = MINILM.key) -> AttentionResult:
 
 
 def submit_attention(
-    text: str, model_key: str = MINILM.key, *, owner: str | None = None, slot: str | None = None
+    text: str, model_key: str = MINILM.key, *, owner: str | None = None, slot: str | None = None, client: str | None = None
 ) -> Job:
     """Queue one attention request; texts for the same model that arrive together share a batch."""
     text = clean_text(text)
     return SCHEDULER.submit(
         model_key, attention_each, text, model_key, batched=True,
-        owner=owner, slot=slot, request_key=("attention", model_key, text),
+        owner=owner, slot=slot, client=client, request_key=("attention", model_key, text),
     )

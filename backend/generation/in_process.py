@@ -245,11 +245,11 @@ def submit_generate(
     prefix: Sequence[int] = (),
     force: int | None = None,
     owner: str | None = None,
-    slot: str | None = None,
+    slot: str | None = None, client: str | None = None,
 ) -> Job:
     """Queue a generation on the in-process model; its `Step`s arrive through `job.stream()`,
     the finished `GenerationStream` is `job.outcome()`."""
     prefix = tuple(int(i) for i in prefix)
     return submit_stream(
-        model_key, generate, prompt, settings or GenerationSettings(), model_key, prefix, force, owner=owner, slot=slot
+        model_key, generate, prompt, settings or GenerationSettings(), model_key, prefix, force, owner=owner, slot=slot, client=client
     )

@@ -19,7 +19,9 @@ import torch
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import LoadedModel
 from backend.runtime.model_cache import get_model
+from backend.runtime.public_mode import limits
 from backend.runtime.scheduler import SCHEDULER, Job
+from backend.shared.text_input import check_token_count
 from backend.shared.token_attributions import (
     TokenAttribution,
     content_positions,
@@ -98,6 +100,8 @@ def attribution(
     output (the chat template stays as it is); returns the scores and their context positions."""
     handle = get_model(model_key)
     ids = context_of(prompt_ids, new_ids, step)
+    check_token_count(len(ids), limits().recorded_attention_tokens, "context (prompt and earlier output)",
+                      f"Integrated Gradients on {handle.spec.name}")
     with handle.lock:
         content = attributable_positions(handle, prompt_ids, user_text, step)
         baseline_token = handle.preprocessor(BASELINE_WORD, add_special_tokens=False)["input_ids"][0]

@@ -162,11 +162,11 @@ class RemoteStream(StepStream):
 
 
 def submit_remote(
-    engine: Engine, prompt: str, settings: GenerationSettings, *, owner: str | None = None, slot: str | None = None
+    engine: Engine, prompt: str, settings: GenerationSettings, *, owner: str | None = None, slot: str | None = None, client: str | None = None
 ) -> Job:
     """Queue a generation on a server. All servers share one pool of `POOL_SIZE` workers (a queue
     per URL would let every typed URL leave a thread behind); the server batches, not us."""
     check_allowed(engine)
     pool = [f"remote-engines/{i}" for i in range(POOL_SIZE)]
     queue_key = min(pool, key=lambda key: SCHEDULER.queue(key).length)
-    return submit_stream(queue_key, RemoteStream, prompt, settings, engine, owner=owner, slot=slot)
+    return submit_stream(queue_key, RemoteStream, prompt, settings, engine, owner=owner, slot=slot, client=client)

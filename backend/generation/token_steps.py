@@ -171,7 +171,7 @@ class StepStream:
 
 def submit_stream(
     queue_key: str, open_stream: Callable[..., StepStream], prompt: str, settings: GenerationSettings,
-    *more: Hashable, owner: str | None = None, slot: str | None = None,
+    *more: Hashable, owner: str | None = None, slot: str | None = None, client: str | None = None,
 ) -> Job:
     """Queue a generation on any engine. The prompt and settings are checked here, before
     queueing; the queue's worker opens `open_stream(prompt, settings, *more)` and publishes each
@@ -180,7 +180,7 @@ def submit_stream(
     settings.validate()
     args = (clean_text(prompt, "prompt"), settings, *more)
     return SCHEDULER.submit(
-        queue_key, open_stream, *args, streaming=True, owner=owner, slot=slot, request_key=(open_stream, *args)
+        queue_key, open_stream, *args, streaming=True, owner=owner, slot=slot, client=client, request_key=(open_stream, *args)
     )
 
 

@@ -22,3 +22,11 @@ class ModelUnavailableError(DashboardError):
 
 class EngineError(DashboardError):
     """A generation server could not be reached, or did not answer as the API says it should."""
+
+
+class BusyError(DashboardError):
+    """Too much is waiting already (on this model, or from this address): try again shortly."""
+
+
+class JobStopped(DashboardError):
+    """A running request was ended: its time limit passed, or nobody is waiting for it anymore."""

@@ -3,23 +3,65 @@
 A loaded model is shared by every Streamlit session and thread. Loading is guarded per model
 (two sessions asking at once get one copy); inference goes through `LoadedModel.lock`, because
 PyTorch modules and fast tokenizers are not safe to use from several threads at once.
+
+Memory is bounded: the packaged defaults stay loaded for good, and the models a visitor named
+(Hub, timm, torchvision) share a budget (`DASHBOARD_MODEL_MEMORY_MB`); the least recently used
+one is dropped when a new one would not fit, and one larger than the whole budget is refused. A
+failed load leaves nothing behind. Every forward pass of a loaded model first checks that its
+request may go on (`scheduler.checkpoint`: the time limit, the visitor still there).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from collections import OrderedDict
 
 from backend.runtime import device as devices
 from backend.runtime.errors import ModelUnavailableError
 from backend.runtime.loaded_model import LoadedModel, Loader
 from backend.runtime.registry import ModelSpec, get_spec
+from backend.runtime.scheduler import checkpoint
 
 log = logging.getLogger(__name__)
-_loaded: dict[str, LoadedModel] = {}
+BUDGET_ENV = "DASHBOARD_MODEL_MEMORY_MB"
+DEFAULT_BUDGET_MB = 2000.0  # for models named by visitors; the defaults (about 700 MB) are extra
+_loaded: OrderedDict[str, LoadedModel] = OrderedDict()  # least recently used first
 _load_locks: dict[str, threading.Lock] = {}
 _registry_lock = threading.Lock()
+
+
+def budget_mb() -> float:
+    try:
+        return max(0.0, float(os.environ.get(BUDGET_ENV, DEFAULT_BUDGET_MB)))
+    except ValueError:
+        return DEFAULT_BUDGET_MB
+
+
+def model_mb(model: object) -> float:
+    """Weights and buffers of a module, in MB."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+
+
+def pinned(spec: ModelSpec) -> bool:
+    """The packaged defaults are never evicted: every page needs one of them."""
+    return spec.source == "package"
+
+
+def _evict_for(new_mb: float) -> None:
+    """Drop least recently used visitor-named models until `new_mb` more fits the budget."""
+    with _registry_lock:
+        named = [(key, m) for key, m in _loaded.items() if not pinned(m.spec)]
+        used = sum(model_mb(m.model) for _, m in named)
+        for key, loaded in named:
+            if used + new_mb <= budget_mb():
+                break
+            del _loaded[key]
+            used -= model_mb(loaded.model)
+            log.warning("Dropped %s from memory (least recently used; budget %.0f MB)", loaded.spec.name, budget_mb())
 
 
 def _loader_for(spec: ModelSpec) -> Loader:
@@ -31,37 +73,65 @@ def _loader_for(spec: ModelSpec) -> Loader:
 
 def get_model(key: str) -> LoadedModel:
     """The loaded model for a registry key; loads it on first use, once per process."""
-    spec = get_spec(key)
-    cached = _loaded.get(key)
-    if cached is not None:
-        return cached
+    spec = get_spec(key)  # public mode: refused here unless allowed, before any download
     with _registry_lock:
-        lock = _load_locks.setdefault(key, threading.Lock())
-    with lock:
         cached = _loaded.get(key)
         if cached is not None:
+            _loaded.move_to_end(key)
             return cached
-        devices.configure_threads()
-        target = devices.select_device()
-        started = time.perf_counter()
-        try:
-            loaded = _loader_for(spec)(spec, target)
-        except ModelUnavailableError:
-            raise
-        except ImportError as exc:
+        lock = _load_locks.setdefault(key, threading.Lock())
+    try:
+        with lock:
+            cached = _loaded.get(key)
+            if cached is not None:
+                return cached
+            loaded = _load(spec)
+            with _registry_lock:
+                _loaded[key] = loaded
+            return loaded
+    finally:
+        with _registry_lock:
+            if key not in _loaded and not lock.locked():
+                _load_locks.pop(key, None)  # a failed load leaves nothing behind
+
+
+def _load(spec: ModelSpec) -> LoadedModel:
+    devices.configure_threads()
+    target = devices.select_device()
+    started = time.perf_counter()
+    try:
+        loaded = _loader_for(spec)(spec, target)
+    except ModelUnavailableError:
+        raise
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            f"{spec.name} needs the package '{spec.location}', which is not installed "
+            f"({exc}). Run the setup command from the README."
+        ) from exc
+    size = model_mb(loaded.model)
+    if not pinned(spec):
+        if size > budget_mb():
             raise ModelUnavailableError(
-                f"{spec.name} needs the package '{spec.location}', which is not installed "
-                f"({exc}). Run the setup command from the README."
-            ) from exc
-        loaded.model.eval()
-        # Shared weights are never trained here: no gradient is kept for them, so explanations
-        # (which need gradients of activations only) neither compute nor accumulate one.
-        loaded.model.requires_grad_(False)
-        loaded.load_seconds = time.perf_counter() - started
-        log.warning("Loaded %s on %s in %.1f s", spec.name, target, loaded.load_seconds)
-        _loaded[key] = loaded
-        return loaded
+                f"{spec.name} needs {size:,.0f} MB, more than the {budget_mb():,.0f} MB this server keeps for "
+                "models named by visitors. Pick a smaller model."
+            )
+        _evict_for(size)
+    loaded.model.eval()
+    # Shared weights are never trained here: no gradient is kept for them, so explanations
+    # (which need gradients of activations only) neither compute nor accumulate one.
+    loaded.model.requires_grad_(False)
+    # every forward pass first checks that its request may go on (time limit, visitor there)
+    loaded.model.register_forward_pre_hook(lambda module, args: checkpoint())
+    loaded.load_seconds = time.perf_counter() - started
+    log.warning("Loaded %s (%.0f MB) on %s in %.1f s", spec.name, size, target, loaded.load_seconds)
+    return loaded
 
 
 def is_loaded(key: str) -> bool:
     return key in _loaded
+
+
+def loaded_keys() -> list[str]:
+    """Loaded models, least recently used first."""
+    with _registry_lock:
+        return list(_loaded)

@@ -13,7 +13,7 @@ model for minutes or fill the machine's memory. The backend enforces them; the p
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PUBLIC_ENV = "DASHBOARD_PUBLIC"
 _TRUE = {"1", "true", "yes", "on"}
@@ -48,9 +48,16 @@ LAPTOP = Limits(
 PUBLIC = Limits(
     text_chars=4000, text_tokens=128, ig_steps=64, score_cam_channels=320, prompt_tokens=512,
     recorded_attention_tokens=384, new_tokens=256, csv_rows=300, upload_pixels=16_000_000,
-    job_seconds=60.0, queue_length=24, jobs_per_address=4,
+    job_seconds=60.0, queue_length=24, jobs_per_address=8,
 )
 
 
+PER_ADDRESS_ENV = "DASHBOARD_JOBS_PER_ADDRESS"  # a class behind one school NAT shares one address
+
+
 def limits() -> Limits:
-    return PUBLIC if is_public() else LAPTOP
+    chosen = PUBLIC if is_public() else LAPTOP
+    raw = os.environ.get(PER_ADDRESS_ENV, "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        chosen = replace(chosen, jobs_per_address=int(raw))
+    return chosen

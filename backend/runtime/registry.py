@@ -6,11 +6,15 @@ Hub ids are offered for people who are online; offline they fail with a clear me
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Literal
 
 from backend.runtime.errors import InputError
+from backend.runtime.public_mode import is_public
+
+ALLOWED_MODELS_ENV = "DASHBOARD_ALLOWED_MODELS"  # public mode: "hub:gpt2,timm:resnet50.a1_in1k,..."
 
 Task = Literal["classification", "generation", "image", "attention"]
 Source = Literal["package", "hub", "timm", "torchvision"]
@@ -96,9 +100,33 @@ TASK_MODELS: dict[Task, tuple[str, ...]] = {
 }
 
 
+def allowed_keys() -> tuple[str, ...]:
+    """Public mode's allow-list of online models (`DASHBOARD_ALLOWED_MODELS`, comma-separated
+    keys such as `hub:gpt2` or `timm:resnet50.a1_in1k`); the image build fetches them."""
+    raw = os.environ.get(ALLOWED_MODELS_ENV, "")
+    return tuple(dict.fromkeys(key.strip() for key in raw.split(",") if key.strip()))
+
+
+def is_allowed(key: str) -> bool:
+    """Every model outside public mode; there, the packaged defaults and the allow-list only."""
+    if not is_public():
+        return True
+    spec = MODELS.get(key)
+    return (spec is not None and spec.source == "package") or key in allowed_keys()
+
+
+def check_allowed(key: str) -> None:
+    if not is_allowed(key):
+        offered = ", ".join(k for k in allowed_keys() if k.split(":", 1)[0] in IMAGE_ID_SOURCES) or "none"
+        raise InputError(
+            f"This public deployment does not offer '{key[:80]}'. Its models are the built-in ones; "
+            f"image ids it offers: {offered}."
+        )
+
+
 def models_for(task: Task) -> list[ModelSpec]:
-    """The models a page offers, the default (offline) one first."""
-    return [MODELS[key] for key in TASK_MODELS[task]]
+    """The models a page offers, the default (offline) one first (public mode: the allowed ones)."""
+    return [MODELS[key] for key in TASK_MODELS[task] if is_allowed(key)]
 
 
 def default_model(task: Task) -> ModelSpec:
@@ -129,6 +157,7 @@ def image_model_spec(model_id: str) -> ModelSpec:
             "google/vit-base-patch16-224."
         )
     source, library = IMAGE_ID_SOURCES[prefix]
+    check_allowed(f"{prefix}:{name}")
     return ModelSpec(
         key=f"{prefix}:{name}",
         name=f"{name} ({prefix}, online only)",
@@ -140,6 +169,8 @@ def image_model_spec(model_id: str) -> ModelSpec:
 
 
 def get_spec(key: str) -> ModelSpec:
+    """The spec for a key; in public mode, refused unless allowed (before anything downloads)."""
+    check_allowed(key)
     if key in MODELS:
         return MODELS[key]
     if key.split(":", 1)[0] in IMAGE_ID_SOURCES and ":" in key:

@@ -15,6 +15,15 @@ A waiting job knows its place in line and an estimate of its wait, so a page can
 can be cancelled while it waits (its owner left), and a streaming job (generation) can be asked
 to stop.
 
+Bounds, for a room of strangers (`public_mode.limits()` gives the numbers):
+- admission: a model's queue holds at most `queue_length` requests and one client address at most
+  `jobs_per_address` unfinished ones; beyond that `submit` raises `BusyError` ("try again in N s");
+- at most `heavy_slots()` models compute at once (one per core), whatever the number of queues;
+- a running request calls `checkpoint()` (every forward pass of a loaded model does): past its
+  wall-clock limit, or once nobody waits for it (its visitors left, or asked for something else),
+  it ends with `JobStopped` instead of holding the model;
+- a queue whose worker has been idle for `IDLE_SECONDS` is removed with its thread.
+
 Owners and slots: a page passes who asks (the browser session) and where (the page). An owner has
 at most one job per slot: asking again for the same thing while it runs returns the same job (a
 second click does not start a second run), asking for something else replaces it, and
@@ -34,8 +43,10 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.runtime.errors import DashboardError
+from backend.runtime.device import available_cores
+from backend.runtime.errors import BusyError, DashboardError, JobStopped
 from backend.runtime.memory import release_free_memory
+from backend.runtime.public_mode import limits
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +54,35 @@ BATCH_WAIT_ENV = "DASHBOARD_BATCH_WAIT_MS"
 DEFAULT_BATCH_WAIT_MS = 8.0  # how long the first request of a batch waits for company
 MAX_BATCH = 16
 _EMA = 0.3  # weight of the newest run in the per-task duration estimate
+IDLE_SECONDS = 60.0  # a queue's worker ends after this long without work
+LIGHT_PREFIX = "remote-engines/"  # queues that wait on the network, not on the cores
+_local = threading.local()  # the batch the current worker thread runs, and its deadline
 
 
 class JobCancelled(DashboardError):
     """The job was given up before it ran (its owner left, or asked for something else)."""
+
+
+def heavy_slots() -> int:
+    """How many models may compute at once: one per usable core."""
+    return max(1, available_cores())
+
+
+def checkpoint() -> None:
+    """Called inside long computations (every forward pass of a loaded model calls it): raises
+    `JobStopped` when the running request is past its time limit or nobody waits for it. Does
+    nothing outside a queue's worker, and for streams (generation stops itself, cleanly)."""
+    batch = getattr(_local, "batch", None)
+    if not batch or batch[0].streaming:
+        return
+    queue = batch[0].queue
+    if all(job.stop_requested or not queue.scheduler.owner_alive(job.owner) for job in batch):
+        raise JobCancelled("Stopped: nobody was waiting for this answer anymore. Ask again.")
+    if time.monotonic() > _local.deadline:
+        raise JobStopped(
+            f"This request ran for more than {limits().job_seconds:.0f} s, the limit here, and was stopped. "
+            "Ask for less: fewer steps, a shorter text, a smaller layer or a simpler method."
+        )
 
 
 def batch_wait_seconds() -> float:
@@ -71,6 +107,7 @@ class Job:
     owner: str | None
     slot: str | None
     request_key: Hashable | None
+    client: str | None = None  # the visitor's address, for the per-address limit
     id: int = 0
     state: str = "queued"  # queued -> running -> done | failed | cancelled
     created: float = field(default_factory=time.monotonic)
@@ -82,6 +119,7 @@ class Job:
     _error: BaseException | None = None
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _on_finish: list[Callable[[Job], None]] = field(default_factory=list)
 
     @property
     def batch_key(self) -> Hashable | None:
@@ -155,11 +193,25 @@ class Job:
         """Leave the queue if still waiting; ask a running streaming job to stop."""
         self.queue.cancel(self)
 
+    def on_finish(self, callback: Callable[[Job], None]) -> None:
+        """Call `callback(job)` once the job has ended (at once if it has)."""
+        with self._changed:
+            if self.active:
+                self._on_finish.append(callback)
+                return
+        callback(self)
+
     def _finish(self, state: str, result: Any = None, error: BaseException | None = None) -> None:
         with self._changed:
             self.state, self._result, self._error = state, result, error
             self.finished = time.monotonic()
             self._changed.notify_all()
+            callbacks, self._on_finish = self._on_finish, []
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                log.exception("A job's finish callback failed")
 
 
 class ModelQueue:
@@ -181,9 +233,11 @@ class ModelQueue:
         self._seconds: dict[Callable[..., Any], float] = {}  # moving average of a batch's run time, per task
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self.heavy = not name.startswith(LIGHT_PREFIX)
 
     # --- called by pages (any thread) ---
     def enqueue(self, job: Job) -> None:
+        """Called with the scheduler's lock held (see `Scheduler.submit`)."""
         with self._cond:
             self._waiting.append(job)
             if self._thread is None:
@@ -230,6 +284,13 @@ class ModelQueue:
         with self._cond:
             return len(self._waiting) + len(self._running)
 
+    def wait_guess_seconds(self) -> float:
+        """About how long the whole line ahead would take (for "try again in N s")."""
+        with self._cond:
+            known = list(self._seconds.values())
+            count = len(self._waiting) + len(self._running)
+        return count * (sum(known) / len(known) if known else 5.0)
+
     # --- the worker ---
     def _compatible(self, head: Job) -> list[Job]:
         if head.batch_key is None:
@@ -237,10 +298,18 @@ class ModelQueue:
         same = [j for j in self._waiting if j.batch_key == head.batch_key]
         return same[: self.max_batch]
 
+    def _wait_for_work(self) -> bool:
+        """Block until a job waits; False (and this queue removed) after IDLE_SECONDS without one."""
+        with self._cond:
+            if self._cond.wait_for(lambda: bool(self._waiting), IDLE_SECONDS):
+                return True
+        return self.scheduler._retire(self)
+
     def _next_batch(self) -> list[Job]:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: bool(self._waiting))
+                if not self._waiting:
+                    return []  # the waiting ones were cancelled meanwhile
                 head = self._waiting[0]
                 if head.batch_key is not None and self.batch_wait > 0:
                     deadline = head.created + self.batch_wait
@@ -270,12 +339,16 @@ class ModelQueue:
 
     def _run(self, batch: list[Job]) -> list[Any]:
         head = batch[0]
-        if head.batched:
-            return list(head.task([job.args[0] for job in batch], *head.args[1:]))
-        result = head.task(*head.args)
-        if head.streaming:
-            self._publish(head, result)
-        return [result]
+        _local.batch, _local.deadline = batch, time.monotonic() + limits().job_seconds
+        try:
+            if head.batched:
+                return list(head.task([job.args[0] for job in batch], *head.args[1:]))
+            result = head.task(*head.args)
+            if head.streaming:
+                self._publish(head, result)
+            return [result]
+        finally:
+            _local.batch = None
 
     def _publish(self, job: Job, stream: Iterable[Any]) -> None:
         # closing() ends the stream's iterator early (releasing its model or connection) when
@@ -287,17 +360,20 @@ class ModelQueue:
                     break
 
     def _work(self) -> None:
-        while True:
-            batch = self._next_batch()
-            started = time.monotonic()
-            try:
-                outcomes = self._run(batch)
-                if len(outcomes) != len(batch):
-                    raise RuntimeError(f"{len(outcomes)} results for a batch of {len(batch)}")
-            except Exception as exc:  # every job of the batch gets the error
-                if not isinstance(exc, DashboardError):
-                    log.exception("A batch on %s failed", self.name)
-                outcomes = [exc] * len(batch)
+        while self._wait_for_work():
+            with self.scheduler.compute_slot(self.heavy):
+                batch = self._next_batch()
+                if not batch:
+                    continue
+                started = time.monotonic()
+                try:
+                    outcomes = self._run(batch)
+                    if len(outcomes) != len(batch):
+                        raise RuntimeError(f"{len(outcomes)} results for a batch of {len(batch)}")
+                except Exception as exc:  # every job of the batch gets the error
+                    if not isinstance(exc, DashboardError):
+                        log.exception("A batch on %s failed", self.name)
+                    outcomes = [exc] * len(batch)
             took = time.monotonic() - started
             with self._cond:
                 previous = self._seconds.get(batch[0].task)
@@ -322,15 +398,39 @@ class Scheduler:
         self._max_batch = max_batch
         self._queues: dict[str, ModelQueue] = {}
         self._held: dict[tuple[str, str], Job] = {}  # (owner, slot) -> the owner's active job there
+        self._by_client: dict[str, set[Job]] = {}  # address -> its unfinished jobs
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._slots = threading.BoundedSemaphore(heavy_slots())
         self.owner_alive: Callable[[str | None], bool] = lambda owner: True
 
     def queue(self, model_key: str) -> ModelQueue:
         with self._lock:
-            if model_key not in self._queues:
-                self._queues[model_key] = ModelQueue(model_key, self, self._batch_wait, self._max_batch)
-            return self._queues[model_key]
+            return self._queue(model_key)
+
+    def _queue(self, model_key: str) -> ModelQueue:
+        if model_key not in self._queues:
+            self._queues[model_key] = ModelQueue(model_key, self, self._batch_wait, self._max_batch)
+        return self._queues[model_key]
+
+    @property
+    def queue_names(self) -> list[str]:
+        with self._lock:
+            return list(self._queues)
+
+    def compute_slot(self, heavy: bool) -> Any:
+        """Held while a heavy queue's batch runs: at most `heavy_slots()` at once."""
+        return self._slots if heavy else _NoSlot()
+
+    def _retire(self, queue: ModelQueue) -> bool:
+        """An idle worker asks to end: remove its queue unless work arrived meanwhile."""
+        with self._lock, queue._cond:
+            if queue._waiting:
+                return True
+            if self._queues.get(queue.name) is queue:
+                del self._queues[queue.name]
+            queue._thread = None
+            return False
 
     def submit(
         self,
@@ -342,25 +442,39 @@ class Scheduler:
         owner: str | None = None,
         slot: str | None = None,
         request_key: Hashable | None = None,
+        client: str | None = None,
     ) -> Job:
         """Queue `task(*args)` on the model's queue (see the module's docstring for `batched` and
-        `streaming`); with an owner and slot, reuse or replace that owner's job there."""
+        `streaming`); with an owner and slot, reuse or replace that owner's job there. Raises
+        `BusyError` when the queue is full or `client` (an address) has too many unfinished jobs."""
         if batched and streaming:
             raise ValueError("A job is either batched or streaming, not both.")
-        queue = self.queue(model_key)
-        replaced = None
+        caps = limits()
         with self._lock:
+            queue = self._queue(model_key)
             held = self._held.get((owner, slot)) if owner is not None and slot is not None else None
-            if held is not None and held.active:
-                if request_key is not None and held.request_key == request_key and held.queue is queue:
-                    return held  # the same question while it is being answered: one answer
-                replaced = held
-            job = Job(queue, task, args, batched, streaming, owner, slot, request_key, id=next(self._ids))
+            replaced = held if held is not None and held.active else None
+            if replaced is not None and request_key is not None and replaced.request_key == request_key and replaced.queue is queue:
+                return replaced  # the same question while it is being answered: one answer
+            mine = {j for j in self._by_client.get(client, ()) if j.active and j is not replaced} if client else set()
+            if len(mine) >= caps.jobs_per_address:
+                raise BusyError(
+                    f"You have {len(mine)} requests running or waiting, the most one address may have here. "
+                    "Wait for one of them to finish, then ask again."
+                )
+            if queue.length >= caps.queue_length:
+                raise BusyError(
+                    f"The model is busy: {queue.length} requests are ahead. Try again in about "
+                    f"{max(5, round(queue.wait_guess_seconds()))} s."
+                )
+            job = Job(queue, task, args, batched, streaming, owner, slot, request_key, client, id=next(self._ids))
             if owner is not None and slot is not None:
                 self._held[(owner, slot)] = job
+            if client:
+                self._by_client[client] = {*mine, job}
+            queue.enqueue(job)
         if replaced is not None:
             replaced.cancel()
-        queue.enqueue(job)
         return job
 
     def held(self, owner: str, slot: str) -> Job | None:
@@ -380,11 +494,22 @@ class Scheduler:
         return len(mine)
 
     def _forget(self, job: Job) -> None:
-        if job.owner is None or job.slot is None:
-            return
         with self._lock:
-            if self._held.get((job.owner, job.slot)) is job:
+            if job.client is not None:
+                mine = self._by_client.get(job.client, set())
+                mine.discard(job)
+                if not mine:
+                    self._by_client.pop(job.client, None)
+            if job.owner is not None and job.slot is not None and self._held.get((job.owner, job.slot)) is job:
                 del self._held[(job.owner, job.slot)]
+
+
+class _NoSlot:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 SCHEDULER = Scheduler()

@@ -6,6 +6,7 @@ Sized for a projector: large type, high contrast, one colour that means 'probabi
 from __future__ import annotations
 
 import base64
+import html
 import io
 
 import numpy as np
@@ -18,9 +19,44 @@ ACCENT = "#1f5fbf"
 HEATMAP_SCALE = "Blues"
 
 
+def plotly_text(value: str) -> str:
+    """A string as Plotly shows it literally: Plotly reads <b>, <a href=...> and entities in
+    labels and titles, and tokens, labels and class names may come from strangers."""
+    return html.escape(str(value), quote=False)
+
+
+def _escaped(values: object) -> object:
+    """Strings in (nested) lists and tuples escaped; numbers and arrays of numbers as they are."""
+    if isinstance(values, str):
+        return plotly_text(values)
+    if isinstance(values, (list, tuple)):
+        return type(values)(_escaped(v) for v in values)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "OUS":
+        return np.vectorize(lambda v: plotly_text(v) if isinstance(v, str) else v, otypes=[object])(values)
+    return values
+
+
+def _escape_labels(fig: go.Figure) -> None:
+    """Category labels (x, y, tick texts and values), trace names and subplot titles escaped in
+    place; `text`, `hovertext` and templates are the figure functions' own (they escape what
+    they put there)."""
+    for trace in fig.data:
+        for attribute in ("x", "y", "labels", "name"):
+            if attribute in trace and trace[attribute] is not None:
+                trace[attribute] = _escaped(trace[attribute])
+    for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
+        if axis.ticktext is not None:
+            axis.ticktext = _escaped(axis.ticktext)
+        if axis.tickvals is not None:
+            axis.tickvals = _escaped(axis.tickvals)
+    for annotation in fig.layout.annotations:  # subplot titles
+        annotation.text = plotly_text(annotation.text) if annotation.text else annotation.text
+
+
 def styled(fig: go.Figure, title: str, height: int) -> go.Figure:
+    _escape_labels(fig)
     fig.update_layout(
-        title={"text": title, "font": {"size": FONT_SIZE + 4}},
+        title={"text": plotly_text(title), "font": {"size": FONT_SIZE + 4}},
         font={"size": FONT_SIZE, "color": "#111111"},
         template="plotly_white",
         height=height,

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from backend.runtime.errors import InputError
+from backend.runtime.public_mode import limits
 
 MAX_CHARS = 20_000  # far above any model limit here; stops a pasted book before tokenising it
 
@@ -18,11 +19,9 @@ def clean_text(text: object, what: str = "text") -> str:
         raise InputError(f"The {what} is empty: type a sentence or pick an example.")
     if not any(ch.isprintable() and not ch.isspace() for ch in stripped):
         raise InputError(f"The {what} has no visible characters (only control or formatting characters).")
-    if len(stripped) > MAX_CHARS:
-        raise InputError(
-            f"The {what} is {len(stripped):,} characters long; the limit is {MAX_CHARS:,}. "
-            "Shorten it."
-        )
+    most = min(MAX_CHARS, limits().text_chars)
+    if len(stripped) > most:
+        raise InputError(f"The {what} is {len(stripped):,} characters long; the limit here is {most:,}. Shorten it.")
     return stripped
 
 

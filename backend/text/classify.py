@@ -21,6 +21,7 @@ import torch
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import LoadedModel, RunInfo
 from backend.runtime.model_cache import get_model
+from backend.runtime.public_mode import limits
 from backend.runtime.registry import MINILM
 from backend.runtime.scheduler import SCHEDULER, Job
 from backend.shared.text_input import clean_text, tokenise_each
@@ -103,7 +104,7 @@ def classify_each(
     with handle.lock, torch.inference_mode():
         resolved = resolve(handle, spec)  # fitting a head turns inference mode off for itself
         started = time.perf_counter()
-        valid, errors = tokenise_each(handle.preprocessor, texts, MAX_TOKENS, handle.spec.name)
+        valid, errors = tokenise_each(handle.preprocessor, texts, min(MAX_TOKENS, limits().text_tokens), handle.spec.name)
         warnings = [reading_warning(handle, item.text, item.ids) for item in valid]
         if valid:
             scores = class_scores(handle, resolved, **tokenize(handle, [item.text for item in valid])).cpu()
@@ -144,7 +145,7 @@ def submit_classify(
     model_key: str | None = None,
     *,
     owner: str | None = None,
-    slot: str | None = None,
+    slot: str | None = None, client: str | None = None,
 ) -> Job:
     """Queue one classification on the shared model; requests for the same classifier that
     arrive together run as one batch. Mistakes in the input are raised here, before queueing."""
@@ -152,12 +153,12 @@ def submit_classify(
     spec = as_spec(classifier, model_key or getattr(classifier, "model_key", MINILM.key))
     return SCHEDULER.submit(
         spec.model_key, classify_each, text, spec, batched=True,
-        owner=owner, slot=slot, request_key=("classify", spec, text),
+        owner=owner, slot=slot, client=client, request_key=("classify", spec, text),
     )
 
 
 def submit_classify_many(
-    texts: Sequence[str], classifier: ClassifierSpec = SENTIMENT, *, owner: str | None = None, slot: str | None = None
+    texts: Sequence[str], classifier: ClassifierSpec = SENTIMENT, *, owner: str | None = None, slot: str | None = None, client: str | None = None
 ) -> Job:
     """Queue up to MAX_TEXTS texts as one job (a chunk of a CSV); each text gets its result or
     its own error. Chunks queue one at a time, so other people's requests run in between."""
@@ -166,5 +167,5 @@ def submit_classify_many(
     texts = tuple(str(t) for t in texts)
     return SCHEDULER.submit(
         classifier.model_key, classify_each, texts, classifier,
-        owner=owner, slot=slot, request_key=("classify many", texts, classifier),
+        owner=owner, slot=slot, client=client, request_key=("classify many", texts, classifier),
     )

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from backend.runtime.errors import InputError
+from backend.runtime.public_mode import limits
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 2000
@@ -29,8 +30,9 @@ class Table:
     notes: tuple[str, ...]  # how it was read (encoding, delimiter)
 
 
-def read_table(data: bytes, max_rows: int = MAX_ROWS) -> Table:
+def read_table(data: bytes, max_rows: int | None = None) -> Table:
     """A CSV upload as a table of strings, or an `InputError` that says what is wrong."""
+    max_rows = min(MAX_ROWS, limits().csv_rows) if max_rows is None else max_rows
     if not data.strip():
         raise InputError("The file is empty.")
     if len(data) > MAX_UPLOAD_BYTES:

@@ -14,6 +14,7 @@ import torch
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import RunInfo
 from backend.runtime.model_cache import get_model
+from backend.runtime.public_mode import limits
 from backend.runtime.scheduler import SCHEDULER, Job
 from backend.shared import token_attributions as attributions
 from backend.shared.text_input import check_token_count, clean_text
@@ -51,8 +52,9 @@ def _check(methods: Sequence[str], steps: int) -> tuple[str, ...]:
     unknown = [m for m in methods if m not in METHOD_NAMES]
     if unknown or not methods:
         raise InputError(f"Methods must be some of: {', '.join(METHOD_NAMES)} (got {list(methods)}).")
-    if not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
-        raise InputError(f"Integrated Gradients steps must be a whole number from 1 to {MAX_STEPS}.")
+    most = min(MAX_STEPS, limits().ig_steps)
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= most:
+        raise InputError(f"Integrated Gradients steps must be a whole number from 1 to {most} here.")
     return tuple(dict.fromkeys(methods))
 
 
@@ -73,7 +75,7 @@ def explain_text(
         started = time.perf_counter()
         resolved = resolve(handle, spec)
         ids = handle.preprocessor(text)["input_ids"]
-        check_token_count(len(ids), MAX_TOKENS, "text", handle.spec.name)
+        check_token_count(len(ids), min(MAX_TOKENS, limits().text_tokens), "text", handle.spec.name)
         content = attributions.content_positions(handle, ids)
         if not content:
             raise InputError("The text has no tokens to explain (only special markers).")
@@ -115,8 +117,8 @@ def submit_explain(
     steps: int = DEFAULT_STEPS,
     *,
     owner: str | None = None,
-    slot: str | None = None,
+    slot: str | None = None, client: str | None = None,
 ) -> Job:
     """Queue an explanation (not batched: each is already a batch of steps)."""
     args = (clean_text(text), classifier, target, _check(methods, steps), steps)
-    return SCHEDULER.submit(classifier.model_key, explain_text, *args, owner=owner, slot=slot, request_key=args)
+    return SCHEDULER.submit(classifier.model_key, explain_text, *args, owner=owner, slot=slot, client=client, request_key=args)

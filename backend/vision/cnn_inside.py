@@ -125,10 +125,10 @@ def submit_look_inside(
     model_key: str = EFFICIENTNET.key,
     *,
     owner: str | None = None,
-    slot: str | None = None,
+    slot: str | None = None, client: str | None = None,
     request_key: Hashable | None = None,
 ) -> Job:
     return SCHEDULER.submit(
-        model_key, look_inside, to_rgb(image), channels, model_key, owner=owner, slot=slot,
+        model_key, look_inside, to_rgb(image), channels, model_key, owner=owner, slot=slot, client=client,
         request_key=None if request_key is None else (request_key, channels, model_key),
     )

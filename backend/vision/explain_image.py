@@ -23,6 +23,7 @@ from PIL import Image
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import LoadedModel, RunInfo
 from backend.runtime.model_cache import get_model
+from backend.runtime.public_mode import limits
 from backend.runtime.registry import EFFICIENTNET
 from backend.runtime.scheduler import SCHEDULER, Job
 from backend.vision.cams import class_activation_map
@@ -113,8 +114,9 @@ def explain_image(
     """Maps of where the network looked for `category` (default: its top class), by each method,
     and (with `road`) how much the class probability drops when each map's top pixels go."""
     methods = check_methods(methods)
-    if not 1 <= steps <= MAX_IG_STEPS:
-        raise InputError(f"Integrated Gradients needs from 1 to {MAX_IG_STEPS} steps.")
+    most = min(MAX_IG_STEPS, limits().ig_steps)
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= most:
+        raise InputError(f"Integrated Gradients needs from 1 to {most} steps here.")
     picture = to_rgb(image)
     handle = get_model(model_key)
     names = handle.extras["categories"]
@@ -130,6 +132,11 @@ def explain_image(
         if stage is None and any(m in CAM_METHODS for m in methods):
             raise InputError(f"{handle.spec.name} has no convolutional feature maps, so it has no CAM; "
                              "use a pixel method (or, for a ViT, attention rollout).")
+        if "scorecam" in methods and stage.channels > limits().score_cam_channels:
+            raise InputError(
+                f"Score-CAM at {stage.name} would run the network {stage.channels} times (once per channel); the limit "
+                f"here is {limits().score_cam_channels}. Pick a layer with fewer channels, or Grad-CAM."
+            )
         maps = {}
         for method in methods:
             if method in CAM_METHODS:
@@ -159,12 +166,12 @@ def submit_explain_image(
     model_key: str = EFFICIENTNET.key,
     *,
     owner: str | None = None,
-    slot: str | None = None,
+    slot: str | None = None, client: str | None = None,
     request_key: Hashable | None = None,
 ) -> Job:
     """Queue an explanation on the model's queue (alone: it is many passes already)."""
     settings = (category, check_methods(methods), layer, steps, road, model_key)
     return SCHEDULER.submit(
-        model_key, explain_image, to_rgb(image), *settings, owner=owner, slot=slot,
+        model_key, explain_image, to_rgb(image), *settings, owner=owner, slot=slot, client=client,
         request_key=None if request_key is None else (request_key, *settings),
     )

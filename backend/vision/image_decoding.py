@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from backend.runtime.errors import InputError
+from backend.runtime.public_mode import limits
 
 ACCEPTED_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF", "TIFF", "AVIF"}
 FORMATS_TEXT = "PNG, JPEG, WebP, BMP, TIFF, AVIF or GIF"
@@ -22,6 +23,7 @@ MAX_UPLOAD_MB = 20  # the same number as server.maxUploadSize in .streamlit/conf
 MAX_PIXELS = 50_000_000  # the app's own cap (under Pillow's 89 MP): a 50-megapixel photo is fine
 MIN_SIDE = 8
 MAX_ASPECT = 20  # a 1x10000 strip has nothing a 224x224 network could see
+WORKING_SIDE = 1024  # uploads are reduced to this longest side once, before any job sees them
 _EXIF_ORIENTATION = 0x0112
 # What a file that is not a raster image usually is, told by its first bytes.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -48,6 +50,10 @@ def _what_it_is(data: bytes) -> str | None:
     return None
 
 
+def max_pixels() -> int:
+    return min(MAX_PIXELS, limits().upload_pixels)
+
+
 def load_image(data: bytes, name: str = "the file") -> Image.Image:
     """Decode uploaded bytes into an RGB image (first frame of a GIF, EXIF rotation applied)."""
     if not data:
@@ -62,13 +68,15 @@ def load_image(data: bytes, name: str = "the file") -> Image.Image:
                 raise InputError(f"{name} is a {image.format} image; upload {FORMATS_TEXT}.")
             _check_pixels(image.width, image.height, name)
             image.seek(0)  # the first frame of an animation
+            if image.format in ("JPEG", "MPO"):  # decode at 1/2, 1/4 or 1/8 scale when that still covers the working size
+                image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))
             image.load()
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputError(
             f"{name} declares more pixels than Pillow will decode safely ({exc}); this app's own "
-            f"limit is {MAX_PIXELS // 1_000_000} megapixels."
+            f"limit here is {max_pixels() // 1_000_000} megapixels."
         ) from exc
     except UnidentifiedImageError as exc:
         what = _what_it_is(data)
@@ -76,14 +84,25 @@ def load_image(data: bytes, name: str = "the file") -> Image.Image:
         raise InputError(f"{found} Upload a {FORMATS_TEXT} image.") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt files
         raise InputError(f"{name} looks damaged and could not be decoded ({exc}).") from exc
-    return to_rgb(image)
+    return working_size(to_rgb(image))
+
+
+def working_size(image: Image.Image) -> Image.Image:
+    """The image with its longest side at most WORKING_SIDE (the networks see 224 to 384 pixels;
+    the page shows it at most about 1000 wide): every later step holds a few MB, not hundreds."""
+    if max(image.size) <= WORKING_SIDE:
+        return image
+    reduced = image.copy()
+    reduced.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return reduced
 
 
 def _check_pixels(width: int, height: int, name: str = "The image") -> None:
-    if width * height > MAX_PIXELS:
+    most = max_pixels()
+    if width * height > most:
         raise InputError(
             f"{name} is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); the limit "
-            f"is {MAX_PIXELS // 1_000_000} megapixels. Resize it first."
+            f"here is {most // 1_000_000} megapixels. Resize it first."
         )
     if min(width, height) < MIN_SIDE:
         raise InputError(f"{name} is {width}x{height} pixels; use one at least {MIN_SIDE}x{MIN_SIDE}.")
@@ -107,14 +126,20 @@ def to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit or float greys: stretch to 8 bits
-        values = np.asarray(image, dtype=np.float64)
+        values = np.asarray(image, dtype=np.float32)  # float32, scaled in place: one copy of the pixels
         low, high = float(values.min()), float(values.max())
         if image.mode.startswith("I;16") or (image.mode == "I" and low >= 0 and 255 < high <= 65535):
             low, high = 0.0, 65535.0  # 16-bit data: keep its brightness
         elif image.mode == "I" and low >= 0 and high <= 255:
             low, high = 0.0, 255.0  # 8-bit data in a 32-bit container
-        scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
-        return Image.fromarray((scaled * 255).round().astype(np.uint8)).convert("RGB")
+        if not values.flags.writeable:
+            values = values.copy()
+        if high > low:
+            values -= low
+            values *= 255.0 / (high - low)
+        else:
+            values[:] = 0
+        return Image.fromarray(values.round(out=values).astype(np.uint8)).convert("RGB")
     try:
         return image.convert("RGB")
     except ValueError as exc:

@@ -103,7 +103,7 @@ def submit_recognise(
     model_key: str = EFFICIENTNET.key,
     *,
     owner: str | None = None,
-    slot: str | None = None,
+    slot: str | None = None, client: str | None = None,
     request_key: Hashable | None = None,
 ) -> Job:
     """Queue one image on the shared model; images that arrive together run as one batch.
@@ -111,5 +111,5 @@ def submit_recognise(
     _check_top_k(top_k)
     return SCHEDULER.submit(
         model_key, recognise_each, (_picture(image), top_k), model_key, batched=True,
-        owner=owner, slot=slot, request_key=None if request_key is None else (request_key, top_k, model_key),
+        owner=owner, slot=slot, client=client, request_key=None if request_key is None else (request_key, top_k, model_key),
     )
