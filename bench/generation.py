@@ -66,9 +66,10 @@ def dashboard_queued(n_tokens: int) -> int:
 
 
 def server_stream(url: str, n_tokens: int) -> int:
-    from backend.generation.openai_engine import Engine, RemoteStream
+    from backend.generation.engines import Engine
+    from backend.generation.openai_engine import RemoteStream
 
-    stream = RemoteStream(Engine.at(url), PROMPT, GenerationSettings(max_new_tokens=n_tokens, temperature=0, chat=False))
+    stream = RemoteStream(PROMPT, GenerationSettings(max_new_tokens=n_tokens, temperature=0, chat=False), Engine.at(url))
     return len(list(stream))
 
 

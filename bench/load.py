@@ -160,8 +160,8 @@ async def _use(tab: Page, s: Session) -> float:
     return time.monotonic() - started
 
 
-async def _session(browser, url: str, s: Session) -> None:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+async def _session(browser, url: str, s: Session, headers: dict[str, str] | None = None) -> None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, extra_http_headers=headers or {})
     try:
         tab = await context.new_page()
         await tab.goto(f"{url}/{s.page}", timeout=120_000)

@@ -24,7 +24,7 @@ from ui.generation_sections import (
     what_if,
     where_it_looked,
 )
-from ui.jobs import mine
+from ui.jobs import mine, session_id
 from ui.state import (
     PageState,
     bool_field,
@@ -139,12 +139,25 @@ if clicked or opened_to_answer:
 answered = job is not None and st.session_state.get("generate_request") == request
 state.publish({"run": "1"} if answered else None)
 
+def _stop(job) -> None:
+    """Stop following: the generation ends unless others who opened the same link still follow it."""
+    if not job.leave(session_id()):
+        st.session_state["generate_left"] = job.id
+
+
 if job is not None:
     st.html(legend_html())
     box = st.empty()
+    if job.active and st.session_state.get("generate_left") == job.id:
+        draw_steps(box, list(job.pieces), True)
+        st.info(f"Stopped for you after {len(job.pieces)} tokens. The same generation goes on for the others who opened "
+                "this link; click Generate for your own.", icon=":material/stop_circle:")
+        st.stop()
     if job.active:
         stop = st.empty()
-        stop.button("Stop", key="generate_stop", icon=":material/stop_circle:", on_click=job.cancel)
+        stop.button("Stop", key="generate_stop", icon=":material/stop_circle:", on_click=_stop, args=(job,))
+        if len(job.owners) > 1:
+            st.caption(f"{len(job.owners)} visitors follow this same generation (same prompt and settings, one run).")
         follow(job, box)
         stop.empty()
     if job.state == "cancelled" and not job.pieces:

@@ -103,8 +103,8 @@ class _Results:
                 self._items.move_to_end(key)
                 return self._items[key]
             job = self._running.get(key)
-            if job is not None and job.active:
-                return job
+            if job is not None and job.state not in ("failed", "cancelled"):
+                return job  # running, or done with its answer on the way into the kept ones
             job = self._running[key] = submit()
         job.on_finish(lambda ended, key=key: self._settle(key, ended))
         return job

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&=^])")
+# What can start Markdown that matters in one line of text: emphasis, code, links and images
+# (no link without "[": ":colour[...]" directives die with it too), HTML, LaTeX, tables,
+# strikethrough, a heading at the start. Dots, dashes and colons stay as they are, readable.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$~|#])")
 
 
 def plain(text: object) -> str:

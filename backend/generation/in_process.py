@@ -40,7 +40,7 @@ from backend.runtime.model_cache import get_model
 from backend.runtime.public_mode import limits
 from backend.runtime.registry import SMOLLM2
 from backend.runtime.scheduler import Job
-from backend.shared.text_input import check_token_count, clean_text
+from backend.shared.text_input import check_token_count, clean_text, well_formed
 
 MAX_PROMPT_TOKENS = 2048
 TOP_ALTERNATIVES = 10  # candidates kept per step, before and after sampling's filters
@@ -225,6 +225,7 @@ def single_token(model_key: str, text: str) -> int:
     """The id of `text` as exactly one token of the model's vocabulary (for a forced token)."""
     if not isinstance(text, str) or text == "":
         raise InputError("Type the token to force (a leading space counts: ' Paris' and 'Paris' differ).")
+    text = well_formed(text)
     handle = get_model(model_key)
     with handle.lock:
         ids = handle.preprocessor(text, add_special_tokens=False)["input_ids"]

@@ -176,11 +176,15 @@ def submit_stream(
     """Queue a generation on any engine. The prompt and settings are checked here, before
     queueing; the queue's worker opens `open_stream(prompt, settings, *more)` and publishes each
     step as it comes (`job.stream()`); the finished stream is `job.outcome()`. Generations on one
-    queue run one at a time."""
+    queue run one at a time. A greedy or seeded generation is deterministic: visitors asking for
+    the same one while it runs (a room opening one link) follow that one run."""
     settings.validate()
     args = (clean_text(prompt, "prompt"), settings, *more)
+    key = (open_stream, *args)
+    deterministic = settings.greedy or settings.seed is not None
     return SCHEDULER.submit(
-        queue_key, open_stream, *args, streaming=True, owner=owner, slot=slot, client=client, request_key=(open_stream, *args)
+        queue_key, open_stream, *args, streaming=True, owner=owner, slot=slot, client=client, request_key=key,
+        share_key=key if deterministic else None,
     )
 
 

@@ -27,6 +27,7 @@ from transformers import (
 from backend.runtime.errors import InputError, ModelUnavailableError
 from backend.runtime.gguf_convert import ensure_converted
 from backend.runtime.loaded_model import LoadedModel
+from backend.runtime.public_mode import is_public
 from backend.runtime.registry import ModelSpec
 
 transformers.utils.logging.set_verbosity_error()
@@ -108,10 +109,22 @@ def _efficientnet(spec: ModelSpec, device: torch.device) -> LoadedModel:
     )
 
 
+def downloads_allowed() -> bool:
+    """Public mode never downloads at run time: its allowed models were fetched when the image
+    was built. The Hub client is switched offline for the whole process then, so that timm's and
+    transformers' own fetches read the local cache only."""
+    if is_public():
+        import huggingface_hub.constants
+
+        huggingface_hub.constants.HF_HUB_OFFLINE = True
+        return False
+    return True
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the Hugging Face Hub answers at all; checked before any download so that an
     offline machine gets its answer in seconds, not after the Hub client's minute of retries."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+    if not downloads_allowed() or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
         return False
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
     return host_reachable(host or "huggingface.co", timeout)
@@ -192,8 +205,8 @@ def _timm_image(spec: ModelSpec, device: torch.device) -> LoadedModel:
 
     if not timm.list_models(spec.location.split(".")[0], pretrained=True):
         raise InputError(f"timm has no pretrained model called '{spec.location}' (e.g. timm:resnet50.a1_in1k).")
-    if not hub_reachable():
-        raise _offline(spec, "the Hugging Face Hub")
+    if downloads_allowed() and not hub_reachable():
+        raise _offline(spec, "the Hugging Face Hub")  # public mode: timm reads the cache the image build filled
     try:
         model = timm.create_model(spec.location, pretrained=True)
     except (OSError, RuntimeError, ValueError) as exc:
@@ -211,7 +224,7 @@ def _torchvision_image(spec: ModelSpec, device: torch.device) -> LoadedModel:
     if spec.location not in names:
         raise InputError(f"torchvision has no classifier called '{spec.location}' (e.g. torchvision:resnet50).")
     weights = torchvision.models.get_model_weights(spec.location).DEFAULT
-    if not host_reachable("download.pytorch.org"):
+    if not downloads_allowed() or not host_reachable("download.pytorch.org"):
         cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
         if not cached.exists():
             raise _offline(spec, "download.pytorch.org")

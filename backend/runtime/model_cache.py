@@ -120,11 +120,23 @@ def _load(spec: ModelSpec) -> LoadedModel:
     # Shared weights are never trained here: no gradient is kept for them, so explanations
     # (which need gradients of activations only) neither compute nor accumulate one.
     loaded.model.requires_grad_(False)
-    # every forward pass first checks that its request may go on (time limit, visitor there)
-    loaded.model.register_forward_pre_hook(lambda module, args: checkpoint())
+    # Every forward pass, and every block inside one, first checks that its request may go on
+    # (time limit, someone still waiting): a stopped request ends within one block, not one batch.
+    loaded.extras["checkpoint_hooks"] = _add_checkpoints(loaded.model)
     loaded.load_seconds = time.perf_counter() - started
     log.warning("Loaded %s (%.0f MB) on %s in %.1f s", spec.name, size, target, loaded.load_seconds)
     return loaded
+
+
+def _add_checkpoints(model: object, depth: int = 3) -> int:
+    """A `checkpoint()` pre-hook on the model and on its modules up to `depth` names deep
+    (`blocks.3.1`, `encoder.layer.5`, `model.layers.12`); returns how many."""
+    hooked = 0
+    for name, module in model.named_modules():
+        if len(name.split(".")) <= depth:
+            module.register_forward_pre_hook(lambda module, args: checkpoint())
+            hooked += 1
+    return hooked
 
 
 def is_loaded(key: str) -> bool:

@@ -76,7 +76,7 @@ def checkpoint() -> None:
     if not batch or batch[0].streaming:
         return
     queue = batch[0].queue
-    if all(job.stop_requested or not queue.scheduler.owner_alive(job.owner) for job in batch):
+    if all(job.stop_requested or not job.wanted(queue.scheduler.owner_alive) for job in batch):
         raise JobCancelled("Stopped: nobody was waiting for this answer anymore. Ask again.")
     if time.monotonic() > _local.deadline:
         raise JobStopped(
@@ -109,6 +109,7 @@ class Job:
     request_key: Hashable | None
     client: str | None = None  # the visitor's address, for the per-address limit
     id: int = 0
+    owners: set[str] = field(default_factory=set)  # every session following it (a shared job has several)
     state: str = "queued"  # queued -> running -> done | failed | cancelled
     created: float = field(default_factory=time.monotonic)
     started: float | None = None
@@ -190,8 +191,18 @@ class Job:
                 yield None
 
     def cancel(self) -> None:
-        """Leave the queue if still waiting; ask a running streaming job to stop."""
+        """Leave the queue if still waiting; ask a running job to stop (for everyone following it)."""
         self.queue.cancel(self)
+
+    def leave(self, owner: str | None) -> bool:
+        """`owner` stops following this job; it is cancelled once nobody follows it. True if it
+        was cancelled, False if others still follow it."""
+        return self.queue.scheduler._leave(self, owner)
+
+    def wanted(self, alive: Callable[[str | None], bool]) -> bool:
+        """Someone still waits for it: one of its owners' tabs is open (an ownerless job, from a
+        script or test, is always wanted)."""
+        return any(alive(owner) for owner in self.owners) if self.owners else alive(self.owner)
 
     def on_finish(self, callback: Callable[[Job], None]) -> None:
         """Call `callback(job)` once the job has ended (at once if it has)."""
@@ -324,7 +335,7 @@ class ModelQueue:
                 batch, gone = [], []
                 for job in self._compatible(head):
                     self._waiting.remove(job)
-                    (batch if self.scheduler.owner_alive(job.owner) else gone).append(job)
+                    (batch if job.wanted(self.scheduler.owner_alive) else gone).append(job)
                 for job in batch:
                     job.state, job.started, job.batch_size = "running", time.monotonic(), len(batch)
                 self._running = batch
@@ -356,7 +367,7 @@ class ModelQueue:
         with closing(iter(stream)) as pieces:
             for piece in pieces:
                 job.publish(piece)
-                if job.stop_requested or not self.scheduler.owner_alive(job.owner):
+                if job.stop_requested or not job.wanted(self.scheduler.owner_alive):
                     break
 
     def _work(self) -> None:
@@ -386,6 +397,7 @@ class ModelQueue:
                 else:
                     job._finish("done", result=outcome)
                 self.scheduler._forget(job)
+            del batch, outcomes, job, outcome  # the finished jobs (and their inputs) are not held until the next batch
             if idle:  # nobody waiting: hand freed activation memory back to the system
                 release_free_memory()
 
@@ -399,6 +411,7 @@ class Scheduler:
         self._queues: dict[str, ModelQueue] = {}
         self._held: dict[tuple[str, str], Job] = {}  # (owner, slot) -> the owner's active job there
         self._by_client: dict[str, set[Job]] = {}  # address -> its unfinished jobs
+        self._shared: dict[Hashable, Job] = {}  # share key -> the unfinished job with it
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._slots = threading.BoundedSemaphore(heavy_slots())
@@ -443,9 +456,12 @@ class Scheduler:
         slot: str | None = None,
         request_key: Hashable | None = None,
         client: str | None = None,
+        share_key: Hashable | None = None,
     ) -> Job:
         """Queue `task(*args)` on the model's queue (see the module's docstring for `batched` and
-        `streaming`); with an owner and slot, reuse or replace that owner's job there. Raises
+        `streaming`); with an owner and slot, reuse or replace that owner's job there. With a
+        `share_key` (a deterministic request: greedy, or seeded), an unfinished job of any owner
+        with the same key is joined instead of computed again (a room opening one link). Raises
         `BusyError` when the queue is full or `client` (an address) has too many unfinished jobs."""
         if batched and streaming:
             raise ValueError("A job is either batched or streaming, not both.")
@@ -456,6 +472,21 @@ class Scheduler:
             replaced = held if held is not None and held.active else None
             if replaced is not None and request_key is not None and replaced.request_key == request_key and replaced.queue is queue:
                 return replaced  # the same question while it is being answered: one answer
+            shared = self._shared.get(share_key) if share_key is not None else None
+            if shared is not None and shared.active and not shared.stop_requested:
+                if owner is not None:
+                    shared.owners.add(owner)
+                    if slot is not None:
+                        self._held[(owner, slot)] = shared
+                join = shared
+            else:
+                join = None
+        if join is not None:
+            if replaced is not None and replaced is not join:
+                replaced.leave(owner)
+            return join
+        with self._lock:
+            queue = self._queue(model_key)  # again: an idle queue may have retired meanwhile
             mine = {j for j in self._by_client.get(client, ()) if j.active and j is not replaced} if client else set()
             if len(mine) >= caps.jobs_per_address:
                 raise BusyError(
@@ -468,14 +499,28 @@ class Scheduler:
                     f"{max(5, round(queue.wait_guess_seconds()))} s."
                 )
             job = Job(queue, task, args, batched, streaming, owner, slot, request_key, client, id=next(self._ids))
+            if owner is not None:
+                job.owners.add(owner)
             if owner is not None and slot is not None:
                 self._held[(owner, slot)] = job
+            if share_key is not None:
+                self._shared[share_key] = job
             if client:
                 self._by_client[client] = {*mine, job}
             queue.enqueue(job)
         if replaced is not None:
-            replaced.cancel()
+            replaced.leave(owner)
         return job
+
+    def _leave(self, job: Job, owner: str | None) -> bool:
+        with self._lock:
+            job.owners.discard(owner)
+            for key in [k for k, held in self._held.items() if held is job and k[0] == owner]:
+                del self._held[key]
+            alone = not job.owners
+        if alone:
+            job.cancel()
+        return alone
 
     def held(self, owner: str, slot: str) -> Job | None:
         with self._lock:
@@ -490,7 +535,7 @@ class Scheduler:
                 if o == owner and s != slot and not (slot and s.startswith(f"{slot}/"))
             ]
         for job in mine:
-            job.cancel()
+            job.leave(owner)
         return len(mine)
 
     def _forget(self, job: Job) -> None:
@@ -500,8 +545,10 @@ class Scheduler:
                 mine.discard(job)
                 if not mine:
                     self._by_client.pop(job.client, None)
-            if job.owner is not None and job.slot is not None and self._held.get((job.owner, job.slot)) is job:
-                del self._held[(job.owner, job.slot)]
+            for key in [k for k, held in self._held.items() if held is job]:
+                del self._held[key]
+            for key in [k for k, shared in self._shared.items() if shared is job]:
+                del self._shared[key]
 
 
 class _NoSlot:

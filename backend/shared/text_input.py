@@ -11,10 +11,17 @@ from backend.runtime.public_mode import limits
 MAX_CHARS = 20_000  # far above any model limit here; stops a pasted book before tokenising it
 
 
+def well_formed(text: str) -> str:
+    """Half of a surrogate pair (from a broken copy-paste or a crafted link) is not a character,
+    and tokenizers refuse the whole string for it: pairs are joined, lone halves become U+FFFD,
+    NULs are dropped."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\x00", "")
+
+
 def clean_text(text: object, what: str = "text") -> str:
     if not isinstance(text, str):
         raise InputError(f"The {what} must be a string, not {type(text).__name__}.")
-    stripped = text.strip()
+    stripped = well_formed(text).strip()
     if not stripped:
         raise InputError(f"The {what} is empty: type a sentence or pick an example.")
     if not any(ch.isprintable() and not ch.isspace() for ch in stripped):

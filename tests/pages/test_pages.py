@@ -18,6 +18,11 @@ def app():
     return at
 
 
+def shown_as(markdown: str) -> str:
+    """What a visitor reads: the Markdown source without the escapes that keep strangers' text literal."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def _open(at: AppTest, page: str) -> AppTest:
     at.switch_page(f"pages/{page}.py")
     at.run()
@@ -325,13 +330,13 @@ def test_a_teaching_table_travels_in_the_link():
     assert at.metric[0].value == "love"
     assert json.loads(at.query_params["examples"]) == rows
     bad = _opened_by_link("classify", {"classifier": "taught", "examples": "[1, 2"})
-    assert "examples='[1, 2' (not a list of [text, label] pairs)" in bad.warning[0].value
+    assert "examples='[1, 2' (not a list of [text, label] pairs)" in shown_as(bad.warning[0].value)
 
 
 def test_bad_or_unknown_link_values_fall_back_to_defaults_with_a_notice():
     at = _opened_by_link("attention", {"layer": "abc", "head": "-3", "model": "nonsense", "colour": "red"})
     assert not at.error
-    notice = at.warning[0].value
+    notice = shown_as(at.warning[0].value)
     assert "layer='abc'" in notice and "head='-3'" in notice and "model='nonsense'" in notice
     assert "colour='red' (unknown setting)" in notice
     assert at.slider(key="attention_layer").value == 1
@@ -362,7 +367,7 @@ def test_recognition_settings_from_a_link():
     spec = at.get("plotly_chart")[0].proto.spec
     assert "espresso" in spec
     bad = _opened_by_link("recognise", {"example": "Moon", "top": "99"})
-    assert "example='Moon'" in bad.warning[0].value and "top='99'" in bad.warning[0].value
+    assert "example='Moon'" in shown_as(bad.warning[0].value) and "top='99'" in bad.warning[0].value
     assert bad.slider(key="recognise_top_k").value == 5
 
 

@@ -1,8 +1,10 @@
 """Links from strangers: the operator's key and servers stay the operator's, in laptop and public mode."""
 
+import gc
 import os
 
 import pytest
+from PIL import Image
 
 from tests.fake_servers import Recording, serve
 from tests.pages.test_pages import _opened_by_link
@@ -56,3 +58,24 @@ def test_public_mode_offers_configured_servers_by_name_only(recording_server, mo
     assert [auth for _, auth, _ in Recording.seen] == ["Bearer sk-lab", "Bearer sk-lab"], "the operator's own server, with its key"
     page = " ".join(str(e.value) for e in [*at.markdown, *at.caption])
     assert recording_server not in page and "sk-lab" not in page and "Lab GPU" in page
+
+
+def test_recognise_class_5000_opened_50_times_keeps_memory_flat():
+    """Each link used to leave its failed explanation job, with a full decoded photo, in the
+    shared answers for good; now the job and its photo are let go when it fails."""
+    from ui.jobs import _shared_results
+
+    def live_photos() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, Image.Image) and o.size == (451, 300))
+
+    before = None
+    for i in range(50):
+        at = _opened_by_link("recognise", {"class": str(5000 + i)})
+        assert not at.exception
+        assert any("does not exist" in e.value for e in at.error)
+        del at
+        if i == 4:
+            before = live_photos()
+    assert _shared_results("recognise_explain", 64).sizes()[1] == 0, "no failed job is held"
+    assert live_photos() <= before, "no photo more than after the first five links"

@@ -1,0 +1,218 @@
+"""Bounds for a room of strangers: time limits inside jobs, visitors who leave, admission, the
+model cache's budget, allow-lists, and memory that is given back."""
+
+import gc
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import replace
+
+import pytest
+from PIL import Image
+
+from backend.runtime import model_cache, public_mode, scheduler
+from backend.runtime.errors import (
+    BusyError,
+    InputError,
+    JobStopped,
+    ModelUnavailableError,
+)
+from backend.runtime.registry import EFFICIENTNET, MINILM, get_spec, models_for
+from backend.runtime.scheduler import SCHEDULER, JobCancelled, Scheduler, run_now
+from backend.vision.explain_image import explain_image, submit_explain_image
+from backend.vision.image_decoding import example_image
+from tests.backend.test_scheduler import Gate
+
+
+def _limits(monkeypatch, **changes) -> None:
+    monkeypatch.setattr(public_mode, "LAPTOP", replace(public_mode.LAPTOP, **changes))
+
+
+@pytest.fixture
+def owners(monkeypatch):
+    """Which visitors are still there (the app asks Streamlit's runtime; here a set)."""
+    present = {"visitor"}
+    monkeypatch.setattr(SCHEDULER, "owner_alive", lambda owner: owner is None or owner in present)
+    return present
+
+
+def _score_cam_on_1280_channels(owner: str):
+    cat = example_image("Cat (Chelsea)")
+    return submit_explain_image(cat, None, ("scorecam",), "bn2", road=False, owner=owner, slot="recognise/explain")
+
+
+def test_a_visitor_leaving_mid_score_cam_stops_it_within_a_second(owners):
+    explain_image(example_image("Cat (Chelsea)"), methods=("gradcam",), road=False)  # the model is loaded
+    job = _score_cam_on_1280_channels("visitor")
+    assert job.wait_started(30)
+    time.sleep(1.0)
+    assert job.active, "1280 masked forward passes take far longer than a second here"
+    owners.discard("visitor")
+    left = time.monotonic()
+    assert job.wait(5)
+    assert time.monotonic() - left < 1.0
+    with pytest.raises(JobCancelled, match="nobody was waiting"):
+        job.outcome()
+
+
+def test_a_job_past_its_time_limit_stops_inside_its_loop(owners, monkeypatch):
+    _limits(monkeypatch, job_seconds=1.0)
+    started = time.monotonic()
+    job = _score_cam_on_1280_channels("visitor")
+    assert job.wait(30)
+    assert time.monotonic() - started < 4.0
+    with pytest.raises(JobStopped, match="more than 1 s, the limit here"):
+        job.outcome()
+
+
+def test_public_mode_caps_score_cam_ig_steps_and_text(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
+    cat = example_image("Cat (Chelsea)")
+    with pytest.raises(InputError, match="1280 times .* the limit here is 320"):
+        explain_image(cat, methods=("scorecam",), layer="bn2", road=False)
+    with pytest.raises(InputError, match="from 1 to 64 steps"):
+        explain_image(cat, methods=("ig",), steps=300, road=False)
+    from backend.text.classify import classify
+
+    with pytest.raises(InputError, match="limit here is 4,000"):
+        classify("word " * 1000)
+    monkeypatch.delenv("DASHBOARD_PUBLIC")
+    with pytest.raises(InputError, match="tokens long"):  # a laptop takes 5,000 characters; the model's window decides
+        classify("word " * 1000)
+
+
+def test_full_queue_and_busy_address_are_told_to_try_again(monkeypatch):
+    _limits(monkeypatch, queue_length=3, jobs_per_address=2)
+    own = Scheduler()
+    gate = Gate()
+    first = own.submit("m", gate, "a", client="10.0.0.1")
+    assert gate.entered.wait(5)
+    own.submit("m", gate, "b", client="10.0.0.1")
+    with pytest.raises(BusyError, match="2 requests running or waiting"):
+        own.submit("m", gate, "c", client="10.0.0.1")
+    own.submit("m", gate, "c", client="10.0.0.2")
+    with pytest.raises(BusyError, match="The model is busy: 3 requests are ahead. Try again in about"):
+        own.submit("m", gate, "d", client="10.0.0.3")
+    gate.release.set()
+    assert run_now(first) == "answer to a"
+    for job in list(own.queue("m")._waiting):
+        job.wait(5)
+    assert own.submit("m", gate, "e", client="10.0.0.1").wait(5), "room again once they finished"
+
+
+def test_at_most_one_model_per_core_computes_at_once(monkeypatch):
+    monkeypatch.setattr(scheduler, "heavy_slots", lambda: 1)
+    own = Scheduler()
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def work(item):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.2)
+        with lock:
+            running[0] -= 1
+        return item
+
+    jobs = [own.submit(f"model-{i}", work, i) for i in range(4)]
+    assert [run_now(j) for j in jobs] == [0, 1, 2, 3]
+    assert most[0] == 1
+    light = [own.submit(f"remote-engines/{i}", work, i) for i in range(3)]  # waiting on the network: not counted
+    assert [run_now(j) for j in light] == [0, 1, 2] and most[0] >= 2
+
+
+def test_an_idle_queue_ends_its_thread(monkeypatch):
+    monkeypatch.setattr(scheduler, "IDLE_SECONDS", 0.3)
+    own = Scheduler()
+    assert run_now(own.submit("torchvision:nothing", lambda: 1)) == 1
+    assert "torchvision:nothing" in own.queue_names
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "torchvision:nothing" in own.queue_names:
+        time.sleep(0.05)
+    assert "torchvision:nothing" not in own.queue_names
+    assert not any(t.name == "queue-torchvision:nothing" for t in threading.enumerate())
+    assert run_now(own.submit("torchvision:nothing", lambda: 2)) == 2, "and starts again when asked"
+
+
+def test_a_failed_load_leaves_nothing_behind():
+    with pytest.raises(InputError, match="torchvision has no classifier"):
+        model_cache.get_model("torchvision:not_a_real_model")
+    assert "torchvision:not_a_real_model" not in model_cache._load_locks
+    assert not model_cache.is_loaded("torchvision:not_a_real_model")
+
+
+def test_public_mode_refuses_an_unlisted_model_before_any_download(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
+    monkeypatch.setenv("DASHBOARD_ALLOWED_MODELS", "hub:gpt2, timm:resnet18.a1_in1k")
+
+    def no_loading(*args):
+        raise AssertionError("a loader ran")
+
+    monkeypatch.setattr(model_cache, "_load", no_loading)
+    for key in ("timm:resnet50.a1_in1k", "torchvision:resnet50", "hf:google/vit-base-patch16-224", "hub:distilbert-sst2"):
+        with pytest.raises(InputError, match="does not offer"):
+            model_cache.get_model(key)
+    assert get_spec("timm:resnet18.a1_in1k").location == "resnet18.a1_in1k"
+    assert [s.key for s in models_for("generation")] == ["smollm2-135m", "hub:gpt2"]
+    assert [s.key for s in models_for("classification")] == ["minilm-l6"]
+    monkeypatch.delenv("DASHBOARD_PUBLIC")
+    assert [s.key for s in models_for("classification")] == ["minilm-l6", "hub:distilbert-sst2"]
+
+
+def test_models_named_by_visitors_share_a_budget_and_the_least_recent_goes(monkeypatch):
+    """The real MiniLM (87 MB) and EfficientNet-Lite0 (18 MB) stand in for two visitor-named
+    models: the cache is emptied, nothing is pinned, and the budget holds only one of them."""
+    monkeypatch.setattr(model_cache, "_loaded", OrderedDict())
+    monkeypatch.setattr(model_cache, "pinned", lambda spec: False)
+    monkeypatch.setenv("DASHBOARD_MODEL_MEMORY_MB", "100")
+    model_cache.get_model(MINILM.key)
+    model_cache.get_model(EFFICIENTNET.key)
+    assert model_cache.loaded_keys() == [EFFICIENTNET.key], "MiniLM was dropped to make room"
+    monkeypatch.setenv("DASHBOARD_MODEL_MEMORY_MB", "50")
+    with pytest.raises(ModelUnavailableError, match="more than the 50 MB"):
+        model_cache.get_model(MINILM.key)
+    assert model_cache.loaded_keys() == [EFFICIENTNET.key] and MINILM.key not in model_cache._load_locks
+
+
+def test_failed_jobs_do_not_keep_their_images():
+    """/recognise?class=5000 used to pin one full image per distinct value in the shared answers."""
+    from ui.jobs import _Results
+
+    results = _Results()
+    images = []
+    for category in range(5000, 5050):
+        image = Image.new("RGB", (640, 480), (category % 256, 0, 0))
+        images.append(weakref.ref(image))
+        claimed = results.claim(("cat", category), lambda image=image, category=category: submit_explain_image(
+            image, category, ("gradcam",), road=False, owner=None))
+        claimed.wait(30)
+        with pytest.raises(InputError, match="does not exist"):
+            claimed.outcome()
+        del image, claimed
+    gc.collect()
+    assert results.sizes() == (0, 0)
+    assert sum(ref() is not None for ref in images) == 0, "every image was let go"
+
+
+def test_a_room_opening_one_greedy_link_shares_one_run_and_stop_is_per_visitor(owners):
+    from backend.generation.in_process import submit_generate
+    from backend.generation.token_steps import GenerationSettings
+
+    owners.update({"a", "b", "c"})
+    settings = GenerationSettings(max_new_tokens=200, temperature=0, chat=False)
+    jobs = [submit_generate("Once upon a time", settings, owner=o, slot="generate") for o in ("a", "b", "c")]
+    assert jobs[0] is jobs[1] is jobs[2] and jobs[0].owners == {"a", "b", "c"}
+    sampled = submit_generate("Once upon a time", replace(settings, temperature=1.0, seed=None), owner="d", slot="generate")
+    assert sampled is not jobs[0], "an unseeded draw is not shared"
+    sampled.cancel()
+    job = jobs[0]
+    assert job.wait_started(60)
+    assert job.leave("a") is False and job.leave("b") is False, "others still follow it"
+    time.sleep(0.5)
+    assert job.active and not job.stop_requested
+    assert job.leave("c") is True
+    assert job.wait(10)
+    stream = job.outcome()
+    assert stream.stop_reason == "stopped" and 0 < stream.new_tokens < 200
