@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from backend.generation.engines import Engine, check_allowed, check_destination
 from backend.generation.remote_http import Exchange
@@ -25,7 +25,7 @@ from backend.generation.token_steps import (
 )
 from backend.runtime.errors import EngineError
 from backend.runtime.loaded_model import RunInfo
-from backend.runtime.scheduler import SCHEDULER, Job
+from backend.runtime.scheduler import SCHEDULER, Job, current_job
 
 TOP_LOGPROBS = 5
 POOL_SIZE = 4  # generations on remote servers at once, whatever the servers (no queue per URL)
@@ -109,9 +109,15 @@ class RemoteStream(StepStream):
         body.update(prompt=self.prompt, logprobs=TOP_LOGPROBS)
         return "completions", body
 
+    def _stopping(self) -> Callable[[], bool]:
+        """For the watchdog thread: Stop on this stream, or (in a queue's worker) Stop pressed on its
+        job or nobody following it; either ends a pending read at once."""
+        job = current_job()
+        return lambda: self._cancel.is_set() or (job is not None and job.abandoned)
+
     def _model_name(self, deadline: float) -> str:
         """The first model the server lists (vLLM needs a name; llama.cpp accepts any)."""
-        with Exchange(self.engine, min(deadline, time.perf_counter() + MODEL_LIST_SECONDS), self._cancel.is_set) as exchange:
+        with Exchange(self.engine, min(deadline, time.perf_counter() + MODEL_LIST_SECONDS), self._stopping()) as exchange:
             try:
                 exchange.request("GET", "models")
                 return str(exchange.read_json()["data"][0]["id"])[:200]
@@ -125,7 +131,7 @@ class RemoteStream(StepStream):
             self.model_name = self._model_name(deadline)
         path, body = self._request_body()
         where = f"server: {self.engine.name}" if self.engine.configured else f"server at {self.engine.base_url}"
-        with Exchange(self.engine, deadline, self._cancel.is_set) as exchange:
+        with Exchange(self.engine, deadline, self._stopping()) as exchange:
             exchange.request("POST", path, body)
             for line in exchange.lines():
                 if self._should_end(deadline):

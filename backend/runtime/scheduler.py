@@ -21,7 +21,7 @@ Bounds, for a room of strangers (`public_mode.limits()` gives the numbers):
 - at most `heavy_slots()` models compute at once (one per core), whatever the number of queues;
 - a running request calls `checkpoint()` (every forward pass of a loaded model does): past its
   wall-clock limit, or once nobody waits for it (its visitors left, or asked for something else),
-  it ends with `JobStopped` instead of holding the model;
+  it ends (`JobStopped`, `JobCancelled`) instead of holding the model;
 - a queue whose worker has been idle for `IDLE_SECONDS` is removed with its thread.
 
 Owners and slots: a page passes who asks (the browser session) and where (the page). An owner has
@@ -68,10 +68,17 @@ def heavy_slots() -> int:
     return max(1, available_cores())
 
 
+def current_job() -> Job | None:
+    """The job the calling worker thread runs now (the first of its batch), else None."""
+    batch = getattr(_local, "batch", None)
+    return batch[0] if batch else None
+
+
 def checkpoint() -> None:
     """Called inside long computations (every forward pass of a loaded model calls it): raises
-    `JobStopped` when the running request is past its time limit or nobody waits for it. Does
-    nothing outside a queue's worker, and for streams (generation stops itself, cleanly)."""
+    `JobStopped` when the running request is past its time limit, `JobCancelled` once nobody
+    waits for it. Does nothing outside a queue's worker, and for streams (a generation stops
+    itself, cleanly, between tokens)."""
     batch = getattr(_local, "batch", None)
     if not batch or batch[0].streaming:
         return
@@ -198,6 +205,11 @@ class Job:
         """`owner` stops following this job; it is cancelled once nobody follows it. True if it
         was cancelled, False if others still follow it."""
         return self.queue.scheduler._leave(self, owner)
+
+    @property
+    def abandoned(self) -> bool:
+        """Stop was asked for, or nobody waits for it anymore (safe from any thread)."""
+        return self.stop_requested or not self.wanted(self.queue.scheduler.owner_alive)
 
     def wanted(self, alive: Callable[[str | None], bool]) -> bool:
         """Someone still waits for it: one of its owners' tabs is open (an ownerless job, from a

@@ -311,6 +311,23 @@ def test_stop_ends_a_pending_read_at_once(monkeypatch):
         server.shutdown()
 
 
+def test_stop_pressed_on_the_page_ends_a_pending_read_through_the_queue(monkeypatch):
+    server, url = _hostile("trickle", monkeypatch)
+    try:
+        job = submit_remote(Engine.at(url, model="m"), "Hi", GenerationSettings(max_new_tokens=4), owner="visitor", slot="generate")
+        deadline = time.monotonic() + 10
+        while not job.pieces and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [step.text for step in job.pieces] == ["x"]
+        time.sleep(0.3)  # the worker now waits inside a read
+        pressed = time.monotonic()
+        job.cancel()
+        assert job.wait(5) and time.monotonic() - pressed < 1.0
+        assert job.outcome().stop_reason == "stopped"
+    finally:
+        server.shutdown()
+
+
 def test_every_url_shares_one_bounded_pool(recording_server):
     before = {t.name for t in threading.enumerate()}
     jobs = [submit_remote(Engine.at(recording_server + f"/{i}"), "Hi", GenerationSettings(max_new_tokens=2)) for i in range(12)]
