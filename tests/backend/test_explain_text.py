@@ -176,11 +176,13 @@ def test_explanations_leave_no_hooks_on_the_shared_model():
     from backend.runtime.model_cache import get_model
 
     embeddings = get_model(SENTIMENT.model_key).model.get_input_embeddings()
+    hooks = lambda: (len(embeddings._forward_hooks), len(embeddings._forward_pre_hooks), len(embeddings._backward_hooks))  # noqa: E731
+    before = hooks()  # the model cache's own checkpoint pre-hook
     for text in ("Good.", "Bad service.", "An ok film with a great ending."):
         explain_text(text, SENTIMENT, methods=("ig", "gxi", "loo"))
     with pytest.raises(InputError):
         explain_text("x" * 30_000, SENTIMENT)  # refused before any hook is registered
-    assert not embeddings._forward_hooks and not embeddings._forward_pre_hooks and not embeddings._backward_hooks
+    assert hooks() == before and before[0] == before[2] == 0
 
 
 def test_a_csv_over_5_mb_is_refused_and_one_just_under_is_read():
