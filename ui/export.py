@@ -34,13 +34,25 @@ def chart(fig: go.Figure, key: str, name: str, **plotly_options: Any) -> Any:
     return shown
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as a formula (`=cmd|...`, `@SUM(...)`, from an uploaded
+    CSV or a typed text) start with an apostrophe in the CSV download; numbers stay numbers."""
+    def cell(value: Any) -> Any:
+        return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+    return frame.map(cell)
+
+
 def table_downloads(
     name: str, key: str, frame: Callable[[], pd.DataFrame], extra: Callable[[], Any] | None = None
 ) -> None:
     """CSV and JSON buttons for a table (and, optionally, a JSON of something richer)."""
     left, right = st.columns(2)
     left.download_button(
-        "CSV", data=lambda: frame().to_csv(index=False).encode("utf-8"), file_name=f"{name}.csv",
+        "CSV", data=lambda: spreadsheet_safe(frame()).to_csv(index=False).encode("utf-8"), file_name=f"{name}.csv",
         mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:",
     )
     right.download_button(

@@ -52,3 +52,12 @@ def test_every_bad_csv_is_read_or_refused():
     outcomes = {name: _outcome(lambda data=data: read_table(data)) for name, data in CSVS.items()}
     assert outcomes["empty"] == outcomes["binary"] == "refused"
     assert outcomes["latin-1"] == "answered"
+
+
+def test_formula_cells_from_a_csv_do_not_run_in_the_downloaded_results():
+    from ui.export import spreadsheet_safe
+
+    frame = read_table(CSVS["formula cells"]).frame
+    assert frame["text"].tolist() == ["=cmd|' /C calc'!A0", "@SUM(1+1)"]
+    safe = spreadsheet_safe(frame).to_csv(index=False)
+    assert "\n'=cmd|" in safe and "\n'@SUM(1+1)" in safe and "\n=" not in safe
