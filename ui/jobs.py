@@ -92,7 +92,9 @@ class _Results:
         self.max_entries = max_entries
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._running: dict[Hashable, Job] = {}  # unfinished jobs by key, shared by sessions
-        self._lock = threading.Lock()
+        # Re-entrant: `submit()` runs under it and may cancel the session's previous job, whose
+        # finish callback (`_settle`) then runs in this same thread.
+        self._lock = threading.RLock()
 
     def claim(self, key: Hashable, submit: Callable[[], Job]) -> Any | Job:
         """The answer for `key` if one is kept; else the unfinished job some session queued for

@@ -216,3 +216,27 @@ def test_a_room_opening_one_greedy_link_shares_one_run_and_stop_is_per_visitor(o
     assert job.wait(10)
     stream = job.outcome()
     assert stream.stop_reason == "stopped" and 0 < stream.new_tokens < 200
+
+
+def test_asking_for_something_else_while_waiting_does_not_lock_the_shared_answers():
+    """A session whose new request replaces its waiting one: the replaced job's finish callback
+    runs inside the same claim; it used to wait forever for the lock that claim held."""
+    from ui.jobs import _Results
+
+    own = Scheduler()
+    gate = Gate()
+    blocker = own.submit("m", gate, "first in line")
+    assert gate.entered.wait(5)
+    results = _Results()
+    waiting = results.claim("a", lambda: own.submit("m", gate, "a", owner="s", slot="classify"))
+    done = threading.Event()
+
+    def ask_again() -> None:
+        results.claim("b", lambda: own.submit("m", gate, "b", owner="s", slot="classify"))
+        done.set()
+
+    threading.Thread(target=ask_again, daemon=True).start()
+    assert done.wait(5), "the second claim returned"
+    assert waiting.state == "cancelled" and results.sizes() == (0, 1)
+    gate.release.set()
+    assert run_now(blocker) == "answer to first in line"

@@ -43,7 +43,7 @@ def test_the_corpus_against_the_app_in_public_mode(browser):
                     _judge(tab, counts, f"{page}?{value[:60]}")
             for name, text in TEXTS.items():
                 for page, param in (("classify", "text"), ("attention", "text"), ("generate", "prompt")):
-                    tab.goto(f"{url}/{page}?{param}={quote(text[:1500])}" + ("&max_tokens=4&run=1" if page == "generate" else ""))
+                    tab.goto(f"{url}/{page}?{param}={quote(text[:1500].encode('utf-8', 'surrogatepass'))}" + ("&max_tokens=4&run=1" if page == "generate" else ""))
                     _settled(tab)
                     _judge(tab, counts, f"{page}: {name}")
             tab.goto(f"{url}/classify")
