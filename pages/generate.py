@@ -139,6 +139,7 @@ if clicked or opened_to_answer:
 answered = job is not None and st.session_state.get("generate_request") == request
 state.publish({"run": "1"} if answered else None)
 
+
 def _stop(job) -> None:
     """Stop following: the generation ends unless others who opened the same link still follow it."""
     if not job.leave(session_id()):

@@ -37,7 +37,7 @@ def client_address() -> str | None:
         behind_proxy = direct is None or ipaddress.ip_address(direct).is_private or ipaddress.ip_address(direct).is_loopback
     except ValueError:
         behind_proxy = False
-    return (last or direct)[:64] if behind_proxy and last else direct
+    return last[:64] if behind_proxy and last else direct
 
 
 def mine(page: str, part: str | None = None) -> dict[str, str | None]:
