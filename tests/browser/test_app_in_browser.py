@@ -94,6 +94,9 @@ def test_classification_taught_by_examples_explained_and_evaluated(page, app_url
     data = Path(__file__).resolve().parents[1] / "data"
     _open(page, f"{app_url}/classify")
     page.get_by_text("Teach by examples", exact=True).click()
+    # as a person would: drop the file once the teaching section is there (until then the first
+    # uploader on the page is the CSV tab's)
+    expect(page.get_by_text("…or load examples from a CSV")).to_be_visible(timeout=ANSWER_TIMEOUT)
     teach_upload = page.get_by_test_id("stFileUploaderDropzoneInput").first
     teach_upload.set_input_files(str(data / "teach_weather_food.csv"))
     page.get_by_role("button", name="Use this CSV's rows").click()
