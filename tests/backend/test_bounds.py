@@ -51,10 +51,10 @@ def test_a_visitor_leaving_mid_score_cam_stops_it_within_a_second(owners):
     owners.discard("visitor")
     left = time.monotonic()
     assert job.wait(5)
-    # Checks run before every block of the network (37 here). What is left is one block, or
-    # Score-CAM's one-off products between them (1280 masks x the image: 770 MB, under a second
-    # alone): 0.3 to 1.05 s measured on 2 cores, the slower with the whole test suite running
-    # beside it. The bound leaves room for a loaded CI machine.
+    # Checks run before every block of the network (37 here). What is left is one block, or one
+    # of Score-CAM's products between them (1280 masks x the image: 770 MB). Measured on 2 cores:
+    # under 1 s alone, 1.05 s with a second test suite running beside it. The bound leaves room
+    # for a loaded CI machine.
     assert time.monotonic() - left < 2.0
     with pytest.raises(JobCancelled, match="nobody was waiting"):
         job.outcome()
