@@ -64,8 +64,11 @@ def test_a_job_past_its_time_limit_stops_inside_its_loop(owners, monkeypatch):
     _limits(monkeypatch, job_seconds=1.0)
     started = time.monotonic()
     job = _score_cam_on_1280_channels("visitor")
-    assert job.wait(30)
-    assert time.monotonic() - started < 4.0
+    assert job.wait(60)
+    # Stopped at the first check after the limit: Score-CAM's set-up (one pass, 1280 upsampled
+    # maps and their products with the image) runs before its first batch. Under 4 s alone here,
+    # 9.9 s with a soak running beside it; all 1280 passes would take far longer.
+    assert time.monotonic() - started < 20.0
     with pytest.raises(JobStopped, match="more than 1 s, the limit here"):
         job.outcome()
 
