@@ -4,7 +4,6 @@ and the stream itself (Stop, the time limit) as the page reads it."""
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -16,6 +15,7 @@ from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import RunInfo
 from backend.runtime.public_mode import limits
 from backend.runtime.scheduler import SCHEDULER, Job
+from backend.runtime.settings import env_number
 from backend.shared.text_input import clean_text
 
 MAX_NEW_TOKENS = 1024
@@ -28,10 +28,7 @@ DEFAULT_TIME_LIMIT = 180.0  # wall clock per generation: a shared model is not h
 
 
 def time_limit_seconds() -> float:
-    try:
-        return max(1.0, float(os.environ.get(TIME_LIMIT_ENV, DEFAULT_TIME_LIMIT)))
-    except ValueError:
-        return DEFAULT_TIME_LIMIT
+    return env_number(TIME_LIMIT_ENV, DEFAULT_TIME_LIMIT, 1.0)
 
 
 def _whole(value: object) -> bool:

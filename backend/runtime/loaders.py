@@ -29,6 +29,7 @@ from backend.runtime.gguf_convert import ensure_converted
 from backend.runtime.loaded_model import LoadedModel
 from backend.runtime.public_mode import is_public
 from backend.runtime.registry import ModelSpec
+from backend.runtime.settings import env_flag
 
 transformers.utils.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
@@ -124,7 +125,7 @@ def downloads_allowed() -> bool:
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the Hugging Face Hub answers at all; checked before any download so that an
     offline machine gets its answer in seconds, not after the Hub client's minute of retries."""
-    if not downloads_allowed() or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+    if not downloads_allowed() or env_flag("HF_HUB_OFFLINE"):
         return False
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
     return host_reachable(host or "huggingface.co", timeout)

@@ -14,7 +14,6 @@ request may go on (`scheduler.checkpoint`: the time limit, the visitor still the
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -24,6 +23,7 @@ from backend.runtime.errors import ModelUnavailableError
 from backend.runtime.loaded_model import LoadedModel, Loader
 from backend.runtime.registry import ModelSpec, get_spec
 from backend.runtime.scheduler import checkpoint
+from backend.runtime.settings import env_number
 
 log = logging.getLogger(__name__)
 BUDGET_ENV = "DASHBOARD_MODEL_MEMORY_MB"
@@ -34,10 +34,7 @@ _registry_lock = threading.Lock()
 
 
 def budget_mb() -> float:
-    try:
-        return max(0.0, float(os.environ.get(BUDGET_ENV, DEFAULT_BUDGET_MB)))
-    except ValueError:
-        return DEFAULT_BUDGET_MB
+    return env_number(BUDGET_ENV, DEFAULT_BUDGET_MB, 0.0)
 
 
 def model_mb(model: object) -> float:

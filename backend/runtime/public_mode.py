@@ -15,13 +15,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
+from backend.runtime.settings import env_flag
+
 PUBLIC_ENV = "DASHBOARD_PUBLIC"
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def is_public() -> bool:
     """True when this deployment is open to strangers (read on every call: tests switch it)."""
-    return os.environ.get(PUBLIC_ENV, "").strip().lower() in _TRUE
+    return env_flag(PUBLIC_ENV)
 
 
 @dataclass(frozen=True)
