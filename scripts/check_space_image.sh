@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Build the Space image from a clean clone of this repository's HEAD, start it, and report what a
+# Space visitor gets: image size and where its bytes go, start -> health, the first answer on
+# each page of the cold container, resident memory once every page has answered, an upload from
+# inside a cross-site iframe, and who may write what. Takes about 10 minutes (the build).
+#
+#   scripts/check_space_image.sh [podman build options, e.g. --build-arg TORCH_INDEX_URL=...]
+#
+# Needs podman, and the test tools (bash scripts/setup.sh --test) for the browser. Environment:
+#   PODMAN          the podman command (default: podman; on these machines
+#                   ../shared/tools/podman-here, which adds the flags this sandbox needs)
+#   RUN_ARGS        how the container's port reaches this machine (default: -p 7860:7860;
+#                   empty with podman-here, which runs on the host network)
+#   SHOTS           where the screenshots go (default: test-artifacts/space-image)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PODMAN=${PODMAN:-podman}
+RUN_ARGS=${RUN_ARGS--p 7860:7860}
+SHOTS=${SHOTS:-$ROOT/test-artifacts/space-image}
+IMAGE=dashboard:space-check
+NAME=dashboard-space-check
+URL=http://127.0.0.1:7860
+work=$(mktemp -d)
+mkdir -p "$SHOTS"
+cleanup() { $PODMAN rm -f "$NAME" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+git clone --quiet "$ROOT" "$work/src"
+echo "== image from a clean clone of $(git -C "$work/src" log -1 --format='%h %s')"
+built=$(date +%s)
+$PODMAN build --format docker -t "$IMAGE" "$@" "$work/src" > "$SHOTS/build.log" 2>&1 \
+  || { tail -40 "$SHOTS/build.log"; exit 1; }
+echo "build: $(( $(date +%s) - built )) s (log: $SHOTS/build.log)"
+grep -E "MB in all|^(SmolLM2|matplotlib|sentiment|text |image |attention|EfficientNet|allowed)" "$SHOTS/build.log" \
+  | sed 's/^/  build-time: /' || true
+size=$($PODMAN image inspect --format '{{.Size}}' "$IMAGE")
+echo "image size: $(awk -v b="$size" 'BEGIN { printf "%.2f GB (%.2f GiB)", b / 1e9, b / 2^30 }')"
+echo "where the bytes go (MB):"
+$PODMAN run --rm --entrypoint sh "$IMAGE" -c '
+  sp=$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_path(\"purelib\"))")
+  echo "  $(du -sm / --exclude=/proc --exclude=/sys --exclude=/app --exclude=/home/user/.cache 2>/dev/null | cut -f1) base system (python:3.11-slim and the user)"
+  echo "  $(du -sm --exclude=.venv /app | cut -f1) the app code"
+  echo "  $(du -sm /home/user/.cache | cut -f1) the cache (converted SmolLM2, sentiment head, fonts, allowed models)"
+  echo "  $(du -sm /app/.venv | cut -f1) the virtual environment, of which the largest:"
+  du -sm "$sp"/* | sort -rn | head -12 | sed "s|$sp/|      |"'
+
+echo "== cold start"
+started=$(date +%s.%N)
+$PODMAN run -d --name "$NAME" $RUN_ARGS "$IMAGE" >/dev/null
+until curl -sf "$URL/_stcore/health" >/dev/null; do
+  sleep 0.2
+  $PODMAN inspect --format '{{.State.Running}}' "$NAME" | grep -q true || { $PODMAN logs "$NAME" | tail -30; exit 1; }
+done
+echo "start -> health: $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+"$ROOT/.venv/bin/python" "$ROOT/bench/space_image.py" "$URL" "$SHOTS"
+read -r rss peak < <($PODMAN exec "$NAME" sh -c 'echo $(grep -E "^(VmRSS|VmHWM)" /proc/1/status | tr -s " " | cut -d" " -f2)')
+echo "resident memory after every page has answered: $(awk -v k="$rss" -v p="$peak" 'BEGIN { printf "%.2f GB (peak %.2f GB)", k * 1024 / 1e9, p * 1024 / 1e9 }')"
+echo "health check: $($PODMAN healthcheck run "$NAME" >/dev/null 2>&1 && echo healthy || echo failing)"
+
+echo "== who may write what"
+$PODMAN exec "$NAME" sh -c '
+  echo "  runs as uid $(id -u); /app owned by $(stat -c %U /app), app.py $(stat -c %A /app/app.py)"
+  echo "  writable by the app (folders, outside /proc /sys /dev):"
+  find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /home/user/.cache/\* \) -prune \
+    -o -type d -writable -print 2>/dev/null | sed "s/^/    /"'
+written=$($PODMAN exec "$NAME" sh -c "find /home/user/.cache -newermt @${started%.*} -type f | wc -l")
+echo "  files written into the cache since the container started: $written"
+errors=$($PODMAN logs "$NAME" 2>&1 | grep -ciE "traceback|permission denied|read-only file system" || true)
+echo "  server log lines with a traceback or a write refused: $errors"
