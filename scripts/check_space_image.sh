@@ -53,7 +53,7 @@ until curl -sf "$URL/_stcore/health" >/dev/null; do
 done
 echo "start -> health: $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 "$ROOT/.venv/bin/python" "$ROOT/bench/space_image.py" "$URL" "$SHOTS"
-read -r rss peak < <($PODMAN exec "$NAME" sh -c 'echo $(grep -E "^(VmRSS|VmHWM)" /proc/1/status | tr -s " " | cut -d" " -f2)')
+read -r peak rss < <($PODMAN exec "$NAME" sh -c 'echo $(grep -E "^(VmRSS|VmHWM)" /proc/1/status | tr -s " " | cut -d" " -f2)')
 echo "resident memory after every page has answered: $(awk -v k="$rss" -v p="$peak" 'BEGIN { printf "%.2f GB (peak %.2f GB)", k * 1024 / 1e9, p * 1024 / 1e9 }')"
 echo "health check: $($PODMAN healthcheck run "$NAME" >/dev/null 2>&1 && echo healthy || echo failing)"
 
