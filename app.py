@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
+from backend.runtime.memory import trim_while_idle
 from backend.runtime.scheduler import SCHEDULER
 from backend.runtime.warmup import warm_up_in_background
 
@@ -24,6 +25,17 @@ def _session_alive(session_id: str | None) -> bool:
     return session_id is None or not Runtime.exists() or Runtime.instance().is_active_session(session_id)
 
 
+def _warm_start() -> None:
+    # the pages' own imports, then each page's computation once, each when no visitor computes
+    import ui.attention_sections  # noqa: F401
+    import ui.generation_sections  # noqa: F401
+    import ui.image_sections  # noqa: F401
+    import ui.text_sections  # noqa: F401
+    from backend.warm_start import exercise_pages
+
+    exercise_pages()
+
+
 @asynccontextmanager
 async def server_lifespan(_app):
     from streamlit.runtime.pages_manager import PagesManager
@@ -31,7 +43,11 @@ async def server_lifespan(_app):
     PagesManager.uses_pages_directory = False  # navigation comes from st.navigation below, always
     import backend.shared.plotting  # noqa: F401  # the first visitors' pages do not each wait on these imports
     SCHEDULER.owner_alive = _session_alive  # queued requests of closed tabs are skipped
-    warm_up_in_background()  # the default models load while the first visitors arrive
+    # The default models load while the first visitors arrive, each when no visitor's request is
+    # computing; then each page's computation runs once, briefly, so that its first-call costs
+    # are not a visitor's.
+    warm_up_in_background(afterwards=_warm_start)
+    trim_while_idle(SCHEDULER.busy)
     yield
 
 

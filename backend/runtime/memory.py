@@ -3,7 +3,8 @@
 Each thread that allocates gets its own malloc arena by default (up to 8 per core), and freed
 activation memory stays inside those arenas instead of going back to the system. With dozens of
 Streamlit session threads that shows as resident memory that only grows. `malloc_trim`, called
-when a model queue goes idle, hands those freed pages back.
+when a model queue goes idle, hands those freed pages back; so does a trimmer thread every few
+seconds while no model computes, for what the page threads free (figures, encoded messages).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import ctypes
 import ctypes.util
 import logging
 import sys
+import threading
+from collections.abc import Callable
 from functools import cache
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,22 @@ def release_free_memory() -> bool:
     """Return freed heap pages to the system (a few milliseconds)."""
     libc = _libc()
     return bool(libc and libc.malloc_trim(0))
+
+
+def trim_while_idle(busy: Callable[[], bool], every: float = 10.0) -> threading.Thread:
+    """Start a daemon thread that returns freed memory every `every` seconds unless `busy()`
+    (a trim takes a few milliseconds)."""
+    stop = threading.Event()
+
+    def trim() -> None:
+        while not stop.wait(every):
+            if not busy():
+                release_free_memory()
+
+    thread = threading.Thread(target=trim, name="memory-trim", daemon=True)
+    thread.stop = stop.set  # type: ignore[attr-defined]  # for tests
+    thread.start()
+    return thread
 
 
 def resident_mb(pid: int | str = "self") -> float:

@@ -443,6 +443,12 @@ class Scheduler:
         with self._lock:
             return list(self._queues)
 
+    def busy(self) -> bool:
+        """Whether any model has a request running or waiting."""
+        with self._lock:
+            queues = list(self._queues.values())
+        return any(queue._running or queue._waiting for queue in queues)
+
     def compute_slot(self, heavy: bool) -> Any:
         """Held while a heavy queue's batch runs: at most `heavy_slots()` at once."""
         return self._slots if heavy else _NoSlot()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 
 from backend.runtime.model_cache import get_model
 from backend.runtime.registry import default_model
@@ -21,21 +23,41 @@ def default_keys() -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def _load_all() -> None:
+def wait_until_idle(quiet: float = 1.5, limit: float = 30.0) -> None:
+    """Give way to visitors: return once no model has computed for anyone for `quiet` seconds
+    (a page draws one answer before it asks for its explanation), or after `limit` seconds."""
+    from backend.runtime.scheduler import SCHEDULER
+
+    now = time.monotonic()
+    deadline, last_busy = now + limit, now - quiet
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if SCHEDULER.busy():
+            last_busy = now
+        elif now - last_busy >= quiet:
+            return
+        time.sleep(0.1)
+
+
+def _load_all(afterwards: Callable[[], None] | None) -> None:
     for key in default_keys():
+        wait_until_idle()  # a visitor's request does not share the CPU with loading another model
         try:
             get_model(key)
         except Exception:  # the page asking for it will show the error to the user
             log.exception("Warm-up could not load %s", key)
+    if afterwards is not None:
+        afterwards()
 
 
-def warm_up_in_background() -> bool:
-    """Start loading the default models unless already started; True if this call started it."""
+def warm_up_in_background(afterwards: Callable[[], None] | None = None) -> bool:
+    """Start loading the default models, then run `afterwards`, unless already started; True if
+    this call started it."""
     if os.environ.get(WARMUP_ENV, "1").strip() == "0":
         return False
     with _lock:
         if _started.is_set():
             return False
         _started.set()
-    threading.Thread(target=_load_all, name="model-warmup", daemon=True).start()
+    threading.Thread(target=_load_all, args=(afterwards,), name="model-warmup", daemon=True).start()
     return True

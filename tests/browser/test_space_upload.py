@@ -15,7 +15,13 @@ from contextlib import contextmanager
 
 from playwright.sync_api import expect
 
-from bench.space_image import CAT_CLASSES, framing_site, iframe_upload, open_framed_uploader, upload_in_frame
+from bench.space_image import (
+    CAT_CLASSES,
+    framing_site,
+    iframe_upload,
+    open_framed_uploader,
+    upload_in_frame,
+)
 from tests.browser.conftest import ARTIFACTS, ROOT, _free_port, running_app
 from tests.image_inputs import bad_uploads, encoded
 
