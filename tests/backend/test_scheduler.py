@@ -2,6 +2,7 @@
 batched run on the real models gives each request exactly what an unbatched call gives."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -273,3 +274,30 @@ def test_batched_attention_equals_one_at_a_time(patient_queues):
         assert a.tokens == b.tokens
         assert a.weights.shape == b.weights.shape
         assert np.abs(np.asarray(a.weights) - np.asarray(b.weights)).max() < TOLERANCE
+
+
+def test_the_warm_up_and_the_memory_trimmer_give_way_while_a_model_computes(monkeypatch):
+    from backend.runtime import memory, warmup
+
+    scheduler = Scheduler(batch_wait=0)
+    monkeypatch.setattr("backend.runtime.scheduler.SCHEDULER", scheduler)
+    trims = []
+    monkeypatch.setattr(memory, "release_free_memory", lambda: trims.append(scheduler.busy()) or True)
+    gate = Gate()
+    assert not scheduler.busy()
+    job = scheduler.submit("gate-model", gate, "a question")
+    assert gate.entered.wait(5) and scheduler.busy()
+
+    trimmer = memory.trim_while_idle(scheduler.busy, every=0.05)
+    waited = threading.Event()
+    waiter = threading.Thread(target=lambda: (warmup.wait_until_idle(quiet=0.3, limit=30), waited.set()))
+    waiter.start()
+    assert not waited.wait(0.5)  # the warm-up's next step waits while the model computes...
+    assert trims == []  # ...and nothing is trimmed under it
+    gate.release.set()
+    assert job.wait(5)
+    assert waited.wait(5)  # then it goes on, once the model has been quiet for 0.3 s
+    waiter.join()
+    time.sleep(0.3)  # a few of the trimmer's 0.05 s turns, all idle
+    trimmer.stop()
+    assert trims and not any(trims), trims  # trimmed only while idle
