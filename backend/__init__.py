@@ -6,6 +6,10 @@ and torchvision imports `torch._dynamo`, which imports triton and maps its nativ
 costs about 75 MB of resident memory in every process for a compiler that cannot run without a
 GPU. Marked absent, `import triton` raises ImportError, which torch and transformers read as
 "triton not installed". Nothing here calls torch.compile. Set DASHBOARD_KEEP_TRITON=1 to keep it.
+
+On such a machine the CUDA build's own libraries (cuBLAS, NVRTC, ...) load with torch too, and
+reading them in leaves about 140 MB resident; those pages are handed back at once
+(`runtime.memory.page_out_cuda_libraries`).
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ import os
 import sys
 
 
-def _hide_triton_without_gpu() -> None:
-    if "triton" in sys.modules or os.environ.get("DASHBOARD_KEEP_TRITON", "").strip() in {"1", "true"}:
-        return
+def _on_a_cpu() -> None:
     import torch
 
-    if not torch.cuda.is_available():
+    if torch.cuda.is_available():
+        return
+    if "triton" not in sys.modules and os.environ.get("DASHBOARD_KEEP_TRITON", "").strip() not in {"1", "true"}:
         sys.modules["triton"] = None  # type: ignore[assignment]  # import triton -> ImportError
+    from backend.runtime.memory import page_out_cuda_libraries
+
+    page_out_cuda_libraries()
 
 
-_hide_triton_without_gpu()
+_on_a_cpu()
