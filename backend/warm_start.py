@@ -11,10 +11,10 @@ so that a cold container answers each page within seconds and writes nothing:
 
 It prints one line per step and exits non-zero only when a default model fails.
 
-`exercise_pages` runs each page's default computation once when the server starts (app.py), after
-the models have loaded: what a process pays on the first call of each (imports of Captum and
-grad-cam, oneDNN's kernels for each shape, the sentiment head read from disk) is then paid before
-the first visitor asks, not by them.
+`exercise_pages` runs a short version of each page's computation once when the server starts
+(app.py), after the models have loaded and whenever no visitor's request computes: what a process
+pays on the first call of each (Captum's and grad-cam's first use, oneDNN's kernels, the sentiment
+head read from disk) is then paid before the first visitor asks, not by them.
 """
 
 from __future__ import annotations

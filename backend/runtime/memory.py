@@ -70,8 +70,8 @@ def release_free_memory() -> bool:
 
 
 def trim_while_idle(busy: Callable[[], bool], every: float = 10.0) -> threading.Thread:
-    """Start a daemon thread that returns freed memory every `every` seconds unless `busy()`
-    (a trim takes a few milliseconds)."""
+    """Start a daemon thread that, every `every` seconds unless `busy()`, collects Python's
+    reference cycles (closed sessions leave some) and returns freed memory to the system."""
     stop = threading.Event()
 
     def trim() -> None:
