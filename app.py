@@ -16,7 +16,7 @@ import streamlit as st
 
 from backend.runtime.memory import trim_while_idle
 from backend.runtime.scheduler import SCHEDULER
-from backend.runtime.warmup import warm_up_in_background
+from backend.runtime.warmup import load_first_model, warm_up_in_background
 
 
 def _session_alive(session_id: str | None) -> bool:
@@ -25,15 +25,19 @@ def _session_alive(session_id: str | None) -> bool:
     return session_id is None or not Runtime.exists() or Runtime.instance().is_active_session(session_id)
 
 
-def _warm_start() -> None:
-    # the pages' own imports, then each page's computation once, each when no visitor computes
+def _exercise(model_key: str) -> None:
+    from backend.warm_start import (
+        exercise,  # imported here: in the warm-up thread, not before the server answers
+    )
+
+    exercise(model_key)
+
+
+def _page_imports() -> None:
     import ui.attention_sections  # noqa: F401
     import ui.generation_sections  # noqa: F401
     import ui.image_sections  # noqa: F401
     import ui.text_sections  # noqa: F401
-    from backend.warm_start import exercise_pages
-
-    exercise_pages()
 
 
 @asynccontextmanager
@@ -44,9 +48,10 @@ async def server_lifespan(_app):
     import backend.shared.plotting  # noqa: F401  # the first visitors' pages do not each wait on these imports
     SCHEDULER.owner_alive = _session_alive  # queued requests of closed tabs are skipped
     # The default models load while the first visitors arrive, each when no visitor's request is
-    # computing; then each page's computation runs once, briefly, so that its first-call costs
-    # are not a visitor's.
-    warm_up_in_background(afterwards=_warm_start)
+    # computing, and each page's computation runs once, briefly, as soon as its model is there, so
+    # that its first-call costs are not a visitor's; then the pages' own imports.
+    load_first_model()  # before the server answers: the classification page's model (about 3 s)
+    warm_up_in_background(after_each=_exercise, afterwards=_page_imports)
     trim_while_idle(SCHEDULER.busy)
     yield
 

@@ -11,8 +11,8 @@ so that a cold container answers each page within seconds and writes nothing:
 
 It prints one line per step and exits non-zero only when a default model fails.
 
-`exercise_pages` runs a short version of each page's computation once when the server starts
-(app.py), after the models have loaded and whenever no visitor's request computes: what a process
+`exercise` runs a short version of each page's computation once when the server starts (app.py),
+as soon as the page's model has loaded and no visitor's request computes: what a process
 pays on the first call of each (Captum's and grad-cam's first use, oneDNN's kernels, the sentiment
 head read from disk) is then paid before the first visitor asks, not by them.
 """
@@ -113,20 +113,20 @@ def _run(name: str, step: Callable[[], object]) -> tuple[bool, str]:
     return True, f"{name}: {outcome} [{time.perf_counter() - started:.1f} s]"
 
 
-# At server start, short versions of the same calls: each holds its model for under a second, so a
-# visitor who arrives meanwhile hardly waits, and the first-call costs are paid all the same.
-LIGHT_STEPS: Steps = (
-    ("sentiment head", _sentiment_head),
-    ("text classification", lambda: _classify_page(light=True)),
-    ("image recognition", lambda: _recognise_page(light=True)),
-    ("text generation", lambda: _generate_page(light=True)),
-    ("attention", _attention_page),
-)
+# At server start, short versions of the same calls, each run as soon as its model has loaded: each
+# holds its model for under a second, so a visitor who arrives meanwhile hardly waits, and the
+# first-call costs are paid all the same.
+LIGHT_STEPS: dict[str, Steps] = {
+    MINILM.key: (("sentiment head", _sentiment_head), ("text classification", lambda: _classify_page(light=True))),
+    EFFICIENTNET.key: (("image recognition", lambda: _recognise_page(light=True)),),
+    SMOLLM2.key: (("text generation", lambda: _generate_page(light=True)), ("attention", _attention_page)),
+}
 
 
-def exercise_pages() -> None:
-    """Each page's computation once, briefly (server start; errors are left to the pages)."""
-    for name, step in LIGHT_STEPS:
+def exercise(model_key: str) -> None:
+    """The pages' computations on a model that has just loaded, once, briefly, each when no
+    visitor's request computes (server start; errors are left to the pages)."""
+    for name, step in LIGHT_STEPS.get(model_key, ()):
         wait_until_idle()
         try:
             log.info("Warm start: %s", _run(name, step)[1])

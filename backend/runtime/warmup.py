@@ -39,25 +39,40 @@ def wait_until_idle(quiet: float = 1.5, limit: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def _load_all(afterwards: Callable[[], None] | None) -> None:
+def _load_all(after_each: Callable[[str], None] | None, afterwards: Callable[[], None] | None) -> None:
     for key in default_keys():
         wait_until_idle()  # a visitor's request does not share the CPU with loading another model
         try:
             get_model(key)
         except Exception:  # the page asking for it will show the error to the user
             log.exception("Warm-up could not load %s", key)
+            continue
+        if after_each is not None:
+            after_each(key)
     if afterwards is not None:
         afterwards()
 
 
-def warm_up_in_background(afterwards: Callable[[], None] | None = None) -> bool:
-    """Start loading the default models, then run `afterwards`, unless already started; True if
-    this call started it."""
+def load_first_model() -> None:
+    """Load the first default model now (the server's start-up waits for it), unless warm-up is off."""
+    if os.environ.get(WARMUP_ENV, "1").strip() == "0":
+        return
+    try:
+        get_model(default_keys()[0])
+    except Exception:  # the page asking for it will show the error
+        log.exception("Warm-up could not load %s", default_keys()[0])
+
+
+def warm_up_in_background(
+    after_each: Callable[[str], None] | None = None, afterwards: Callable[[], None] | None = None
+) -> bool:
+    """Start loading the default models (calling `after_each(key)` once each has loaded), then
+    run `afterwards`, unless already started; True if this call started it."""
     if os.environ.get(WARMUP_ENV, "1").strip() == "0":
         return False
     with _lock:
         if _started.is_set():
             return False
         _started.set()
-    threading.Thread(target=_load_all, args=(afterwards,), name="model-warmup", daemon=True).start()
+    threading.Thread(target=_load_all, args=(after_each, afterwards), name="model-warmup", daemon=True).start()
     return True
