@@ -28,6 +28,7 @@ trap cleanup EXIT
 git clone --quiet "$ROOT" "$work/src"
 echo "== image from a clean clone of $(git -C "$work/src" log -1 --format='%h %s')"
 built=$(date +%s)
+$PODMAN rmi -f "$IMAGE" >/dev/null 2>&1 || true  # one copy at a time: each is about 6 GB
 $PODMAN build --format docker -t "$IMAGE" "$@" "$work/src" > "$SHOTS/build.log" 2>&1 \
   || { tail -40 "$SHOTS/build.log"; exit 1; }
 echo "build: $(( $(date +%s) - built )) s (log: $SHOTS/build.log)"
