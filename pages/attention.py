@@ -5,6 +5,7 @@ import streamlit as st
 from backend.attention.matrices import VIEW_TOKENS, tensor_npz, window_for
 from backend.attention.weights import MAX_TOKENS, submit_attention
 from backend.runtime.public_mode import limits
+from ui import page_inputs as inputs
 from ui.attention_sections import (
     head_view,
     heatmap,
@@ -15,36 +16,16 @@ from ui.attention_sections import (
 )
 from ui.common import (
     example_buttons,
-    model_field,
     model_picker,
     run_caption,
     shown_errors,
 )
 from ui.jobs import mine, remembered
-from ui.state import PageState, bool_field, choice_field, int_field, text_field
+from ui.state import PageState
 
-EXAMPLES = {
-    "Coreference": {"attention_text": "The cat sat on the mat because it was tired."},
-    "Bank (river)": {"attention_text": "She sat on the bank of the river and watched the water."},
-    "Bank (money)": {"attention_text": "He went to the bank to deposit his salary."},
-}
-VIEWS = ["Heatmap", "Model view", "Head view", "Rollout", "Step through one head", "The formula on a toy example"]
-MAX_LAYERS = MAX_HEADS = 64  # what a link may ask for; the model's own sizes are checked below
+EXAMPLES, VIEWS = inputs.ATTENTION_EXAMPLES, inputs.ATTENTION_VIEWS
 
-state = PageState(
-    "attention",
-    [
-        model_field("attention", "attention_model"),
-        text_field("attention_text", "text", default=EXAMPLES["Coreference"]["attention_text"]),
-        int_field("attention_layer", "layer", 1, 1, MAX_LAYERS),
-        int_field("attention_head", "head", 0, 0, MAX_HEADS),  # 0: all heads, combined
-        choice_field("attention_combine", "combine", ["mean", "max"]),
-        bool_field("attention_hide_special", "hide_special", False),
-        int_field("attention_start", "start", 1, 1, MAX_TOKENS),
-        int_field("attention_query", "query", 3, 0, MAX_TOKENS),
-        choice_field("attention_view", "view", VIEWS),
-    ],
-)
+state = PageState("attention", inputs.attention())
 state.header("Attention visualizer")
 state.restore()
 st.write(

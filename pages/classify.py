@@ -4,50 +4,24 @@ or the built-in sentiment head), with token attributions, their faithfulness, an
 import streamlit as st
 
 from backend.runtime.public_mode import limits
-from backend.shared.token_attributions import DEFAULT_STEPS, MAX_STEPS
 from backend.text.classify import submit_classify
 from backend.text.explain_text import submit_explain
-from backend.text.specs import DEFAULT_LABELS, SENTIMENT, ClassifierSpec, zero_shot
-from backend.text.teaching import STARTER_EXAMPLES
+from backend.text.specs import SENTIMENT, ClassifierSpec, zero_shot
 from backend.text.text_figures import label_probabilities
 from backend.text.zero_shot_head import SIMILARITY_SCALE
+from ui import page_inputs as inputs
 from ui import text_sections as views
 from ui.common import (
     example_buttons,
-    model_field,
     model_picker,
     run_caption,
     shown_errors,
 )
 from ui.export import chart
 from ui.jobs import mine, remembered
-from ui.state import Field, PageState, choice_field, hand_over, int_field, text_field
+from ui.state import PageState, hand_over
 
-MODES = {"sentiment": "Built-in sentiment", "zero-shot": "Zero-shot labels", "taught": "Teach by examples"}
-TOPICS = "sports, business, politics, science"
-EXAMPLES = {
-    "Wonderful movie": {"classify_mode": "sentiment", "classify_text": "This movie was wonderful, the cast is brilliant and I loved every minute."},
-    "Terrible service": {"classify_mode": "sentiment", "classify_text": "The food was cold and the waiter was rude. Never again."},
-    "Not bad at all": {"classify_mode": "sentiment", "classify_text": "Honestly, the hotel was not bad at all."},
-    "Football final": {"classify_mode": "zero-shot", "classify_text": "Messi scored twice in the final and the crowd went wild.", "classify_labels": TOPICS},
-    "Earnings report": {"classify_mode": "zero-shot", "classify_text": "Shares of the company fell after its quarterly earnings report.", "classify_labels": TOPICS},
-    "Support tickets": {"classify_mode": "taught", "classify_text": "I was charged twice for one order, please fix this."},
-}
-STARTER_ROWS = [list(row) for row in STARTER_EXAMPLES]
-
-state = PageState(
-    "classify",
-    [
-        model_field("classification", "classify_model"),
-        choice_field("classify_mode", "classifier", list(MODES)),
-        text_field("classify_text", "text", default=EXAMPLES["Wonderful movie"]["classify_text"]),
-        text_field("classify_labels", "labels", default=", ".join(DEFAULT_LABELS), max_chars=4000),
-        Field(views.EXAMPLES_KEY, "examples", STARTER_ROWS, views.parse_examples, views.dump_examples),
-        text_field("classify_target", "explain", default="", max_chars=200),
-        choice_field("classify_compare", "compare", ["loo", "gxi"]),
-        int_field("classify_steps", "steps", DEFAULT_STEPS, 1, min(MAX_STEPS, limits().ig_steps)),
-    ],
-)
+state = PageState("classify", inputs.classify())
 state.header("Text classification")
 state.restore()
 st.write(
@@ -60,10 +34,10 @@ st.write(
 spec = model_picker("classification", key="classify_model")
 fine_tuned = spec.kind == "sequence-classifier"
 mode = st.radio(
-    "Classifier", list(MODES), key="classify_mode", horizontal=True, format_func=MODES.get, disabled=fine_tuned,
+    "Classifier", list(inputs.CLASSIFY_MODES), key="classify_mode", horizontal=True, format_func=inputs.CLASSIFY_MODES.get, disabled=fine_tuned,
     help="A fine-tuned Hub model has its own trained output layer and fixed labels.",
 )
-example_buttons(EXAMPLES, key_prefix="classify")
+example_buttons(inputs.CLASSIFY_EXAMPLES, key_prefix="classify")
 classifier: ClassifierSpec | None = None
 with shown_errors():
     if fine_tuned:

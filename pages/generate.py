@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from backend.generation.engines import choose_engine, configured_engines
+from backend.generation.engines import choose_engine
 from backend.generation.generation_figures import legend_html
 from backend.generation.in_process import GenerationStream, submit_generate
 from backend.generation.openai_engine import submit_remote
 from backend.generation.token_steps import GenerationSettings
-from backend.runtime.public_mode import is_public, limits
+from backend.runtime.public_mode import limits
+from ui import page_inputs as inputs
 from ui.common import (
     example_buttons,
-    model_field,
     model_picker,
     run_caption,
     shown_errors,
@@ -25,49 +25,14 @@ from ui.generation_sections import (
     where_it_looked,
 )
 from ui.jobs import mine, session_id
-from ui.state import (
-    PageState,
-    bool_field,
-    choice_field,
-    float_field,
-    int_field,
-    text_field,
-)
+from ui.state import PageState
 
-EXAMPLES = {
-    "Once upon a time": {"generate_prompt": "Once upon a time", "generate_chat": False},
-    "Explain attention": {"generate_prompt": "Explain self-attention in a Transformer in two sentences."},
-    "Capital of France": {"generate_prompt": "What is the capital of France?"},
-    "Haiku": {"generate_prompt": "Write a haiku about autumn leaves."},
-}
-MAX_SEED = 2**32 - 1
-IN_PROCESS, SERVER = "in-process", "server"
-PUBLIC = is_public()
-SERVER_NAMES = [engine.name for engine in configured_engines()]  # never their URLs or keys
-ENGINES = [IN_PROCESS, SERVER] if SERVER_NAMES or not PUBLIC else [IN_PROCESS]
-MAX_TOKENS = limits().new_tokens // 2 if not PUBLIC else limits().new_tokens
+EXAMPLES, IN_PROCESS, SERVER = inputs.GENERATE_EXAMPLES, inputs.IN_PROCESS, inputs.SERVER
+OFFERED = inputs.engines()
+ENGINES, SERVER_NAMES, PUBLIC, MAX_TOKENS = OFFERED.engines, OFFERED.server_names, OFFERED.public, OFFERED.max_new_tokens
+MAX_SEED = inputs.MAX_SEED
 
-state = PageState(
-    "generate",
-    [
-        choice_field("generate_engine", "engine", ENGINES),
-        model_field("generation", "generate_model"),
-        # public mode: a configured server's name only; a laptop: a name or a URL
-        choice_field("generate_server", "server", SERVER_NAMES) if PUBLIC and SERVER_NAMES
-        else text_field("generate_server", "server", SERVER_NAMES[0] if SERVER_NAMES else "", max_chars=500),
-        text_field("generate_prompt", "prompt"),
-        text_field("generate_system", "system", max_chars=4000),
-        int_field("generate_max_tokens", "max_tokens", 96, 1, MAX_TOKENS),
-        float_field("generate_temperature", "temperature", 0.3, 0.0, 2.0),
-        int_field("generate_top_k", "top_k", 0, 0, 200),
-        float_field("generate_top_p", "top_p", 0.95, 0.05, 1.0),
-        float_field("generate_repetition", "repetition", 1.0, 1.0, 2.0),
-        bool_field("generate_chat", "chat", True),
-        int_field("generate_seed", "seed", 0, 0, MAX_SEED),
-        bool_field("generate_attention", "attention", False),
-    ],
-    extras=["run"],  # run=1: the link was copied from a page showing an answer; answer it again
-)
+state = PageState("generate", inputs.generate(), extras=inputs.EXTRAS["generate"])
 state.header("Text generation")
 state.restore()
 st.write(

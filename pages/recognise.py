@@ -5,7 +5,6 @@ import hashlib
 import streamlit as st
 
 from backend.runtime.registry import image_model_spec
-from backend.vision.cnn_inside import MAX_CHANNELS
 from backend.vision.image_decoding import (
     EXAMPLES,
     FORMATS_TEXT,
@@ -15,38 +14,16 @@ from backend.vision.image_decoding import (
     max_pixels,
 )
 from backend.vision.recognition import MAX_TOP_K, submit_recognise
-from backend.vision.saliency import CAM_METHODS, PIXEL_METHODS
-from ui.common import model_field, model_picker, shown_errors
+from ui import page_inputs as inputs
+from ui.common import model_picker, shown_errors
 from ui.image_sections import how_a_cnn_sees, predictions, where_it_looked
 from ui.jobs import mine, remembered
 from ui.state import (
     PageState,
-    bool_field,
-    choice_field,
-    float_field,
-    int_field,
-    text_field,
 )
 
-SOURCES = ("Example photo", "Upload", "Camera")
-state = PageState(
-    "recognise",
-    [
-        model_field("image", "recognise_model"),
-        text_field("recognise_model_id", "model_id", max_chars=160),
-        choice_field("recognise_source", "source", SOURCES),
-        choice_field("recognise_example", "example", list(EXAMPLES)),
-        int_field("recognise_top_k", "top", 5, 1, MAX_TOP_K),
-        int_field("recognise_class", "class", -1, -1, 99_999),
-        choice_field("recognise_cam", "cam", list(CAM_METHODS)),
-        choice_field("recognise_pixel", "pixel", list(PIXEL_METHODS)),
-        text_field("recognise_layer", "layer", max_chars=100),
-        float_field("recognise_opacity", "opacity", 0.5, 0.0, 1.0),
-        bool_field("recognise_road", "road", True),
-        bool_field("recognise_compare", "compare", False),
-        int_field("recognise_channels", "channels", 8, 1, MAX_CHANNELS),
-    ],
-)
+SOURCES = inputs.IMAGE_SOURCES
+state = PageState("recognise", inputs.recognise())
 state.header("Image recognition")
 state.restore()
 st.write(
