@@ -50,9 +50,9 @@ def _plot_text(page: Page, text: str) -> None:
 FLOWS = {
     "home": (lambda p: expect(p.get_by_text("Models run on:")).to_be_visible(timeout=TIMEOUT), None),
     "classify": (
-        lambda p: (p.get_by_role("button", name="Terrible service").click(),
+        lambda p: (p.get_by_role("radio", name="Terrible service").click(),
                    expect(p.get_by_test_id("stMetricValue")).to_have_text("negative", timeout=TIMEOUT)),
-        lambda p: (p.get_by_role("button", name="Wonderful movie").click(),
+        lambda p: (p.get_by_role("radio", name="Wonderful movie").click(),
                    expect(p.get_by_test_id("stMetricValue")).to_have_text("positive", timeout=TIMEOUT)),
     ),
     "generate": (
@@ -66,7 +66,7 @@ FLOWS = {
     ),
     "attention": (
         lambda p: expect(p.get_by_text("Layer 1, mean of all heads")).to_be_visible(timeout=TIMEOUT),
-        lambda p: (p.get_by_role("button", name="Bank (river)").click(), _plot_text(p, "river")),
+        lambda p: (p.get_by_role("radio", name="Bank (river)").click(), _plot_text(p, "river")),
     ),
 }
 

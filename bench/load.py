@@ -125,7 +125,7 @@ async def _use(tab: Page, s: Session) -> float:
         await expect(tab.get_by_test_id("stMetricValue")).to_have_text(label, timeout=TIMEOUT)
         return time.monotonic() - started
     if s.page == "generate":
-        await tab.get_by_role("button", name="Capital of France").click()
+        await tab.get_by_role("radio", name="Capital of France").click()
         await expect(tab.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("What is the capital of France?", timeout=TIMEOUT)
         await tab.get_by_role("button", name="Generate", exact=True).click()
         started = time.monotonic()

@@ -15,7 +15,7 @@ from ui.attention_sections import (
     toy_example,
 )
 from ui.common import (
-    example_buttons,
+    example_pills,
     model_picker,
     run_caption,
     shown_errors,
@@ -37,7 +37,7 @@ st.write(
 st.latex(r"\mathrm{Attention}(Q,K,V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V")
 
 spec = model_picker("attention", key="attention_model")
-example_buttons(EXAMPLES, key_prefix="attention")
+example_pills(EXAMPLES, key_prefix="attention")
 text = st.text_input(
     "Text", key="attention_text", max_chars=limits().text_chars,
     help=f"Up to {min(MAX_TOKENS, limits().text_tokens)} tokens here; views show {VIEW_TOKENS} at a time.",

@@ -12,7 +12,7 @@ from backend.text.zero_shot_head import SIMILARITY_SCALE
 from ui import page_inputs as inputs
 from ui import text_sections as views
 from ui.common import (
-    example_buttons,
+    example_pills,
     model_picker,
     run_caption,
     shown_errors,
@@ -33,11 +33,11 @@ st.write(
 
 spec = model_picker("classification", key="classify_model")
 fine_tuned = spec.kind == "sequence-classifier"
+example_pills(inputs.CLASSIFY_EXAMPLES, key_prefix="classify")  # before the widgets an example sets
 mode = st.radio(
     "Classifier", list(inputs.CLASSIFY_MODES), key="classify_mode", horizontal=True, format_func=inputs.CLASSIFY_MODES.get, disabled=fine_tuned,
     help="A fine-tuned Hub model has its own trained output layer and fixed labels.",
 )
-example_buttons(inputs.CLASSIFY_EXAMPLES, key_prefix="classify")
 classifier: ClassifierSpec | None = None
 with shown_errors():
     if fine_tuned:

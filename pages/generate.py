@@ -10,7 +10,7 @@ from backend.generation.token_steps import GenerationSettings
 from backend.runtime.public_mode import limits
 from ui import page_inputs as inputs
 from ui.common import (
-    example_buttons,
+    example_pills,
     model_picker,
     run_caption,
     shown_errors,
@@ -64,7 +64,7 @@ elif remote:
     spec = None
 else:
     spec = model_picker("generation", key="generate_model")
-example_buttons(EXAMPLES, key_prefix="generate")
+example_pills(EXAMPLES, key_prefix="generate")
 prompt = st.text_area("Prompt", key="generate_prompt", height=100, max_chars=limits().text_chars, placeholder="Ask something, or click an example above.")
 c1, c2, c3 = st.columns([2, 3, 2], vertical_alignment="center")
 chat = c1.checkbox("Chat template", key="generate_chat", help="Wrap the prompt as a user turn, as the instruct model was fine-tuned to expect. Off: raw completion.")

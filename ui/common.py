@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import streamlit as st
 
@@ -60,9 +61,25 @@ def run_caption(run: RunInfo, extra: str = "") -> None:
     st.caption(" · ".join(parts))
 
 
-def example_buttons(examples: dict[str, dict[str, str]], key_prefix: str) -> None:
-    """One button per example; a click writes the example's values into the named widgets (and
-    holds them against a stale value from the browser, see `set_by_click`)."""
-    columns = st.columns(len(examples))
-    for i, (column, (title, values)) in enumerate(zip(columns, examples.items(), strict=True)):
-        column.button(title, key=f"{key_prefix}_example_{i}", on_click=set_by_click, args=(values,), width="stretch")
+def example_pills(examples: dict[str, dict[str, Any]], key_prefix: str) -> None:
+    """The page's examples, as pills; picking one writes its values into the named widgets. Draw it
+    before those widgets.
+
+    A pill's choice is widget *state*, which the browser sends again with every later request,
+    where a button's click is a one-off trigger. Under load Streamlit can drop a trigger (a
+    visitor's click that arrives while the session's first run is still on its way: 2 of 12
+    example clicks in a room of twelve, tests/browser/test_room.py), so no callback is relied
+    on: each run compares the chosen pill with the one last applied, and applies a new choice,
+    also in the run of the Generate click that followed it. `set_by_click` then holds the values
+    against a browser that sends the replaced ones back (it had not drawn the example's run)."""
+    key, applied_key = f"{key_prefix}_example", f"_{key_prefix}_example_applied"
+    applied = st.session_state.get(applied_key)
+    if applied in examples and any(st.session_state.get(k) != v for k, v in examples[applied].items()):
+        # the visitor changed the example's text or settings: no pill is lit, and a click on it applies it again
+        st.session_state[key] = st.session_state[applied_key] = None
+    chosen = st.pills("Examples", list(examples), key=key, label_visibility="collapsed", width="stretch")
+    if chosen is None:
+        st.session_state[applied_key] = None
+    elif chosen != st.session_state.get(applied_key):
+        set_by_click(examples[chosen])
+        st.session_state[applied_key] = chosen

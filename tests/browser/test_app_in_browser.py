@@ -48,7 +48,7 @@ def test_home(page, app_url):
 
 def test_text_classification_example(page, app_url):
     _open(page, f"{app_url}/classify")
-    page.get_by_role("button", name="Terrible service").click()
+    page.get_by_role("radio", name="Terrible service").click()
     metric = page.get_by_test_id("stMetricValue")
     expect(metric).to_have_text("negative", timeout=ANSWER_TIMEOUT)
     expect(page.get_by_text(re.compile(r"Model: all-MiniLM-L6-v2"))).to_be_visible()
@@ -229,7 +229,7 @@ def test_image_recognition_explains_uploads_refuses_bad_files_and_shows_how_a_cn
 def test_attention_visualizer(page, app_url):
     _open(page, f"{app_url}/attention")
     expect(page.get_by_text("Layer 1, mean of all heads")).to_be_visible(timeout=ANSWER_TIMEOUT)
-    page.get_by_role("button", name="Bank (river)").click()
+    page.get_by_role("radio", name="Bank (river)").click()
     expect(page.locator(".js-plotly-plot").get_by_text("river").first).to_be_visible(timeout=ANSWER_TIMEOUT)
     expect(page.get_by_text(re.compile(r"6 layers × 12 heads"))).to_be_visible()
     _settled(page)

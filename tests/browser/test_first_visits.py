@@ -28,7 +28,7 @@ def _plot(page: Page, pattern: str):
 
 
 def _ask_capital(page: Page) -> None:
-    page.get_by_role("button", name="Capital of France").click()
+    page.get_by_role("radio", name="Capital of France").click()
     expect(page.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("What is the capital of France?")
     page.get_by_role("button", name="Generate", exact=True).click()
 
@@ -37,7 +37,7 @@ def _ask_capital(page: Page) -> None:
 FIRST_USE = {
     "": (lambda p: None, lambda p: expect(p.get_by_text("Models run on:")).to_be_visible(timeout=TIMEOUT)),
     "classify": (
-        lambda p: p.get_by_role("button", name="Terrible service").click(),
+        lambda p: p.get_by_role("radio", name="Terrible service").click(),
         lambda p: expect(p.get_by_test_id("stMetricValue")).to_have_text("negative", timeout=TIMEOUT),
     ),
     "generate": (_ask_capital, lambda p: expect(p.get_by_text(re.compile("Paris")).first).to_be_visible(timeout=TIMEOUT)),
@@ -80,7 +80,7 @@ def test_twelve_sessions_open_the_generation_link_together(browser):
             for tab in tabs:
                 tab.goto(f"{url}/generate", wait_until="commit")
             for tab in tabs:
-                expect(tab.get_by_role("button", name="Capital of France")).to_be_visible(timeout=120_000)
+                expect(tab.get_by_role("radio", name="Capital of France")).to_be_visible(timeout=120_000)
                 _has_app_navigation(tab)
             for tab in tabs:
                 _ask_capital(tab)

@@ -49,7 +49,7 @@ def test_home_lists_pages_and_models(app):
 
 def test_classification_example_is_positive(app):
     at = _open(app, "classify")
-    at.button(key="classify_example_0").click().run()
+    at.pills(key="classify_example").set_value("Wonderful movie").run()
     assert not at.exception and not at.error
     assert at.metric[0].value == "positive"
     assert any("all-MiniLM-L6-v2" in c.value and "ms" in c.value for c in at.caption)
@@ -88,7 +88,7 @@ def test_classification_warns_on_text_the_encoder_cannot_read(app):
 
 def test_teaching_by_examples_classifies_and_explains(app):
     at = _open(app, "classify")
-    at.button(key="classify_example_5").click().run()  # "Support tickets": the starter table
+    at.pills(key="classify_example").set_value("Support tickets").run()  # "Support tickets": the starter table
     assert not at.exception and not at.error
     assert at.metric[0].value == "complaint"
     assert any("complaint** 3" in c.value for c in at.caption)
@@ -102,7 +102,7 @@ def _generated_html(at: AppTest) -> str:
 
 def test_generation_streams_an_answer_and_opens_every_view_of_a_token(app):
     at = _open(app, "generate")
-    at.button(key="generate_example_2").click().run()
+    at.pills(key="generate_example").set_value("Capital of France").run()
     at.number_input(key="generate_max_tokens").set_value(24)
     at.number_input(key="generate_temperature").set_value(0.0)
     at.button(key="generate_run").click().run()
@@ -387,7 +387,7 @@ def test_a_text_too_long_for_a_link_is_left_out_of_it_and_the_page_says_so():
 
 def test_an_example_is_not_undone_by_a_click_that_carries_the_old_text(app):
     at = _open(app, "generate")
-    at.button(key="generate_example_2").click().run()
+    at.pills(key="generate_example").set_value("Capital of France").run()
     assert at.text_area(key="generate_prompt").value == "What is the capital of France?"
     at.number_input(key="generate_max_tokens").set_value(24)
     at.number_input(key="generate_temperature").set_value(0.0)
@@ -404,3 +404,21 @@ def test_an_example_is_not_undone_by_a_click_that_carries_the_old_text(app):
     assert not at.exception and not at.error
     assert at.text_area(key="generate_prompt").value == "Name one colour."
     assert at.query_params["prompt"] == "Name one colour."
+
+
+def test_an_example_chosen_in_the_same_request_as_the_generate_click_is_generated(app):
+    # Under load Streamlit can drop the example click's own run: the next request (the Generate
+    # click) is the first to carry the chosen example, with the prompt box still empty.
+    at = _open(app, "generate")
+    at.number_input(key="generate_max_tokens").set_value(16)
+    at.number_input(key="generate_temperature").set_value(0.0).run()
+    at.pills(key="generate_example").set_value("Capital of France")
+    at.button(key="generate_run").click().run()
+    assert not at.exception and not at.error
+    assert at.text_area(key="generate_prompt").value == "What is the capital of France?"
+    assert "Paris" in _generated_html(at)
+    # The visitor's own text turns the example off; choosing it again applies it again.
+    at.text_area(key="generate_prompt").input("Name one colour.").run()
+    assert at.pills(key="generate_example").value is None
+    at.pills(key="generate_example").set_value("Capital of France").run()
+    assert at.text_area(key="generate_prompt").value == "What is the capital of France?"

@@ -1,0 +1,93 @@
+"""A room on a fresh server: every visitor's example click counts, whatever the load.
+
+Twelve visitors open the generation page of a freshly started server, click an example, and click
+Generate as soon as the app shows it is idle again (its own pace, no sleeps); every one of them
+must get an answer to the example, none "The prompt is empty". The same for an example click
+followed at once by Classify."""
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import ARTIFACTS, running_app
+
+pytestmark = pytest.mark.browser
+TIMEOUT = 240_000
+EMPTY = "The prompt is empty"
+
+
+def _idle(page: Page, timeout: float = 120_000) -> None:
+    """The app's own idle state: the script has finished its run (no 'running' indicator)."""
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_have_count(1, timeout=timeout)
+
+
+def _tabs(browser, n: int) -> list[Page]:
+    return [browser.new_context(viewport={"width": 1280, "height": 900}).new_page() for _ in range(n)]
+
+
+def _answered_or_lost(tabs: list[Page], answered: str, lost: str, timeout_s: float) -> tuple[list[int], list[int]]:
+    done, missed = set(), set()
+    deadline = time.monotonic() + timeout_s
+    while len(done | missed) < len(tabs) and time.monotonic() < deadline:
+        for i, tab in enumerate(tabs):
+            if i in done or i in missed:
+                continue
+            if tab.get_by_text(lost).count():
+                missed.add(i)
+            elif tab.get_by_text(re.compile(answered)).count():
+                done.add(i)
+        time.sleep(0.25)
+    return sorted(done), sorted(missed)
+
+
+def test_twelve_visitors_click_an_example_then_generate_and_all_get_answers(browser):
+    with running_app("room-example-then-generate.log") as (url, _server):
+        tabs = _tabs(browser, 12)
+        try:
+            for tab in tabs:
+                tab.goto(f"{url}/generate", wait_until="commit")
+            for tab in tabs:
+                expect(tab.get_by_role("radio", name="Capital of France")).to_be_visible(timeout=120_000)
+            for tab in tabs:
+                tab.get_by_role("radio", name="Capital of France").click()
+            for tab in tabs:  # each as soon as their page is idle again
+                _idle(tab)
+                tab.get_by_role("button", name="Generate", exact=True).click()
+            done, missed = _answered_or_lost(tabs, r"Stopped by:", EMPTY, TIMEOUT / 1000)
+            tabs[0].screenshot(path=str(ARTIFACTS / "room-generate-first.png"))
+            assert not missed, f"{len(missed)} of 12 example clicks were lost (the page said '{EMPTY}')"
+            assert len(done) == 12, f"only {len(done)} of 12 got an answer"
+            for tab in tabs:
+                expect(tab.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("What is the capital of France?")
+                expect(tab.get_by_text(re.compile("Paris")).first).to_be_visible()
+                expect(tab.get_by_test_id("stException")).to_have_count(0)
+        finally:
+            for tab in tabs:
+                tab.context.close()
+
+
+def test_twelve_visitors_click_an_example_then_classify_at_once(browser):
+    with running_app("room-example-then-classify.log") as (url, _server):
+        tabs = _tabs(browser, 12)
+        try:
+            for tab in tabs:
+                tab.goto(f"{url}/classify", wait_until="commit")
+            for tab in tabs:
+                expect(tab.get_by_role("radio", name="Terrible service")).to_be_visible(timeout=120_000)
+            for tab in tabs:  # no wait at all between the two clicks
+                tab.get_by_role("radio", name="Terrible service").click()
+                tab.get_by_role("button", name="Classify", exact=True).click()
+            for tab in tabs:
+                _idle(tab, TIMEOUT)
+            texts = [tab.get_by_role("textbox", name="Text", exact=True).input_value() for tab in tabs]
+            lost = sum(text != "The food was cold and the waiter was rude. Never again." for text in texts)
+            assert not lost, f"{lost} of 12 example clicks were undone by the Classify click that followed"
+            for tab in tabs:
+                expect(tab.get_by_test_id("stMetricValue")).to_have_text("negative", timeout=TIMEOUT)
+                expect(tab.get_by_test_id("stException")).to_have_count(0)
+            tabs[-1].screenshot(path=str(ARTIFACTS / "room-classify-last.png"))
+        finally:
+            for tab in tabs:
+                tab.context.close()
