@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -95,6 +95,28 @@ def bool_field(key: str, param: str, default: bool) -> Field:
     return Field(key, param, default, parse, dump=lambda v: "1" if v else "0")
 
 
+def values_from_link(
+    fields: Sequence[Field], params: dict[str, str], extras: Collection[str] = ()
+) -> tuple[dict[str, Any], list[str]]:
+    """Each field's value from a link's parameters (its default where the link has none, or one
+    that does not fit), and a short notice for each value not understood or not known (`extras`:
+    other parameters the page reads itself). Pure: the page and the deck's static export share it."""
+    values: dict[str, Any] = {}
+    notices: list[str] = []
+    for field in fields:
+        raw = params.get(field.param)
+        values[field.key] = field.default
+        if raw is None:
+            continue
+        try:
+            values[field.key] = field.parse(raw)
+        except ValueError as exc:
+            notices.append(f"{field.param}={_short(raw)} ({exc})")
+    known = {f.param for f in fields} | set(extras)
+    notices += [f"{name}={_short(params[name])} (unknown setting)" for name in params if name not in known]
+    return values, notices
+
+
 class PageState:
     """The inputs of one page. Call `restore()` before its widgets, `publish()` after them."""
 
@@ -143,18 +165,8 @@ class PageState:
             )
 
     def _from_link(self, params: dict[str, str]) -> dict[str, Any]:
-        values = {}
-        for field in self.fields:
-            raw = params.get(field.param)
-            values[field.key] = field.default
-            if raw is None:
-                continue
-            try:
-                values[field.key] = field.parse(raw)
-            except ValueError as exc:
-                self.notices.append(f"{field.param}={_short(raw)} ({exc})")
-        known = {f.param for f in self.fields} | self.extras
-        self.notices += [f"{name}={_short(params[name])} (unknown setting)" for name in params if name not in known]
+        values, notices = values_from_link(self.fields, params, self.extras)
+        self.notices += notices
         return values
 
     def note(self, message: str) -> None:

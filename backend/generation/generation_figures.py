@@ -149,3 +149,20 @@ def rank_by_layer_chart(lens: LogitLens) -> go.Figure:
     fig = go.Figure(go.Scatter(x=list(range(1, lens.n_layers + 1)), y=ranks, mode="lines+markers", line={"color": CHOSEN}))
     fig.update_layout(yaxis={"type": "log", "autorange": "reversed", "title": "rank (1 = top)"}, xaxis={"title": "layer"})
     return styled(fig, f"Rank of “{shown(lens.chosen[lens.selected])}” at each layer", height=330)
+
+
+def step_probabilities_chart(steps: Sequence[Step]) -> go.Figure:
+    """Each generated token's probability under the model, in the order written (the colours of
+    `steps_html` as bars: the low ones are where the model hesitated)."""
+    labels = [f"{step.index + 1}. {'⟨end⟩' if step.special else shown(step.text)}" for step in steps]
+    probabilities = [step.probability for step in steps]
+    fig = go.Figure(
+        go.Bar(
+            x=labels, y=probabilities, marker_color=[_probability_colour(p) for p in probabilities],
+            marker_line={"color": "#d9480f", "width": 1},
+            hovertemplate="%{x}: p = %{y:.1%}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title="probability")
+    fig.update_xaxes(tickangle=-60, type="category", tickfont={"size": max(10, FONT_SIZE - len(labels) // 10)})
+    return styled(fig, "The model's probability for each token it wrote", height=420)

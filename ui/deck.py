@@ -1,0 +1,110 @@
+"""A talk deck: an ordered list of views (a title and the view's link), as JSON, in a file or a link.
+
+A view's link is the app's path and query (`/classify?text=...`), never a host, so a deck made
+on a laptop opens the same views on a Space. This module is plain Python; the deck panel
+(`ui.deck_panel`) keeps the session's deck and draws it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+PAGES = ("", "classify", "generate", "recognise", "attention")  # "" is Home
+MAX_VIEWS = 40
+MAX_TITLE_CHARS = 120
+MAX_LINK_CHARS = 4000
+MAX_JSON_BYTES = 200_000  # a deck file or link larger than this is refused
+APP_PARAMS = ("present", "deck", "slide")  # the app's own link parameters, not a page's inputs
+
+
+class DeckError(ValueError):
+    """A deck file or link that cannot be read, with what is wrong."""
+
+
+@dataclass(frozen=True)
+class View:
+    title: str
+    link: str  # "/generate?prompt=...": a page of this app and its inputs
+
+    @property
+    def page(self) -> str:
+        return urlsplit(self.link).path.strip("/")
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The page's inputs in the link (the app's own parameters left out). A blank value is
+        kept, as Streamlit keeps it: `text=` is an empty text, not the default one."""
+        query = parse_qsl(urlsplit(self.link).query, keep_blank_values=True)
+        return {k: v for k, v in query if k not in APP_PARAMS}
+
+
+@dataclass(frozen=True)
+class Deck:
+    title: str = "My talk"
+    views: tuple[View, ...] = field(default_factory=tuple)
+
+
+def view_link(page: str, params: dict[str, str]) -> str:
+    from urllib.parse import urlencode
+
+    query = urlencode({k: v for k, v in params.items() if k not in APP_PARAMS})
+    return f"/{page}" + (f"?{query}" if query else "")
+
+
+def checked_view(title: str, link: str) -> View:
+    title = " ".join(str(title).split())[:MAX_TITLE_CHARS] or "Untitled view"
+    link = str(link).strip()
+    parts = urlsplit(link)
+    if parts.scheme or parts.netloc or not link.startswith("/"):
+        raise DeckError(f"a view's link must be a page of this app, such as /classify?text=..., not {link[:60]!r}")
+    if len(link) > MAX_LINK_CHARS:
+        raise DeckError(f"a view's link is longer than {MAX_LINK_CHARS} characters")
+    if parts.path.strip("/") not in PAGES:
+        raise DeckError(f"{parts.path!r} is not a page of this app (pages: {', '.join('/' + p for p in PAGES)})")
+    return View(title, link)
+
+
+def deck_to_json(deck: Deck) -> str:
+    return json.dumps(
+        {"title": deck.title, "views": [{"title": v.title, "link": v.link} for v in deck.views]},
+        indent=2, ensure_ascii=False,
+    )
+
+
+def deck_from_json(text: str | bytes) -> Deck:
+    if len(text) > MAX_JSON_BYTES:
+        raise DeckError(f"the deck is larger than {MAX_JSON_BYTES // 1000} kB")
+    try:
+        raw = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DeckError(f"not a deck file: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("views"), list):
+        raise DeckError('not a deck file: expected {"title": ..., "views": [{"title": ..., "link": ...}]}')
+    if len(raw["views"]) > MAX_VIEWS:
+        raise DeckError(f"a deck holds at most {MAX_VIEWS} views; this one has {len(raw['views'])}")
+    views = []
+    for i, item in enumerate(raw["views"], 1):
+        if not isinstance(item, dict) or not isinstance(item.get("link"), str):
+            raise DeckError(f"view {i} has no link")
+        views.append(checked_view(item.get("title") or f"View {i}", item["link"]))
+    title = " ".join(str(raw.get("title") or "My talk").split())[:MAX_TITLE_CHARS]
+    return Deck(title, tuple(views))
+
+
+def deck_to_param(deck: Deck) -> str:
+    """The deck as one URL-safe link parameter (compressed JSON)."""
+    packed = zlib.compress(deck_to_json(deck).encode("utf-8"), 9)
+    return base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
+
+
+def deck_from_param(raw: str) -> Deck:
+    try:
+        packed = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        text = zlib.decompressobj().decompress(packed, MAX_JSON_BYTES + 1)
+    except (ValueError, zlib.error):
+        raise DeckError("the deck in the link is damaged (was the link cut short?)") from None
+    return deck_from_json(text)

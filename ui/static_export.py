@@ -1,0 +1,423 @@
+"""A talk deck as a folder of static web pages: each view computed now with the real models,
+zipped with one copy of plotly.js, so the talk runs from a laptop's disk with no server and no
+network (a projector's browser, a venue with no Wi-Fi).
+
+`render_view(view)` is one view's body; `export_deck(deck)` is the zip. Every view's inputs are
+read from its link through the page's own fields (`ui.page_inputs`), so a link means here what it
+means on the page. Links come from strangers: every text that reaches the HTML is escaped, and a
+view that cannot be computed (a Hub model offline, an empty text) becomes a message on its page.
+Nothing here draws with Streamlit.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+from backend.attention.attention_figures import weights_heatmap
+from backend.attention.matrices import VIEW_TOKENS, head_matrix, view_matrix, window_for
+from backend.attention.weights import submit_attention
+from backend.generation.engines import choose_engine
+from backend.generation.generation_figures import (
+    legend_html,
+    step_probabilities_chart,
+    steps_html,
+)
+from backend.generation.in_process import submit_generate
+from backend.generation.openai_engine import submit_remote
+from backend.generation.token_steps import GenerationSettings
+from backend.runtime.errors import DashboardError
+from backend.runtime.registry import MODELS, image_model_spec
+from backend.runtime.scheduler import Job
+from backend.shared.plotting import png_source
+from backend.text.classify import submit_classify
+from backend.text.explain_text import submit_explain
+from backend.text.specs import SENTIMENT, ClassifierSpec, zero_shot
+from backend.text.teaching import teaching_set
+from backend.text.text_figures import attribution_bars, label_probabilities, tokens_html
+from backend.vision.explain_image import layer_choices, submit_explain_image
+from backend.vision.image_decoding import example_image
+from backend.vision.image_figures import saliency_overlay, top_classes
+from backend.vision.recognition import submit_recognise
+from backend.vision.saliency import CAM_METHODS, METHODS
+from ui import page_inputs as inputs
+from ui.deck import MAX_VIEWS, Deck, View
+from ui.state import values_from_link
+
+log = logging.getLogger(__name__)
+
+WAIT_SECONDS = 900.0  # a job past its own time limit is stopped by the queue long before this
+PHOTO_SIDE = 640  # the example photo is embedded at most this many pixels on its longer side
+PAGE_NAMES = {"": "Home", "classify": "Text classification", "generate": "Text generation",
+              "recognise": "Image recognition", "attention": "Attention"}
+FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
+# The main text of each page: shown as a quotation, not as a row of the settings table.
+MAIN_TEXTS = {"classify_text", "classify_labels", "generate_prompt", "generate_system", "attention_text"}
+
+STYLE = """
+:root { color-scheme: light; }
+body { font: 20px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       background: #fafafa; color: #111; max-width: 1200px; margin: 0 auto; padding: 16px 32px 48px; }
+h1 { font-size: 2rem; line-height: 1.2; margin: 0.4em 0; }
+h2 { font-size: 1.4rem; margin: 1.2em 0 0.4em; }
+nav { display: flex; gap: 1.5em; align-items: center; font-size: 1rem; padding: 8px 0;
+      border-bottom: 1px solid #ccc; }
+nav .where { margin-left: auto; color: #444; }
+a { color: #0b4fa8; }
+.page { color: #444; font-size: 1rem; text-transform: uppercase; letter-spacing: 0.05em; margin-top: 1em; }
+blockquote { margin: 0.6em 0; padding: 0.6em 1em; background: #fff; border-left: 6px solid #1f5fbf;
+             white-space: pre-wrap; overflow-wrap: anywhere; }
+table.settings { border-collapse: collapse; font-size: 0.9rem; margin: 0.6em 0; }
+table.settings caption { text-align: left; }
+table.settings th, table.settings td { border: 1px solid #bbb; padding: 4px 10px; text-align: left;
+                                       overflow-wrap: anywhere; }
+table.settings th { background: #eee; font-weight: 600; }
+.answer { font-size: 1.6rem; font-weight: 700; margin: 0.4em 0; }
+.message { background: #fff4e5; border: 2px solid #d9480f; padding: 0.8em 1em; border-radius: 6px; }
+.notice { background: #fff8db; border: 1px solid #e0b400; padding: 0.5em 1em; border-radius: 6px; font-size: 0.9rem; }
+.caption { color: #444; font-size: 0.85rem; }
+.figure { background: #fff; margin: 0.8em 0; }
+img.photo { max-width: 100%; height: auto; border: 1px solid #ccc; }
+ol.views { font-size: 1.2rem; line-height: 1.8; }
+""".strip()
+
+# ArrowLeft / PageUp: previous page; ArrowRight / PageDown: next (what a presenter's clicker sends).
+KEYS_SCRIPT = """
+document.addEventListener("keydown", function (event) {
+  if (event.altKey || event.ctrlKey || event.metaKey || (event.target.closest && event.target.closest("input, textarea, select"))) return;
+  var rel = {ArrowLeft: "prev", PageUp: "prev", ArrowRight: "next", PageDown: "next"}[event.key];
+  var link = rel && document.querySelector('a[rel="' + rel + '"]');
+  if (link) { event.preventDefault(); window.location.href = link.href; }
+});
+""".strip()
+
+
+class _Sections:
+    """The HTML of one view, section by section (every text escaped on its way in)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def heading(self, text: str) -> None:
+        self.parts.append(f"<h2>{html.escape(text)}</h2>")
+
+    def text(self, text: str, css: str = "") -> None:
+        self.parts.append(f'<p class="{css}">{html.escape(text)}</p>' if css else f"<p>{html.escape(text)}</p>")
+
+    def quote(self, label: str, text: str) -> None:
+        self.parts.append(f"<div><strong>{html.escape(label)}</strong><blockquote>{html.escape(text)}</blockquote></div>")
+
+    def raw(self, markup: str) -> None:
+        """Markup made by the backend's own functions (which escape the texts they show)."""
+        self.parts.append(markup)
+
+    def figure(self, fig: go.Figure) -> None:
+        div = fig.to_html(full_html=False, include_plotlyjs=False, config=FIGURE_CONFIG)
+        self.parts.append(f'<div class="figure">{div}</div>')
+
+    def message(self, text: str) -> None:
+        self.parts.append(f'<div class="message" role="alert">{html.escape(text)}</div>')
+
+    def notice(self, text: str) -> None:
+        self.parts.append(f'<div class="notice">{html.escape(text)}</div>')
+
+    def html(self) -> str:
+        return "\n".join(self.parts)
+
+
+def _finished(job: Job) -> Any:
+    if not job.wait(WAIT_SECONDS):
+        raise DashboardError(f"This view took more than {WAIT_SECONDS:.0f} s to compute and was left out.")
+    return job.outcome()
+
+
+def _model_name(key: str) -> str:
+    return MODELS[key].name if key in MODELS else key
+
+
+def _settings_rows(fields: list, values: dict[str, Any], params: dict[str, str]) -> list[tuple[str, str]]:
+    """The link's settings as (name, value): the model always, then each setting the link gives."""
+    rows = []
+    for field in fields:
+        if field.key in MAIN_TEXTS or field.key == inputs.EXAMPLES_KEY:
+            continue
+        value = values[field.key]
+        if field.param == "model":
+            if not str(values.get("recognise_model_id", "")).strip():  # an image model id replaces it
+                rows.append(("model", _model_name(value)))
+        elif field.param in params:
+            rows.append((field.param, field.dump(value)))
+    return rows
+
+
+def _settings_table(rows: list[tuple[str, str]]) -> str:
+    if not rows:
+        return ""
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f'<table class="settings"><caption class="caption">Settings</caption>{body}</table>'
+
+
+# ---- one function per page: the link's values in, the view's sections out ----
+
+def _classify(values: dict[str, Any], out: _Sections) -> None:
+    spec = MODELS[values["classify_model"]]
+    text = values["classify_text"]
+    mode = values["classify_mode"]
+    classifier: ClassifierSpec
+    if spec.kind == "sequence-classifier":
+        classifier = ClassifierSpec("fine-tuned", spec.key)
+    elif mode == "sentiment":
+        classifier = SENTIMENT
+    elif mode == "zero-shot":
+        out.quote("Labels", values["classify_labels"])
+        classifier = zero_shot(values["classify_labels"], spec.key)
+    else:
+        rows = values[inputs.EXAMPLES_KEY]
+        out.text(f"Taught by {len(rows)} examples: " + "; ".join(f"{t} → {lab}" for t, lab in rows[:12])
+                 + (" …" if len(rows) > 12 else ""), "caption")
+        classifier = teaching_set({"text": t, "label": lab} for t, lab in rows).spec(spec.key)
+    out.quote("Text", text)
+    if not text.strip():
+        raise DashboardError("This view's link has no text to classify.")
+    result = _finished(submit_classify(text, classifier))
+    out.raw(f'<p class="answer">Prediction: {html.escape(result.label)} '
+            f'({result.scores[0].probability:.1%})</p>')
+    if result.warning:
+        out.notice(result.warning)
+    if result.about:
+        out.text(result.about, "caption")
+    out.figure(label_probabilities(result))
+    labels = [s.label for s in result.scores]
+    target = values["classify_target"] if values["classify_target"] in labels else None
+    found = _finished(submit_explain(text, classifier, target, ("ig",), values["classify_steps"]))
+    out.heading(f"Why: which tokens pushed toward “{found.target}” (Integrated Gradients)")
+    out.raw(tokens_html(found.tokens, found.attribution("ig").scores))
+    out.text("Blue pushes toward the label, orange away from it; stronger colour, stronger push.", "caption")
+    out.figure(attribution_bars(found, "ig"))
+    out.text(f"Model: {result.run.model} · device: {result.run.device}", "caption")
+
+
+def _generate(values: dict[str, Any], out: _Sections) -> None:
+    prompt = values["generate_prompt"]
+    chat = values["generate_chat"]
+    out.quote("Prompt", prompt)
+    if chat and values["generate_system"].strip():
+        out.quote("System prompt", values["generate_system"])
+    if not prompt.strip():
+        raise DashboardError("This view's link has no prompt to answer.")
+    settings = GenerationSettings(
+        max_new_tokens=values["generate_max_tokens"], temperature=values["generate_temperature"],
+        top_k=values["generate_top_k"], top_p=values["generate_top_p"],
+        repetition_penalty=values["generate_repetition"], seed=values["generate_seed"], chat=chat,
+        system_prompt=values["generate_system"] if chat else "",
+    )
+    if values["generate_engine"] == inputs.SERVER:
+        job = submit_remote(choose_engine(values["generate_server"]), prompt, settings)
+    else:
+        job = submit_generate(prompt, settings, values["generate_model"])
+    stream = _finished(job)
+    out.heading("The answer, token by token")
+    out.raw(legend_html())
+    out.raw(steps_html(stream.steps))
+    if stream.steps:
+        out.figure(step_probabilities_chart(stream.steps))
+    where = f"Model: {stream.run.model} · device: {stream.run.device} · " if stream.run is not None else ""
+    out.text(f"{where}{len(stream.steps)} tokens · stopped by: {stream.stop_reason}", "caption")
+
+
+def _photo_html(image: Image.Image, caption: str) -> str:
+    small = image.copy()
+    small.thumbnail((PHOTO_SIDE, PHOTO_SIDE))
+    return (f'<figure><img class="photo" alt="{html.escape(caption, quote=True)}" '
+            f'src="{png_source(np.asarray(small.convert("RGB")))}"><figcaption class="caption">'
+            f"{html.escape(caption)}</figcaption></figure>")
+
+
+def _recognise(values: dict[str, Any], out: _Sections) -> None:
+    model_id = values["recognise_model_id"].strip()
+    spec = image_model_spec(model_id) if model_id else MODELS[values["recognise_model"]]
+    name = values["recognise_example"]
+    if values["recognise_source"] != "Example photo":
+        out.notice("Uploaded and camera photos are never part of a link: this view shows the example photo.")
+    image = example_image(name)
+    out.raw(_photo_html(image, f"Example photo: {name} ({image.width}×{image.height} pixels)"))
+    image_id = ("example", name)
+    result = _finished(submit_recognise(image, values["recognise_top_k"], spec.key, request_key=image_id))
+    out.raw(f'<p class="answer">Top class: {html.escape(result.label)} ({result.top[0].probability:.1%})</p>')
+    out.figure(top_classes(result))
+    layers, default_layer = layer_choices(spec.key)
+    if layers:
+        names = [stage.name for stage in layers]
+        layer = values["recognise_layer"] or default_layer.name
+        if layer not in names:
+            out.notice(f"This model has no CAM layer '{layer}'; showing {default_layer.name}.")
+            layer = default_layer.name
+        methods: tuple[str, ...] = (values["recognise_cam"],)
+    else:  # a Vision Transformer: no feature maps, so attention rollout in place of a CAM
+        layer, methods = None, ("rollout",)
+    category = None if values["recognise_class"] < 0 else values["recognise_class"]
+    found = _finished(submit_explain_image(image, category, methods, layer, road=False, model_key=spec.key,
+                                           request_key=image_id))
+    shown = found.maps[methods[0]]
+    where = f" at {found.layer.name}" if found.layer else ""
+    out.heading(f"Where it looked for “{found.label}” ({found.probability:.1%})")
+    out.figure(saliency_overlay(found.seen, shown.values, values["recognise_opacity"], f"{shown.name}{where}"))
+    if methods[0] in CAM_METHODS:
+        out.text(f"{METHODS[methods[0]]}: red is where the evidence for the class was.", "caption")
+    out.text(f"Model: {result.run.model} · device: {result.run.device}", "caption")
+
+
+def _attention(values: dict[str, Any], out: _Sections) -> None:
+    text = values["attention_text"]
+    out.quote("Text", text)
+    if not text.strip():
+        raise DashboardError("This view's link has no text to look at.")
+    result = _finished(submit_attention(text, values["attention_model"]))
+    layer, head_choice = values["attention_layer"], values["attention_head"]
+    for asked, size, what in ((layer, result.n_layers, "layers"), (head_choice, result.n_heads, "heads")):
+        if asked > size:
+            out.notice(f"{_model_name(values['attention_model'])} has {size} {what}; showing the last one instead of {asked}.")
+    layer, head_choice = min(layer, result.n_layers) - 1, min(head_choice, result.n_heads)
+    head = head_choice - 1 if head_choice else None
+    combine = values["attention_combine"]
+    n = len(result.tokens)
+    window = window_for(n, values["attention_start"] - 1)
+    if n > VIEW_TOKENS:
+        out.notice(f"The text is {n} tokens; this view shows tokens {window.start + 1} to {window.stop}.")
+    if values["attention_view"] != inputs.ATTENTION_VIEWS[0]:
+        out.notice(f"The link opens the “{values['attention_view']}” view; the static export shows the heatmap.")
+    matrix = head_matrix(result, layer, head, combine)
+    shown, tokens, _ = view_matrix(result, matrix, values["attention_hide_special"], window)
+    which = f"head {head + 1}" if head is not None else f"{combine} of all heads"
+    out.heading(f"Layer {layer + 1}, {which}")
+    out.raw('<p class="tokens">Tokens: ' + " ".join(f"<code>{html.escape(t)}</code>" for t in tokens) + "</p>")
+    out.figure(weights_heatmap(shown, tokens, f"Layer {layer + 1}, {which}", result.causal))
+    kind = "decoder: each token sees only itself and earlier tokens" if result.causal else "encoder: every token sees every token"
+    out.text(f"Rows: the token reading (query); columns: the token read (key); each row sums to 1. "
+             f"{n} tokens · {result.n_layers} layers × {result.n_heads} heads · {kind}.", "caption")
+
+
+PAGES: dict[str, Callable[[dict[str, Any], _Sections], None]] = {
+    "classify": _classify, "generate": _generate, "recognise": _recognise, "attention": _attention,
+}
+
+
+def _home(view: View, deck: Deck | None) -> str:
+    """The title slide: the deck's title and its views (the view's own title under it)."""
+    out = _Sections()
+    out.raw('<p class="page">Home</p>')
+    out.raw(f"<h1>{html.escape(deck.title if deck else view.title)}</h1>")
+    if deck is not None:
+        if view.title != deck.title:
+            out.text(view.title)
+        items = "".join(f"<li>{html.escape(v.title)} <span class=\"caption\">({PAGE_NAMES.get(v.page, v.page)})</span></li>"
+                        for v in deck.views[:MAX_VIEWS])
+        out.raw(f'<ol class="views">{items}</ol>')
+    out.text("How AI models work: each view was computed with the real models when this deck was exported.", "caption")
+    return out.html()
+
+
+def render_view(view: View, deck: Deck | None = None) -> str:
+    """The body HTML of one view, computed now with the real models. A view that cannot be
+    computed (a Hub model offline, an empty text, a link that names nothing) shows why instead."""
+    if view.page == "":
+        return _home(view, deck)
+    out = _Sections()
+    out.raw(f'<p class="page">{html.escape(PAGE_NAMES.get(view.page, view.page))}</p>')
+    out.raw(f"<h1>{html.escape(view.title)}</h1>")
+    compute = PAGES.get(view.page)
+    if compute is None:
+        out.message(f"'/{view.page}' is not a page of this app.")
+        return out.html()
+    fields = inputs.FIELDS[view.page]()
+    params = view.params
+    values, notices = values_from_link(fields, params, inputs.EXTRAS.get(view.page, ()))
+    out.raw(_settings_table(_settings_rows(fields, values, params)))
+    if notices:
+        out.notice("Some values in the link were not understood and were reset to defaults: " + "; ".join(notices) + ".")
+    try:
+        compute(values, out)
+    except DashboardError as error:  # what the pages show as a message: the input or the model
+        out.message(str(error))
+    except Exception as error:  # a bug: the rest of the deck still exports
+        log.exception("Deck export: view %r failed", view.link)
+        out.message(f"This view could not be computed ({type(error).__name__}: {error}).")
+    return out.html()
+
+
+# ---- the folder ----
+
+def slug(title: str) -> str:
+    """A folder name from a title: 'Attention, explained!' -> 'attention-explained'."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].strip("-") or "deck"
+
+
+def _page(title: str, body: str, nav: str, plotly: bool) -> str:
+    script = '<script src="plotly.min.js" charset="utf-8"></script>' if plotly else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>\n{STYLE}\n</style>\n{script}\n</head>\n<body>\n"
+        f"{nav}\n<main>\n{body}\n</main>\n{nav}\n<script>\n{KEYS_SCRIPT}\n</script>\n</body>\n</html>\n"
+    )
+
+
+def _nav(index: int, count: int) -> str:
+    """Links for view `index` (1-based; 0 is the index page)."""
+    def view_file(i: int) -> str:
+        return f"view-{i:02d}.html"
+
+    links = []
+    if index > 1:
+        links.append(f'<a rel="prev" href="{view_file(index - 1)}">← Previous</a>')
+    elif index == 1:
+        links.append('<a rel="prev" href="index.html">← Previous</a>')
+    if index:
+        links.append('<a href="index.html">Index</a>')
+    if index < count:
+        links.append(f'<a rel="next" href="{view_file(index + 1)}">Next →</a>')
+    where = f"{index} / {count}" if index else f"{count} views"
+    return f'<nav>{"".join(links)}<span class="where">{where}</span></nav>'
+
+
+def _index(deck: Deck, views: tuple[View, ...]) -> str:
+    items = "".join(
+        f'<li><a href="view-{i:02d}.html">{html.escape(v.title)}</a> '
+        f'<span class="caption">({PAGE_NAMES.get(v.page, v.page)})</span></li>'
+        for i, v in enumerate(views, 1)
+    )
+    body = (f"<h1>{html.escape(deck.title)}</h1>\n<ol class=\"views\">{items}</ol>\n"
+            '<p class="caption">Arrow keys or Page Up / Page Down move between views. '
+            "Everything here opens from disk, with no server and no network.</p>")
+    return _page(deck.title, body, _nav(0, len(views)), plotly=False)
+
+
+def export_deck(deck: Deck, on_view: Callable[[int, int, View], None] | None = None) -> bytes:
+    """The deck as a zip of one folder: index.html, view-01.html, … and plotly.min.js.
+    `on_view(i, n, view)` is called before view i (1-based) of n is computed (for progress)."""
+    from plotly.offline import get_plotlyjs
+
+    views = deck.views[:MAX_VIEWS]
+    folder = slug(deck.title)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{folder}/index.html", _index(deck, views))
+        for i, view in enumerate(views, 1):
+            if on_view is not None:
+                on_view(i, len(views), view)
+            body = render_view(view, deck)
+            page = _page(f"{view.title} · {deck.title}", body, _nav(i, len(views)), plotly=True)
+            archive.writestr(f"{folder}/view-{i:02d}.html", page)
+        archive.writestr(f"{folder}/plotly.min.js", get_plotlyjs())
+    return buffer.getvalue()
