@@ -1,39 +1,107 @@
-"""Home: what the dashboard shows and where to start."""
+"""Home: what each page shows, which idea behind large models it makes visible, the models, and a
+ready-made 10-minute demo."""
 
 import streamlit as st
 
 from backend.runtime.device import runtime_summary
-from backend.runtime.registry import MODELS
-from ui.state import visited
+from backend.runtime.model_cache import loaded_model_rows
+from ui import home_diagrams as diagrams
+from ui.demo_deck import DEMO_DECK, DEMO_MINUTES, DEMO_NOTES, SCRIPTS, view_values
+from ui.state import hand_over, visited
 
 visited("home")  # pages remember which page ran last (their kept inputs win when you come back)
 
 st.title("How AI models work")
 st.write(
-    "Ask a real model something, and see both its answer and *why*: the probabilities behind a "
-    "label, the tokens a text generator picks one by one, the classes an image network sees, and "
-    "where a Transformer's attention goes. Every model here runs on this machine, offline."
+    "Ask a real model something and see its answer **and** why it gave it. Every model here runs on "
+    "this machine, offline: nothing you type or upload leaves it. Each page below shows one kind of "
+    "model at work and makes one idea behind today's large models visible."
 )
 
-cards = [
-    ("pages/classify.py", "Text classification", ":material/label:", "A pretrained encoder becomes a classifier (zero-shot, taught by your examples, or fine-tuned for sentiment); token attributions and how faithful they are."),
-    ("pages/generate.py", "Text generation", ":material/edit_note:", "A small instruct-tuned decoder writes token by token; temperature controls the sampling."),
-    ("pages/recognise.py", "Image recognition", ":material/image_search:", "A convolutional network (CNN) names what is in a photo, shows where it looked (CAMs, with how far to trust them) and how it sees."),
-    ("pages/attention.py", "Attention visualizer", ":material/grid_on:", "softmax(QKᵀ/√dₖ)V step by step, on a toy example and with a real head's numbers, then every layer and head."),
+# (script, title, icon, what the page shows, the idea it makes visible, its diagrams)
+SECTIONS = [
+    ("pages/classify.py", "Text classification", ":material/label:",
+     "A frozen MiniLM sentence encoder becomes a classifier three ways: **zero-shot** from label "
+     "descriptions, **taught by your examples**, or the **built-in sentiment** head. Token attributions "
+     "(Integrated Gradients beside leave-one-out or gradient × input) say which words decided, and "
+     "deletion, comprehensiveness and sufficiency say how faithful each explanation is. Upload a CSV to "
+     "classify every row and evaluate: accuracy, precision, recall, F1 and a confusion matrix.",
+     "**Pretraining, then fine-tuning**: an encoder pretrained once on much text, kept frozen, and a small "
+     "head fitted on a few labelled sentences. **Evaluation**: accuracy, precision, recall and F1 on held-out data.",
+     (diagrams.pretrain_finetune_diagram, diagrams.evaluation_diagram)),
+    ("pages/generate.py", "Text generation", ":material/edit_note:",
+     "SmolLM2-135M-Instruct writes token by token, under your temperature, top-k, top-p, repetition "
+     "penalty and seed. Pick any token to see its probability and the alternatives before and after "
+     "those filters, where it looked (attention, or Integrated Gradients), the logit lens (each layer's "
+     "guess), and what-if: force another token and continue. An OpenAI-compatible server can write instead.",
+     "**Decoder-only generation**: one Transformer predicts a probability for every next token; "
+     "sampling picks one, appends it, and repeats.",
+     (diagrams.generation_diagram,)),
+    ("pages/recognise.py", "Image recognition", ":material/image_search:",
+     "A convolutional network names the top ImageNet classes of a photo (an example, an upload or the "
+     "camera). Class activation maps (Grad-CAM, Grad-CAM++, Eigen-CAM, Score-CAM) and pixel attributions "
+     "show where it looked, ROAD measures how faithful each map is, and “How a CNN sees” draws the "
+     "first-layer filters and feature maps from edges to object parts.",
+     "**Deep learning and CNNs**: many layers of small learned filters, from pixels to features to classes.",
+     (diagrams.cnn_diagram,)),
+    ("pages/attention.py", "Attention visualizer", ":material/grid_on:",
+     "softmax(QKᵀ/√dₖ)V step by step: on a toy example whose numbers you can edit, then with a real "
+     "head's queries, keys and values. Then every layer and head of a real Transformer: heatmap, model "
+     "view, head view, and rollout through all layers.",
+     "**Transformers and self-attention**: every token weighs every other token (earlier ones only, in a "
+     "decoder) and mixes what they carry.",
+     (diagrams.attention_diagram,)),
 ]
-columns = st.columns(len(cards))
-for column, (page, title, icon, blurb) in zip(columns, cards, strict=True):
-    with column.container(border=True):
-        st.page_link(page, label=title, icon=icon)
-        st.write(blurb)
+for script, title, icon, shows, idea, figures in SECTIONS:
+    with st.container(border=True):
+        text, drawings = st.columns([3, 2], gap="medium")  # side by side when wide, stacked on a phone
+        with text:
+            st.subheader(f"{icon} {title}")
+            st.markdown(shows)
+            st.markdown(idea)
+            st.page_link(script, label=f"Open {title.lower()}", icon=":material/arrow_forward:")
+        with drawings:
+            for draw in figures:
+                fig = draw()
+                st.plotly_chart(fig, config={"staticPlot": True}, width="stretch", alt=fig.layout.meta["alt"])
 
 st.subheader("The models")
 st.dataframe(
-    [
-        {"model": s.name, "source": "ships with the app" if s.source == "package" else "Hugging Face Hub (online only)",
-         "package / id": s.location, "parameters (M)": s.params_millions}
-        for s in MODELS.values()
-    ],
+    loaded_model_rows(),
     hide_index=True,
+    column_config={
+        "parameters (M)": st.column_config.NumberColumn(format="%.1f"),
+        "memory (MB)": st.column_config.NumberColumn(format="%.0f"),
+        "load time (s)": st.column_config.NumberColumn(format="%.1f"),
+    },
+)
+st.caption(
+    "Size, device and load time are those of the models loaded in this server process; each loads when "
+    "a page first needs it (reload this page to see it). “Online only” models need the Hugging Face Hub."
 )
 st.caption(runtime_summary())
+
+
+def _start_demo() -> None:
+    try:  # the deck panel is written alongside this page, which works without it
+        from ui.deck_panel import use_deck
+    except ImportError:
+        st.session_state["_home_no_deck_panel"] = True
+        return
+    use_deck(DEMO_DECK)
+
+
+st.subheader(f"Suggested {DEMO_MINUTES}-minute demo")
+st.write(
+    f"{len(DEMO_DECK.views)} views, in order; each opens its page with the inputs set. Load them into "
+    "the deck panel to step through them while presenting."
+)
+st.button("Start this demo in the deck panel", key="home_start_demo", icon=":material/slideshow:", on_click=_start_demo)
+if st.session_state.pop("_home_no_deck_panel", False):
+    st.info("The deck panel is not available yet.", icon=":material/info:")
+for number, (view, note) in enumerate(zip(DEMO_DECK.views, DEMO_NOTES, strict=True)):
+    # A button, not a plain link: a page this session has seen keeps its own inputs over a link's,
+    # so the view's values are handed over to the page as it opens.
+    if st.button(view.title, key=f"home_demo_{number}", type="tertiary", icon=":material/play_arrow:"):
+        hand_over(view.page, SCRIPTS[view.page], view_values(view), view.params)
+    st.caption(note)

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from backend.runtime import device as devices
 from backend.runtime.errors import ModelUnavailableError
 from backend.runtime.loaded_model import LoadedModel, Loader
-from backend.runtime.registry import ModelSpec, get_spec
+from backend.runtime.registry import MODELS, ModelSpec, get_spec, is_allowed
 from backend.runtime.scheduler import checkpoint
 from backend.runtime.settings import env_number
 
@@ -144,3 +144,26 @@ def loaded_keys() -> list[str]:
     """Loaded models, least recently used first."""
     with _registry_lock:
         return list(_loaded)
+
+
+def loaded_model_rows() -> list[dict[str, object]]:
+    """One row per model this server offers (and per visitor-named one it holds): its real size,
+    device and load time once loaded in this process, else `None` and "not loaded yet"."""
+    with _registry_lock:
+        loaded = dict(_loaded)
+    keys = [key for key in MODELS if is_allowed(key)] + [key for key in loaded if key not in MODELS]
+    rows = []
+    for key in keys:
+        found = loaded.get(key)
+        spec = found.spec if found is not None else MODELS[key]
+        params = (
+            sum(p.numel() for p in found.model.parameters()) / 1e6 if found is not None else spec.params_millions
+        )
+        rows.append({
+            "model": spec.name,
+            "parameters (M)": None if params is None else round(params, 1),
+            "memory (MB)": None if found is None else round(model_mb(found.model), 1),
+            "device": "not loaded yet" if found is None else devices.describe(found.device),
+            "load time (s)": None if found is None else round(found.load_seconds, 2),
+        })
+    return rows

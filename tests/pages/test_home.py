@@ -1,0 +1,103 @@
+"""The Home page: the four pages and their ideas, the models, and the suggested demo."""
+
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.deck import checked_view
+from ui.demo_deck import DEMO_DECK, DEMO_MINUTES, DEMO_NOTES, SCRIPTS, view_values
+from ui.home_diagrams import IDEA_DIAGRAMS
+from ui.page_inputs import FIELDS
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture(scope="module")
+def home():
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    assert not at.exception and not at.error
+    return at
+
+
+def test_home_shows_each_page_and_the_idea_it_makes_visible(home):
+    headings = " ".join(s.value for s in home.subheader)
+    for title in ("Text classification", "Text generation", "Image recognition", "Attention visualizer"):
+        assert title in headings
+    text = " ".join(m.value for m in home.markdown)
+    for idea in ("self-attention", "CNNs", "Pretraining, then fine-tuning", "precision, recall and F1",
+                 "Decoder-only generation", "offline", "temperature, top-k, top-p"):
+        assert idea in text, idea
+    assert len(home.get("plotly_chart")) == len(IDEA_DIAGRAMS)
+
+
+def test_home_lists_the_models_with_their_sizes(home):
+    table = home.dataframe[0].value
+    assert list(table.columns) == ["model", "parameters (M)", "memory (MB)", "device", "load time (s)"]
+    minilm = table[table["model"].str.startswith("all-MiniLM-L6-v2")].iloc[0]
+    assert abs(minilm["parameters (M)"] - 22.7) < 0.2
+    # loaded in this process by an earlier test, or not yet
+    assert minilm["device"] == "not loaded yet" or minilm["memory (MB)"] > 50
+    assert any("Models run on:" in c.value for c in home.caption)
+
+
+def test_home_demo_opens_a_view_with_its_inputs(home):
+    home.button(key="home_start_demo").click().run()
+    assert not home.exception
+    home.button(key="home_demo_2").click().run()  # the toy example: no model needed
+    assert not home.exception and not home.error
+    assert home.session_state["attention_view"] == "The formula on a toy example"
+    assert any("softmax" in m.value for m in home.markdown) or home.get("latex")
+
+
+def test_demo_deck_views_are_valid_links_with_known_inputs():
+    assert 6 <= len(DEMO_DECK.views) <= 7 and len(DEMO_NOTES) == len(DEMO_DECK.views)
+    minutes = 0
+    for view in DEMO_DECK.views:
+        assert checked_view(view.title, view.link) == view
+        assert view.page in SCRIPTS
+        fields = {field.param: field for field in FIELDS[view.page]()}
+        params = dict(parse_qsl(urlsplit(view.link).query))
+        assert params and set(params) <= set(fields), view.link
+        for param, raw in params.items():
+            fields[param].parse(raw)  # raises ValueError for a value the page cannot read
+        values = view_values(view)
+        assert all(values[fields[p].key] == fields[p].parse(raw) for p, raw in params.items())
+        minutes += int(view.title.rsplit("(", 1)[1].split()[0])
+    assert minutes == DEMO_MINUTES
+
+
+def test_view_values_refuses_an_unknown_parameter():
+    with pytest.raises(ValueError):
+        view_values(checked_view("x", "/classify?colour=blue"))
+
+
+@pytest.mark.parametrize("name", sorted(IDEA_DIAGRAMS))
+def test_idea_diagrams_are_small_transparent_and_stretch(name):
+    fig = IDEA_DIAGRAMS[name]()
+    assert fig.layout.height <= 240 and fig.layout.width is None  # stretches to the column, phone or projector
+    assert fig.layout.paper_bgcolor == fig.layout.plot_bgcolor == "rgba(0,0,0,0)"
+    assert fig.layout.font.color is None  # the theme's text colour, light or dark
+    words = [a.text for a in fig.layout.annotations if a.text]
+    assert len(words) >= 4 and all(len(w.replace("<b>", "").replace("</b>", "")) <= 42 for w in words)
+    assert fig.layout.meta["alt"]
+
+
+def test_every_demo_view_opens_its_page_without_an_error():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    titles = {"classify": "Text classification", "generate": "Text generation",
+              "recognise": "Image recognition", "attention": "Attention visualizer"}
+    for number, view in enumerate(DEMO_DECK.views):
+        at.switch_page("pages/home.py")
+        at.run()
+        at.button(key=f"home_demo_{number}").click().run()
+        assert not at.exception and not at.error and not at.warning, view.title
+        assert at.title[0].value == titles[view.page]
+        for field in FIELDS[view.page]():
+            if field.param in view.params:
+                assert at.session_state[field.key] == field.parse(view.params[field.param]), (view.title, field.param)
+        if view.params.get("classifier") == "zero-shot":
+            assert at.metric[0].value == "sports"  # a real answer, from the view's own inputs

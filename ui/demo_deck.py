@@ -1,0 +1,62 @@
+"""A ready-made talk: seven views through the four pages, about ten minutes in all.
+
+Each view is a link with the page's own link parameters (`ui.page_inputs`), so the deck panel,
+the deck's export and the Home page's list all open the same views. The minutes are in the titles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ui import page_inputs as inputs
+from ui.deck import Deck, View, checked_view, view_link
+
+SCRIPTS = {"classify": "pages/classify.py", "generate": "pages/generate.py",
+           "recognise": "pages/recognise.py", "attention": "pages/attention.py"}
+_COREFERENCE = inputs.ATTENTION_EXAMPLES["Coreference"]["attention_text"]
+
+# (title, page, link parameters, what to say while it is on screen)
+_VIEWS: tuple[tuple[str, str, dict[str, str], str], ...] = (
+    ("1 · Sentiment, and why (2 min)", "classify",
+     {"classifier": "sentiment", "text": inputs.CLASSIFY_EXAMPLES["Not bad at all"]["classify_text"]},
+     "A frozen pretrained encoder plus a small trained head: pretraining, then fine-tuning. A negation is a hard "
+     "case: the token attributions show which words decided the label, the faithfulness table how far to trust them."),
+    ("2 · Zero-shot topics, nothing trained (1 min)", "classify",
+     {"classifier": "zero-shot", "text": inputs.CLASSIFY_EXAMPLES["Football final"]["classify_text"], "labels": inputs.TOPICS},
+     "The same encoder compares the text with the label names: change the labels and it still answers."),
+    ("3 · Attention, the formula on a toy example (1 min)", "attention",
+     {"view": "The formula on a toy example"},
+     "softmax(QKᵀ/√dₖ)V step by step on four tokens: every row of weights sums to 1."),
+    ("4 · Where does “it” look? (2 min)", "attention",
+     {"text": _COREFERENCE, "layer": "5", "view": "Heatmap"},
+     "A real encoder's attention, layer 5, all heads combined; then try the head view and rollout."),
+    ("5 · Generation, one token at a time (2 min)", "generate",
+     {"prompt": inputs.GENERATE_EXAMPLES["Capital of France"]["generate_prompt"], "temperature": "0", "max_tokens": "24", "seed": "0"},
+     "Click Generate. Greedy decoding: pick ' Paris' to see its probability, the alternatives, and the logit lens."),
+    ("6 · Same model, hotter (1 min)", "generate",
+     {"prompt": inputs.GENERATE_EXAMPLES["Haiku"]["generate_prompt"], "temperature": "1", "max_tokens": "40", "seed": "7"},
+     "Click Generate. Temperature 1 with a fixed seed: the alternatives before and after the filters, and what a different token would change."),
+    ("7 · What a CNN sees (1 min)", "recognise",
+     {"example": "Cat (Chelsea)"},
+     "Top-5 ImageNet classes, then where it looked (Grad-CAM, checked with ROAD) and its feature maps."),
+)
+
+DEMO_DECK = Deck(
+    "How AI models work: a 10-minute demo",
+    tuple(checked_view(title, view_link(page, params)) for title, page, params, _ in _VIEWS),
+)
+DEMO_NOTES: tuple[str, ...] = tuple(note for *_, note in _VIEWS)
+DEMO_MINUTES = 10
+
+
+def view_values(view: View) -> dict[str, Any]:
+    """The page's widget values for a view: every input at its default, except what the link sets.
+    Raises ValueError for a parameter the page does not know or a value it cannot read."""
+    fields = inputs.FIELDS[view.page]()
+    by_param = {field.param: field for field in fields}
+    values = {field.key: field.default for field in fields}
+    for param, raw in view.params.items():
+        if param not in by_param:
+            raise ValueError(f"{view.page} has no link parameter {param!r}")
+        values[by_param[param].key] = by_param[param].parse(raw)
+    return values
