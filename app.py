@@ -49,17 +49,29 @@ async def server_lifespan(_app):
     SCHEDULER.owner_alive = _session_alive  # queued requests of closed tabs are skipped
     # The default models load while the first visitors arrive, each when no visitor's request is
     # computing, and each page's computation runs once, briefly, as soon as its model is there, so
-    # that its first-call costs are not a visitor's; then the pages' own imports.
+    # that its first-call costs are not a visitor's; then the pages' own imports; then every page's
+    # examples, answered once and kept, so that an example click is served from memory.
     load_first_model()  # before the server answers: the classification page's model (about 3 s)
-    warm_up_in_background(after_each=_exercise, afterwards=_page_imports)
+
+    def afterwards() -> None:
+        _page_imports()
+        from ui.instant_examples import precompute_examples
+
+        precompute_examples()  # imported here, as the pages' modules are: in the warm-up thread
+
+    warm_up_in_background(after_each=_exercise, afterwards=afterwards)
     trim_while_idle(SCHEDULER.busy)
     yield
 
 
 if __name__ == "__main__":
+    from ui import deck_panel, presentation, share
     from ui.jobs import session_id
 
-    st.set_page_config(page_title="How AI models work", page_icon=":material/neurology:", layout="wide")
+    params = st.query_params.to_dict()
+    presenting = presentation.start(params)
+    st.set_page_config(page_title="How AI models work", page_icon=":material/neurology:", layout="wide",
+                       initial_sidebar_state="collapsed" if presenting else "auto")
     page = st.navigation(
         [
             st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -69,6 +81,26 @@ if __name__ == "__main__":
             st.Page("pages/attention.py", title="Attention visualizer", icon=":material/grid_on:"),
         ]
     )
+    share.follow_short_link(params)  # /?go=code: the view a presenter's QR code stands for
+    deck_panel.follow_pending_step()  # Next / Previous chose a view
+    problem = deck_panel.load_from_link(params)
+    with st.sidebar:
+        presentation.toggle()
+        if st.button("Let the room follow", key="share_room", icon=":material/qr_code_2:", width="stretch",
+                     help="A QR code and a short link that open this view on the audience's phones."):
+            share.show_room_link(deck_panel.current_view_link())
+        deck_panel.panel()
+    presentation.style()
+    # The app's own link parameters: presentation mode and the deck stay in the address bar.
+    own = {**({"present": "1"} if presentation.presenting() else {}), **deck_panel.link_params()}
+    for name in ("present", "deck", "go"):
+        if name in st.query_params and st.query_params[name] != own.get(name):
+            del st.query_params[name]
+    for name, value in own.items():
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
+    if problem:
+        st.warning(problem, icon=":material/link_off:")
     # Whoever moves to another page gives up their place in the queues of the page they left.
     SCHEDULER.leave_other_slots(session_id(), page.url_path)
     page.run()

@@ -33,17 +33,22 @@ from backend.runtime.registry import ModelSpec
 from ui.common import run_caption, shown_errors
 from ui.export import chart
 from ui.jobs import mine, remembered
+from ui.presentation import presenting
 
 
 def sent(*figures: go.Figure | str) -> str:
-    """How much this view sends to the browser (figure JSON, or HTML)."""
+    """How much this view sends to the browser (figure JSON, or HTML); nothing while presenting."""
+    if presenting():
+        return ""
     size = sum(len(f if isinstance(f, str) else f.to_json()) for f in figures)
     return f"this view sent {size / 1024:.0f} KB to the browser"
 
 
 def _caption(*parts: str) -> None:
     """Parts joined by ' · ' as one sentence, its first letter capitalised (and only that one)."""
-    line = " · ".join(parts)
+    line = " · ".join(part for part in parts if part)
+    if not line:
+        return
     st.caption(line[0].upper() + line[1:] + ("" if line.endswith(".") else "."))
 
 
@@ -77,7 +82,7 @@ def model_grid(result: AttentionResult, layer: int, head: int | None, combine: s
     weights = result.weights[:, :, window.start:window.stop, window.start:window.stop]
     fig = model_view(weights)
     chart(fig, "attention_model_view", "attention-model-view", on_select=_open_clicked, selection_mode="points")
-    st.caption(f"Click a cell to open that head below · {sent(fig)}.")
+    _caption("Click a cell to open that head below", sent(fig))
     heatmap(result, layer, head, combine, hide, window)
 
 
@@ -101,8 +106,8 @@ def head_view(result: AttentionResult, layer: int, window: Window, hide: bool) -
         matrices.append(shown)
     page = head_view_html(tokens, np.stack(matrices), heads, threshold)
     components.html(page, height=80 + 26 * len(tokens), scrolling=True)
-    st.caption(f"Layer {layer + 1}. Left: the token attending; right: the tokens it reads. Line thickness is the "
-               f"weight. Hover a token to keep only its lines · {sent(page)}.")
+    _caption(f"Layer {layer + 1}. Left: the token attending; right: the tokens it reads. Line thickness is the "
+             "weight. Hover a token to keep only its lines", sent(page))
 
 
 def rollout(result: AttentionResult, hide: bool, window: Window) -> None:
@@ -119,7 +124,7 @@ def rollout(result: AttentionResult, hide: bool, window: Window) -> None:
     chart(fig, "attention_rollout", "attention-rollout")
     extra = (" In a decoder both stay below the diagonal: the causal mask (grey) keeps every token from "
              "reading later ones, and rollout cannot undo that." if result.causal else "")
-    _caption(f"{sent(fig)}.{extra}")
+    _caption(sent(fig), extra.strip())
 
 
 def step_through_view(text: str, result: AttentionResult, spec: ModelSpec, layer: int, head: int | None, window: Window) -> None:

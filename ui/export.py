@@ -15,15 +15,19 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui.presentation import for_screen, presenting
+
 
 def chart(fig: go.Figure, key: str, name: str, **plotly_options: Any) -> Any:
     """The figure, with a PNG in its toolbar and an HTML download under it. Other options (such
     as `on_select`) go to `st.plotly_chart`, whose return value is returned."""
     shown = st.plotly_chart(
-        fig, key=key, theme=None,
+        for_screen(fig), key=key, theme=None,
         config={"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}, "displaylogo": False},
         **plotly_options,
     )
+    if presenting():
+        return shown  # on a projector, the chart alone
     # The full plotly.js goes into the file, so it opens offline (about 5 MB).
     st.download_button(
         "Interactive HTML", data=lambda: fig.to_html(include_plotlyjs=True, full_html=True),

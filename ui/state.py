@@ -26,6 +26,8 @@ KEPT = "_kept_inputs"  # session_state: page -> {widget key: value}
 CURRENT_PAGE = "_page"  # session_state: the page of the latest run
 MAX_PARAM_CHARS = 1500  # longer texts are left out of links (browsers and chat apps cut long URLs)
 STREAMLIT_PARAMS = {"embed", "embed_options"}  # Streamlit's own; never ours to judge
+APP_PARAMS = {"present", "deck", "go"}  # the app's own (presentation mode, a talk deck, a short link), on every page
+APP_KEPT_PARAMS = ("present", "deck")  # kept in the address bar while they apply
 CLICKED = "_clicked_values"  # session_state: widget key -> (value a click set, value it replaced, run, when)
 RUNS = "_page_runs"  # session_state: how many page runs this session has started
 CLICK_HOLD_SECONDS = 120.0  # a visitor who clears the box back to its old text gets it after this
@@ -138,7 +140,9 @@ class PageState:
         kept_by_page = st.session_state.setdefault(KEPT, {})
         kept = kept_by_page.get(self.page)
         if kept is None:  # the first run of this page in this session: the link decides
-            self.opened_with = {k: v for k, v in st.query_params.to_dict().items() if k not in STREAMLIT_PARAMS}
+            self.opened_with = {
+                k: v for k, v in st.query_params.to_dict().items() if k not in STREAMLIT_PARAMS | APP_PARAMS
+            }
             values = self._from_link(self.opened_with)
             kept_by_page[self.page] = {}
         else:
@@ -188,11 +192,14 @@ class PageState:
             else:
                 params[field.param] = dumped
         params.update(extras or {})
-        if st.query_params.to_dict() != params:
+        view_params = dict(params)
+        current = st.query_params.to_dict()  # the app's own parameters, set by app.py this run, stay
+        params.update({k: current[k] for k in APP_KEPT_PARAMS if k in current})
+        if current != params:
             st.query_params.from_dict(params)
         if self._link_box is not None:
             with self._link_box.container():
-                self._copy_link(params, left_out)
+                self._copy_link(view_params, left_out)
 
     def _copy_link(self, params: dict[str, str], left_out: list[str]) -> None:
         root = (st.context.url or "").rstrip("/")  # the app's address, with or without this page's path

@@ -1,0 +1,213 @@
+"""The talk deck in the sidebar: add the view on screen, rename, reorder, step through it with
+Next/Previous (or a presenter's clicker: Page Down / Page Up), save and load it as JSON, carry
+it in a link, and download it as static HTML that opens without the server."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from ui.deck import (
+    MAX_JSON_BYTES,
+    MAX_VIEWS,
+    Deck,
+    DeckError,
+    View,
+    checked_view,
+    deck_from_json,
+    deck_from_param,
+    deck_to_json,
+    deck_to_param,
+    view_link,
+)
+from ui.markdown import plain
+from ui.state import KEPT
+
+DECK = "_deck"  # session_state: the Deck
+AT = "_deck_at"  # session_state: index of the view last opened from the deck
+FROM_LINK = "_deck_from_link"  # session_state: the deck parameter already loaded
+PARAM = "deck"
+SCRIPTS = {"": "pages/home.py", "classify": "pages/classify.py", "generate": "pages/generate.py",
+           "recognise": "pages/recognise.py", "attention": "pages/attention.py"}
+TITLES = {"": "Home", "classify": "Text classification", "generate": "Text generation",
+          "recognise": "Image recognition", "attention": "Attention visualizer"}
+
+
+def deck() -> Deck:
+    return st.session_state.get(DECK) or Deck()
+
+
+def _set(new: Deck) -> None:
+    st.session_state[DECK] = new
+
+
+def use_deck(new: Deck) -> None:
+    """Make `new` this session's deck (the Home page's demo deck, a loaded file) at its start."""
+    _set(new)
+    st.session_state[AT] = -1
+
+
+def load_from_link(params: dict[str, str]) -> str | None:
+    """A deck carried in the link (?deck=...) becomes the session's deck, once; a message if damaged."""
+    raw = params.get(PARAM)
+    if not raw or st.session_state.get(FROM_LINK) == raw:
+        return None
+    st.session_state[FROM_LINK] = raw
+    try:
+        use_deck(deck_from_param(raw))
+    except DeckError as exc:
+        return f"The deck in this link could not be read: {exc}."
+    return None
+
+
+def current_view_link() -> str:
+    """The view on screen: this page and the inputs its link carries now."""
+    page = st.session_state.get("_page", "home")  # ui.state.CURRENT_PAGE
+    page = "" if page == "home" else page
+    return view_link(page, st.query_params.to_dict())
+
+
+def _view_title(link: str) -> str:
+    view = checked_view("x", link)
+    params = view.params
+    words = params.get("text") or params.get("prompt") or params.get("example") or ""
+    words = " ".join(words.split()[:6])
+    return TITLES.get(view.page, view.page) + (f": {words}" if words else "")
+
+
+def _add_current() -> None:
+    current = deck()
+    if len(current.views) >= MAX_VIEWS:
+        st.session_state["_deck_message"] = f"A deck holds at most {MAX_VIEWS} views."
+        return
+    link = current_view_link()
+    _set(replace(current, views=(*current.views, checked_view(_view_title(link), link))))
+    st.session_state[AT] = len(current.views)
+
+
+def open_view(index: int) -> None:
+    """Go to the deck's view `index`: its link decides the page's inputs (what the session kept
+    on that page is let go), as when the link is opened in a new tab."""
+    views = deck().views
+    if not views:
+        return
+    index = max(0, min(index, len(views) - 1))
+    st.session_state[AT] = index
+    view = views[index]
+    st.session_state.setdefault(KEPT, {}).pop(view.page or "home", None)
+    if view.page == "generate":
+        st.session_state.pop("generate_job", None)  # a view that says run=1 answers again
+    st.session_state["_deck_goto"] = index
+
+
+def follow_pending_step() -> None:
+    """Switch to the page a Next/Previous click chose (callbacks cannot switch pages themselves)."""
+    index = st.session_state.pop("_deck_goto", None)
+    if index is None:
+        return
+    view = deck().views[index]
+    params = view.params
+    if deck().views:
+        params[PARAM] = deck_to_param(deck())
+    if st.session_state.get("present"):
+        params["present"] = "1"
+    st.switch_page(SCRIPTS[view.page], query_params=params)
+
+
+def _move(index: int, step: int) -> None:
+    views = list(deck().views)
+    other = index + step
+    if 0 <= other < len(views):
+        views[index], views[other] = views[other], views[index]
+        _set(replace(deck(), views=tuple(views)))
+
+
+def _remove(index: int) -> None:
+    views = list(deck().views)
+    del views[index]
+    _set(replace(deck(), views=tuple(views)))
+
+
+def _rename(index: int) -> None:
+    views = list(deck().views)
+    views[index] = checked_view(st.session_state.get(f"deck_title_{index}", ""), views[index].link)
+    _set(replace(deck(), views=tuple(views)))
+
+
+def _load_file() -> None:
+    upload = st.session_state.get("deck_upload")
+    if upload is None:
+        return
+    try:
+        if upload.size > MAX_JSON_BYTES:
+            raise DeckError(f"the file is larger than {MAX_JSON_BYTES // 1000} kB")
+        use_deck(deck_from_json(upload.getvalue()))
+        st.session_state["_deck_message"] = None
+    except DeckError as exc:
+        st.session_state["_deck_message"] = f"That file is not a deck: {exc}."
+
+
+def link_params() -> dict[str, str]:
+    """The app parameters a page's link keeps while a deck is loaded (a reload keeps the deck)."""
+    return {PARAM: deck_to_param(deck())} if deck().views else {}
+
+
+def panel() -> None:
+    """The deck panel (in the sidebar)."""
+    current = deck()
+    at = st.session_state.get(AT, -1)
+    with st.expander(f"Talk deck ({len(current.views)} views)", expanded=bool(current.views), icon=":material/slideshow:"):
+        st.button("Add this view to the deck", key="deck_add", on_click=_add_current, icon=":material/add:", width="stretch")
+        if st.session_state.get("_deck_message"):
+            st.warning(plain(st.session_state["_deck_message"]), icon=":material/error:")
+        if current.views:
+            previous, following = st.columns(2)
+            previous.button("Previous", key="deck_previous", on_click=open_view, args=(at - 1,), disabled=at <= 0,
+                            icon=":material/arrow_back:", shortcut="PageUp", width="stretch")
+            following.button("Next", key="deck_next", on_click=open_view, args=(at + 1,),
+                             disabled=at >= len(current.views) - 1, icon=":material/arrow_forward:",
+                             shortcut="PageDown", width="stretch")
+            st.caption(f"View {at + 1} of {len(current.views)} · Page Down / Page Up step through it."
+                       if at >= 0 else "Next opens the first view · Page Down / Page Up step through it.")
+            for i, view in enumerate(current.views):
+                _row(i, view, i == at)
+        _files(current)
+
+
+def _row(i: int, view: View, here: bool) -> None:
+    with st.container(border=True, key=f"deck_view_{i}"):
+        st.session_state[f"deck_title_{i}"] = view.title
+        st.text_input(f"View {i + 1}" + (" (on screen)" if here else ""), key=f"deck_title_{i}",
+                      on_change=_rename, args=(i,), max_chars=120)
+        go, up, down, drop = st.columns(4)
+        go.button("", key=f"deck_go_{i}", on_click=open_view, args=(i,), icon=":material/play_arrow:", help="Open this view")
+        up.button("", key=f"deck_up_{i}", on_click=_move, args=(i, -1), icon=":material/arrow_upward:", help="Move up", disabled=i == 0)
+        down.button("", key=f"deck_down_{i}", on_click=_move, args=(i, 1), icon=":material/arrow_downward:", help="Move down")
+        drop.button("", key=f"deck_remove_{i}", on_click=_remove, args=(i,), icon=":material/delete:", help="Remove")
+
+
+def _files(current: Deck) -> None:
+    if current.views:
+        st.download_button("Save the deck (JSON)", data=deck_to_json(current), file_name="deck.json",
+                           mime="application/json", key="deck_save", on_click="ignore", icon=":material/download:",
+                           width="stretch")
+        st.download_button(
+            "Download as static HTML (zip)", data=lambda: _static_zip(current), file_name="talk.zip",
+            mime="application/zip", key="deck_static", on_click="ignore", icon=":material/folder_zip:", width="stretch",
+            help="Every view computed now, as web pages that open from a USB stick or any static host, "
+                 "with no server and no network.",
+        )
+        from ui.share import app_root
+
+        st.caption("The deck as a link:")
+        st.code(f"{app_root()}/?{PARAM}={deck_to_param(current)}", language=None, wrap_lines=True)
+    st.file_uploader("Load a deck (JSON)", type=None, key="deck_upload", on_change=_load_file)
+
+
+def _static_zip(current: Deck) -> bytes:
+    from ui.static_export import (
+        export_deck,  # imported when asked: it loads every page's backend
+    )
+
+    return export_deck(current)
