@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import html
+import io
+import socket
 import threading
 from collections import OrderedDict
+from urllib.parse import urlsplit
 
 import segno
 import streamlit as st
@@ -56,22 +59,41 @@ def app_root() -> str:
     return url
 
 
-def qr_svg(link: str) -> str:
-    """The QR code of `link` as an inline SVG, scaled to its box (black on white, quiet zone kept)."""
-    code = segno.make(link, error="m", micro=False)
-    return code.svg_inline(scale=10, border=4, dark="#000000", light="#ffffff", omitsize=True)
+def qr_png(link: str) -> bytes:
+    """The QR code of `link` as a PNG (black on white, the quiet zone kept), 10 pixels a module."""
+    buffer = io.BytesIO()
+    segno.make(link, error="m", micro=False).save(buffer, kind="png", scale=10, border=4)
+    return buffer.getvalue()
 
 
 @st.dialog("Let the room follow", width="large")
 def show_room_link(view_link: str) -> None:
     short = f"{app_root()}/?{PARAM}={short_links().shorten(view_link)}"
-    st.html(
-        f'<div class="room-qr" style="background:#fff;padding:12px;max-width:520px;margin:auto">{qr_svg(short)}</div>'
-        f'<p style="text-align:center;font-size:28px;font-weight:600;word-break:break-all">{html.escape(short)}</p>'
-    )
+    left, middle, right = st.columns([1, 3, 1])
+    with middle.container(key="room-qr"):
+        st.image(qr_png(short), width="stretch")
+    st.html(f'<p style="text-align:center;font-size:28px;font-weight:600;word-break:break-all">{html.escape(short)}</p>')
+    host = urlsplit(short).hostname or ""
+    if host == "localhost" or host.startswith("127.") or host == "::1":
+        st.warning(f"{host} means *this computer*: phones cannot open it. Start the app with "
+                   "`--server.address 0.0.0.0` (and `DASHBOARD_PUBLIC=1`), open it here by this computer's "
+                   f"network address{_lan_hint(short)}, and show the code again.", icon=":material/wifi_off:")
     st.caption("Scan the code, or type the short link. It opens this view, with these inputs, on the phone. "
                "Short links last until the server restarts.")
     st.code(short, language=None)
+
+
+def _lan_hint(link: str) -> str:
+    """' (probably http://192.168.1.20:8501)': this machine's address on its network, found without
+    sending anything (a UDP socket's route choice), or nothing."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))
+            address = probe.getsockname()[0]
+    except OSError:
+        return ""
+    port = urlsplit(link).port
+    return f" (probably http://{address}{f':{port}' if port else ''})" if not address.startswith("127.") else ""
 
 
 def follow_short_link(params: dict[str, str]) -> None:
