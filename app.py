@@ -65,7 +65,7 @@ async def server_lifespan(_app):
 
 
 if __name__ == "__main__":
-    from ui import deck_panel, presentation, share
+    from ui import deck_panel, phone, presentation, share
     from ui.jobs import session_id
 
     params = st.query_params.to_dict()
@@ -82,7 +82,6 @@ if __name__ == "__main__":
         ]
     )
     share.follow_short_link(params)  # /?go=code: the view a presenter's QR code stands for
-    deck_panel.follow_pending_step()  # Next / Previous chose a view
     problem = deck_panel.load_from_link(params)
     with st.sidebar:
         presentation.toggle()
@@ -91,6 +90,7 @@ if __name__ == "__main__":
             share.show_room_link(deck_panel.current_view_link())
         deck_panel.panel()
     presentation.style()
+    phone.style()
     # The app's own link parameters: presentation mode and the deck stay in the address bar.
     own = {**({"present": "1"} if presentation.presenting() else {}), **deck_panel.link_params()}
     for name in ("present", "deck", "go"):

@@ -24,6 +24,7 @@ from ui.generation_sections import (
     what_if,
     where_it_looked,
 )
+from ui.instant_examples import example_generation
 from ui.jobs import mine, session_id
 from ui.state import PageState
 
@@ -97,8 +98,8 @@ if clicked or opened_to_answer:
         # A second click while this session's generation runs returns that same generation.
         if remote:
             job = submit_remote(choose_engine(server), prompt, settings, **mine("generate"))
-        else:
-            job = submit_generate(prompt, settings, spec.key, **mine("generate"))
+        else:  # an example with its default settings: its finished generation, kept since start-up
+            job = example_generation(spec.key, prompt, settings, lambda: submit_generate(prompt, settings, spec.key, **mine("generate")))
         st.session_state["generate_job"], st.session_state["generate_request"] = job, request
         st.session_state.pop("generate_branch", None)
 answered = job is not None and st.session_state.get("generate_request") == request

@@ -6,8 +6,9 @@ import streamlit as st
 from backend.runtime.device import runtime_summary
 from backend.runtime.model_cache import loaded_model_rows
 from ui import home_diagrams as diagrams
-from ui.demo_deck import DEMO_DECK, DEMO_MINUTES, DEMO_NOTES, SCRIPTS, view_values
-from ui.state import hand_over, visited
+from ui.deck_panel import open_view, use_deck
+from ui.demo_deck import DEMO_DECK, DEMO_MINUTES, DEMO_NOTES
+from ui.state import visited
 
 visited("home")  # pages remember which page ran last (their kept inputs win when you come back)
 
@@ -82,26 +83,16 @@ st.caption(
 st.caption(runtime_summary())
 
 
-def _start_demo() -> None:
-    try:  # the deck panel is written alongside this page, which works without it
-        from ui.deck_panel import use_deck
-    except ImportError:
-        st.session_state["_home_no_deck_panel"] = True
-        return
-    use_deck(DEMO_DECK)
-
-
 st.subheader(f"Suggested {DEMO_MINUTES}-minute demo")
 st.write(
     f"{len(DEMO_DECK.views)} views, in order; each opens its page with the inputs set. Load them into "
-    "the deck panel to step through them while presenting."
+    "the deck panel (sidebar) and step through them with Next, or a clicker's Page Down."
 )
-st.button("Start this demo in the deck panel", key="home_start_demo", icon=":material/slideshow:", on_click=_start_demo)
-if st.session_state.pop("_home_no_deck_panel", False):
-    st.info("The deck panel is not available yet.", icon=":material/info:")
+if st.button("Start this demo in the deck panel", key="home_start_demo", icon=":material/slideshow:"):
+    use_deck(DEMO_DECK)
+    st.rerun()  # the sidebar, drawn before this page, shows the deck
 for number, (view, note) in enumerate(zip(DEMO_DECK.views, DEMO_NOTES, strict=True)):
-    # A button, not a plain link: a page this session has seen keeps its own inputs over a link's,
-    # so the view's values are handed over to the page as it opens.
     if st.button(view.title, key=f"home_demo_{number}", type="tertiary", icon=":material/play_arrow:"):
-        hand_over(view.page, SCRIPTS[view.page], view_values(view), view.params)
+        use_deck(DEMO_DECK)
+        open_view(number)
     st.caption(note)

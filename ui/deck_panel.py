@@ -22,7 +22,7 @@ from ui.deck import (
     view_link,
 )
 from ui.markdown import plain
-from ui.state import KEPT
+from ui.state import CURRENT_PAGE, KEPT, VIEW
 
 DECK = "_deck"  # session_state: the Deck
 AT = "_deck_at"  # session_state: index of the view last opened from the deck
@@ -63,9 +63,11 @@ def load_from_link(params: dict[str, str]) -> str | None:
 
 def current_view_link() -> str:
     """The view on screen: this page and the inputs its link carries now."""
-    page = st.session_state.get("_page", "home")  # ui.state.CURRENT_PAGE
-    page = "" if page == "home" else page
-    return view_link(page, st.query_params.to_dict())
+    page = st.session_state.get(CURRENT_PAGE, "home")
+    published_page, params = st.session_state.get(VIEW, (None, {}))
+    if page == "home" or published_page != page:
+        return view_link("" if page == "home" else page, {})
+    return view_link(page, params)
 
 
 def _view_title(link: str) -> str:
@@ -83,12 +85,12 @@ def _add_current() -> None:
         return
     link = current_view_link()
     _set(replace(current, views=(*current.views, checked_view(_view_title(link), link))))
-    st.session_state[AT] = len(current.views)
 
 
 def open_view(index: int) -> None:
     """Go to the deck's view `index`: its link decides the page's inputs (what the session kept
-    on that page is let go), as when the link is opened in a new tab."""
+    on that page is let go), as when the link is opened in a new tab. Called on a click (not from
+    a callback: a callback cannot switch pages)."""
     views = deck().views
     if not views:
         return
@@ -98,18 +100,7 @@ def open_view(index: int) -> None:
     st.session_state.setdefault(KEPT, {}).pop(view.page or "home", None)
     if view.page == "generate":
         st.session_state.pop("generate_job", None)  # a view that says run=1 answers again
-    st.session_state["_deck_goto"] = index
-
-
-def follow_pending_step() -> None:
-    """Switch to the page a Next/Previous click chose (callbacks cannot switch pages themselves)."""
-    index = st.session_state.pop("_deck_goto", None)
-    if index is None:
-        return
-    view = deck().views[index]
-    params = view.params
-    if deck().views:
-        params[PARAM] = deck_to_param(deck())
+    params = {**view.params, **link_params()}
     if st.session_state.get("present"):
         params["present"] = "1"
     st.switch_page(SCRIPTS[view.page], query_params=params)
@@ -163,11 +154,12 @@ def panel() -> None:
             st.warning(plain(st.session_state["_deck_message"]), icon=":material/error:")
         if current.views:
             previous, following = st.columns(2)
-            previous.button("Previous", key="deck_previous", on_click=open_view, args=(at - 1,), disabled=at <= 0,
-                            icon=":material/arrow_back:", shortcut="PageUp", width="stretch")
-            following.button("Next", key="deck_next", on_click=open_view, args=(at + 1,),
-                             disabled=at >= len(current.views) - 1, icon=":material/arrow_forward:",
-                             shortcut="PageDown", width="stretch")
+            if previous.button("Previous", key="deck_previous", disabled=at <= 0, icon=":material/arrow_back:",
+                               shortcut="PageUp", width="stretch"):
+                open_view(at - 1)
+            if following.button("Next", key="deck_next", disabled=at >= len(current.views) - 1,
+                                icon=":material/arrow_forward:", shortcut="PageDown", width="stretch"):
+                open_view(at + 1)
             st.caption(f"View {at + 1} of {len(current.views)} · Page Down / Page Up step through it."
                        if at >= 0 else "Next opens the first view · Page Down / Page Up step through it.")
             for i, view in enumerate(current.views):
@@ -181,7 +173,8 @@ def _row(i: int, view: View, here: bool) -> None:
         st.text_input(f"View {i + 1}" + (" (on screen)" if here else ""), key=f"deck_title_{i}",
                       on_change=_rename, args=(i,), max_chars=120)
         go, up, down, drop = st.columns(4)
-        go.button("", key=f"deck_go_{i}", on_click=open_view, args=(i,), icon=":material/play_arrow:", help="Open this view")
+        if go.button("", key=f"deck_go_{i}", icon=":material/play_arrow:", help="Open this view"):
+            open_view(i)
         up.button("", key=f"deck_up_{i}", on_click=_move, args=(i, -1), icon=":material/arrow_upward:", help="Move up", disabled=i == 0)
         down.button("", key=f"deck_down_{i}", on_click=_move, args=(i, 1), icon=":material/arrow_downward:", help="Move down")
         drop.button("", key=f"deck_remove_{i}", on_click=_remove, args=(i,), icon=":material/delete:", help="Remove")

@@ -6,13 +6,9 @@ the deck's export and the Home page's list all open the same views. The minutes 
 
 from __future__ import annotations
 
-from typing import Any
-
 from ui import page_inputs as inputs
-from ui.deck import Deck, View, checked_view, view_link
+from ui.deck import Deck, checked_view, view_link
 
-SCRIPTS = {"classify": "pages/classify.py", "generate": "pages/generate.py",
-           "recognise": "pages/recognise.py", "attention": "pages/attention.py"}
 _COREFERENCE = inputs.ATTENTION_EXAMPLES["Coreference"]["attention_text"]
 
 # (title, page, link parameters, what to say while it is on screen)
@@ -47,16 +43,3 @@ DEMO_DECK = Deck(
 )
 DEMO_NOTES: tuple[str, ...] = tuple(note for *_, note in _VIEWS)
 DEMO_MINUTES = 10
-
-
-def view_values(view: View) -> dict[str, Any]:
-    """The page's widget values for a view: every input at its default, except what the link sets.
-    Raises ValueError for a parameter the page does not know or a value it cannot read."""
-    fields = inputs.FIELDS[view.page]()
-    by_param = {field.param: field for field in fields}
-    values = {field.key: field.default for field in fields}
-    for param, raw in view.params.items():
-        if param not in by_param:
-            raise ValueError(f"{view.page} has no link parameter {param!r}")
-        values[by_param[param].key] = by_param[param].parse(raw)
-    return values

@@ -92,6 +92,7 @@ class _Results:
         self.max_entries = max_entries
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._running: dict[Hashable, Job] = {}  # unfinished jobs by key, shared by sessions
+        self._pinned: set[Hashable] = set()  # the pages' examples: kept for good, beside max_entries
         # Re-entrant: `submit()` runs under it and may cancel the session's previous job, whose
         # finish callback (`_settle`) then runs in this same thread.
         self._lock = threading.RLock()
@@ -118,8 +119,15 @@ class _Results:
             if job.state == "done":
                 self._items[key] = job.outcome()
                 self._items.move_to_end(key)
-                while len(self._items) > self.max_entries:
-                    self._items.popitem(last=False)
+                recent = [k for k in self._items if k not in self._pinned]  # least recently used first
+                for old in recent[: max(0, len(recent) - self.max_entries)]:
+                    del self._items[old]
+
+    def keep(self, key: Hashable, answer: Any) -> None:
+        """Keep `answer` for `key` for good (a page's example), not counted in `max_entries`."""
+        with self._lock:
+            self._items[key] = answer
+            self._pinned.add(key)
 
     def sizes(self) -> tuple[int, int]:
         """(answers kept, jobs held): for tests and the memory check."""
@@ -152,3 +160,24 @@ def remembered(name: str, key: Hashable, submit: Callable[[], Job], max_entries:
             return claimed
         found = await_job(claimed)
     return found
+
+
+def remember_now(name: str, key: Hashable, submit: Callable[[], Job], max_entries: int = 64) -> Any:
+    """Compute the answer for `key` outside any page (no session: the start-up examples), keep it
+    for good in the same memory `remembered(name, key, ..., max_entries)` reads, and return it.
+    A job a visitor already queued for the same key is waited for instead; raises the job's error."""
+    results = _shared_results(name, max_entries)
+    for _ in range(3):  # a visitor's job for the same key may be cancelled under us: ask again
+        claimed = results.claim(key, submit)
+        if not isinstance(claimed, Job):
+            break
+        claimed.wait()
+        try:
+            claimed = claimed.outcome()
+        except JobCancelled:
+            continue
+        break
+    else:
+        raise JobCancelled(f"Could not compute {name} {key!r}: cancelled each time.")
+    results.keep(key, claimed)
+    return claimed

@@ -51,9 +51,9 @@ def classify() -> list[Field]:
 # -- text generation
 GENERATE_EXAMPLES = {
     "Once upon a time": {"generate_prompt": "Once upon a time", "generate_chat": False},
-    "Explain attention": {"generate_prompt": "Explain self-attention in a Transformer in two sentences."},
-    "Capital of France": {"generate_prompt": "What is the capital of France?"},
-    "Haiku": {"generate_prompt": "Write a haiku about autumn leaves."},
+    "Explain attention": {"generate_prompt": "Explain self-attention in a Transformer in two sentences.", "generate_chat": True},
+    "Capital of France": {"generate_prompt": "What is the capital of France?", "generate_chat": True},
+    "Haiku": {"generate_prompt": "Write a haiku about autumn leaves.", "generate_chat": True},
 }
 MAX_SEED = 2**32 - 1
 IN_PROCESS, SERVER = "in-process", "server"

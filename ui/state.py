@@ -29,6 +29,7 @@ STREAMLIT_PARAMS = {"embed", "embed_options"}  # Streamlit's own; never ours to 
 APP_PARAMS = {"present", "deck", "go"}  # the app's own (presentation mode, a talk deck, a short link), on every page
 APP_KEPT_PARAMS = ("present", "deck")  # kept in the address bar while they apply
 CLICKED = "_clicked_values"  # session_state: widget key -> (value a click set, value it replaced, run, when)
+VIEW = "_view_params"  # session_state: (page, its link parameters) as last published
 RUNS = "_page_runs"  # session_state: how many page runs this session has started
 CLICK_HOLD_SECONDS = 120.0  # a visitor who clears the box back to its old text gets it after this
 
@@ -193,6 +194,7 @@ class PageState:
                 params[field.param] = dumped
         params.update(extras or {})
         view_params = dict(params)
+        st.session_state[VIEW] = (self.page, view_params)
         current = st.query_params.to_dict()  # the app's own parameters, set by app.py this run, stay
         params.update({k: current[k] for k in APP_KEPT_PARAMS if k in current})
         if current != params:

@@ -128,7 +128,7 @@ def head_view_html(tokens: list[str], weights: np.ndarray, heads: list[int], thr
     data = json.dumps(lines)
     return f"""<div style="font-family:sans-serif;font-size:{FONT_SIZE - 2}px">
 <div style="margin-bottom:6px">{legend} · {len(lines)} lines at weight ≥ {threshold:.2f} · hover a token</div>
-<svg id="hv" width="{width}" height="{height}" style="max-width:100%">
+<svg id="hv" width="{width}" height="{height}" viewBox="0 0 {width} {height}" style="max-width:100%;height:auto">
 <style>.tok{{font-size:{FONT_SIZE - 2}px;cursor:pointer;fill:#111}} .tok:hover{{font-weight:700}}</style>
 <g id="lines"></g>{left}{right}</svg></div>
 <script>
@@ -154,6 +154,8 @@ for (const el of document.querySelectorAll(".tok")) {{
   el.addEventListener("mouseleave", () => draw(null, -1));
 }}
 draw(null, -1);
+const hv = document.getElementById("hv");  // narrower than drawn (a phone): show the drawing's own extent, scaled
+if (hv.getBoundingClientRect().width < {width}) {{ const b = hv.getBBox(); hv.setAttribute("viewBox", [b.x - 4, 0, b.width + 8, {height}].join(" ")); }}
 </script>"""
 
 

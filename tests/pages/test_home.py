@@ -7,9 +7,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ui.deck import checked_view
-from ui.demo_deck import DEMO_DECK, DEMO_MINUTES, DEMO_NOTES, SCRIPTS, view_values
+from ui.deck_panel import SCRIPTS
+from ui.demo_deck import DEMO_DECK, DEMO_MINUTES, DEMO_NOTES
 from ui.home_diagrams import IDEA_DIAGRAMS
 from ui.page_inputs import FIELDS
+from ui.state import values_from_link
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -63,15 +65,15 @@ def test_demo_deck_views_are_valid_links_with_known_inputs():
         assert params and set(params) <= set(fields), view.link
         for param, raw in params.items():
             fields[param].parse(raw)  # raises ValueError for a value the page cannot read
-        values = view_values(view)
-        assert all(values[fields[p].key] == fields[p].parse(raw) for p, raw in params.items())
+        values, notices = values_from_link(FIELDS[view.page](), view.params)
+        assert not notices and all(values[fields[p].key] == fields[p].parse(raw) for p, raw in params.items())
         minutes += int(view.title.rsplit("(", 1)[1].split()[0])
     assert minutes == DEMO_MINUTES
 
 
-def test_view_values_refuses_an_unknown_parameter():
-    with pytest.raises(ValueError):
-        view_values(checked_view("x", "/classify?colour=blue"))
+def test_a_link_parameter_the_page_does_not_know_is_reported():
+    _values, notices = values_from_link(FIELDS["classify"](), checked_view("x", "/classify?colour=blue").params)
+    assert notices == ["colour='blue' (unknown setting)"]
 
 
 @pytest.mark.parametrize("name", sorted(IDEA_DIAGRAMS))
