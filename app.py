@@ -65,13 +65,12 @@ async def server_lifespan(_app):
 
 
 if __name__ == "__main__":
-    from ui import deck_panel, phone, presentation, share
+    from ui import presentation, room
     from ui.jobs import session_id
 
     params = st.query_params.to_dict()
-    presenting = presentation.start(params)
     st.set_page_config(page_title="How AI models work", page_icon=":material/neurology:", layout="wide",
-                       initial_sidebar_state="collapsed" if presenting else "auto")
+                       initial_sidebar_state="collapsed" if presentation.start(params) else "auto")
     page = st.navigation(
         [
             st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -81,26 +80,7 @@ if __name__ == "__main__":
             st.Page("pages/attention.py", title="Attention visualizer", icon=":material/grid_on:"),
         ]
     )
-    share.follow_short_link(params)  # /?go=code: the view a presenter's QR code stands for
-    problem = deck_panel.load_from_link(params)
-    with st.sidebar:
-        presentation.toggle()
-        if st.button("Let the room follow", key="share_room", icon=":material/qr_code_2:", width="stretch",
-                     help="A QR code and a short link that open this view on the audience's phones."):
-            share.show_room_link(deck_panel.current_view_link())
-        deck_panel.panel()
-    presentation.style()
-    phone.style()
-    # The app's own link parameters: presentation mode and the deck stay in the address bar.
-    own = {**({"present": "1"} if presentation.presenting() else {}), **deck_panel.link_params()}
-    for name in ("present", "deck", "go"):
-        if name in st.query_params and st.query_params[name] != own.get(name):
-            del st.query_params[name]
-    for name, value in own.items():
-        if st.query_params.get(name) != value:
-            st.query_params[name] = value
-    if problem:
-        st.warning(problem, icon=":material/link_off:")
+    room.controls(params)  # presentation mode, the room's QR code, the talk deck
     # Whoever moves to another page gives up their place in the queues of the page they left.
     SCHEDULER.leave_other_slots(session_id(), page.url_path)
     page.run()
