@@ -18,7 +18,7 @@ MAX_VIEWS = 40
 MAX_TITLE_CHARS = 120
 MAX_LINK_CHARS = 4000
 MAX_JSON_BYTES = 200_000  # a deck file or link larger than this is refused
-APP_PARAMS = ("present", "deck", "slide")  # the app's own link parameters, not a page's inputs
+APP_PARAMS = ("present", "deck", "go")  # the app's own link parameters (presentation mode, a deck, a short link), not a page's inputs
 
 
 class DeckError(ValueError):

@@ -20,13 +20,13 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from ui.deck import APP_PARAMS
 from ui.markdown import plain
 
 KEPT = "_kept_inputs"  # session_state: page -> {widget key: value}
 CURRENT_PAGE = "_page"  # session_state: the page of the latest run
 MAX_PARAM_CHARS = 1500  # longer texts are left out of links (browsers and chat apps cut long URLs)
 STREAMLIT_PARAMS = {"embed", "embed_options"}  # Streamlit's own; never ours to judge
-APP_PARAMS = {"present", "deck", "go"}  # the app's own (presentation mode, a talk deck, a short link), on every page
 APP_KEPT_PARAMS = ("present", "deck")  # kept in the address bar while they apply
 CLICKED = "_clicked_values"  # session_state: widget key -> (value a click set, value it replaced, run, when)
 VIEW = "_view_params"  # session_state: (page, its link parameters) as last published
@@ -142,7 +142,7 @@ class PageState:
         kept = kept_by_page.get(self.page)
         if kept is None:  # the first run of this page in this session: the link decides
             self.opened_with = {
-                k: v for k, v in st.query_params.to_dict().items() if k not in STREAMLIT_PARAMS | APP_PARAMS
+                k: v for k, v in st.query_params.to_dict().items() if k not in STREAMLIT_PARAMS | set(APP_PARAMS)
             }
             values = self._from_link(self.opened_with)
             kept_by_page[self.page] = {}
