@@ -4,6 +4,7 @@ it in a link, and download it as static HTML that opens without the server."""
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import replace
 
 import streamlit as st
@@ -120,9 +121,9 @@ def _remove(index: int) -> None:
     _set(replace(deck(), views=tuple(views)))
 
 
-def _rename(index: int) -> None:
+def _rename(index: int, key: str) -> None:
     views = list(deck().views)
-    views[index] = checked_view(st.session_state.get(f"deck_title_{index}", ""), views[index].link)
+    views[index] = checked_view(st.session_state.get(key, ""), views[index].link)
     _set(replace(deck(), views=tuple(views)))
 
 
@@ -169,9 +170,10 @@ def panel() -> None:
 
 def _row(i: int, view: View, here: bool) -> None:
     with st.container(border=True, key=f"deck_view_{i}"):
-        st.session_state[f"deck_title_{i}"] = view.title
-        st.text_input(f"View {i + 1}" + (" (on screen)" if here else ""), key=f"deck_title_{i}",
-                      on_change=_rename, args=(i,), max_chars=120)
+        # keyed by the view itself: after a move or a load, each box starts from its view's title
+        key = f"deck_title_{i}_{zlib.crc32(f'{view.title}|{view.link}'.encode()):08x}"
+        st.text_input(f"View {i + 1}" + (" (on screen)" if here else ""), value=view.title, key=key,
+                      on_change=_rename, args=(i, key), max_chars=120)
         go, up, down, drop = st.columns(4)
         if go.button("", key=f"deck_go_{i}", icon=":material/play_arrow:", help="Open this view"):
             open_view(i)
@@ -195,7 +197,10 @@ def _files(current: Deck) -> None:
 
         st.caption("The deck as a link:")
         st.code(f"{app_root()}/?{PARAM}={deck_to_param(current)}", language=None, wrap_lines=True)
-    st.file_uploader("Load a deck (JSON)", type=None, key="deck_upload", on_change=_load_file)
+    # In a popover: its uploader is drawn only when opened, so a page's own uploader stays the
+    # page's only one (and the sidebar stays short).
+    with st.popover("Load a deck (JSON)", icon=":material/upload_file:", width="stretch"):
+        st.file_uploader("A deck file saved here before", type=None, key="deck_upload", on_change=_load_file)
 
 
 def _static_zip(current: Deck) -> bytes:

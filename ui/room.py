@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import deck_panel, phone, presentation, share
+from ui.state import APP_LINK
 
 
 def controls(params: dict[str, str]) -> None:
@@ -21,7 +22,7 @@ def controls(params: dict[str, str]) -> None:
     presentation.style()
     phone.style()
     # The app's own link parameters: presentation mode and the deck stay in the address bar.
-    own = {**({"present": "1"} if presentation.presenting() else {}), **deck_panel.link_params()}
+    own = st.session_state[APP_LINK] = {**({"present": "1"} if presentation.presenting() else {}), **deck_panel.link_params()}
     for name in ("present", "deck", "go"):
         if name in st.query_params and st.query_params[name] != own.get(name):
             del st.query_params[name]

@@ -27,7 +27,7 @@ KEPT = "_kept_inputs"  # session_state: page -> {widget key: value}
 CURRENT_PAGE = "_page"  # session_state: the page of the latest run
 MAX_PARAM_CHARS = 1500  # longer texts are left out of links (browsers and chat apps cut long URLs)
 STREAMLIT_PARAMS = {"embed", "embed_options"}  # Streamlit's own; never ours to judge
-APP_KEPT_PARAMS = ("present", "deck")  # kept in the address bar while they apply
+APP_LINK = "_app_link_params"  # session_state: the app's own parameters this run (ui.room), kept in every link
 CLICKED = "_clicked_values"  # session_state: widget key -> (value a click set, value it replaced, run, when)
 VIEW = "_view_params"  # session_state: (page, its link parameters) as last published
 RUNS = "_page_runs"  # session_state: how many page runs this session has started
@@ -195,8 +195,8 @@ class PageState:
         params.update(extras or {})
         view_params = dict(params)
         st.session_state[VIEW] = (self.page, view_params)
-        current = st.query_params.to_dict()  # the app's own parameters, set by app.py this run, stay
-        params.update({k: current[k] for k in APP_KEPT_PARAMS if k in current})
+        current = st.query_params.to_dict()
+        params.update(st.session_state.get(APP_LINK, {}))  # the app's own (presentation mode, the deck) stay
         if current != params:
             st.query_params.from_dict(params)
         if self._link_box is not None:
