@@ -28,6 +28,7 @@ from ui.state import CURRENT_PAGE, KEPT, VIEW
 DECK = "_deck"  # session_state: the Deck
 AT = "_deck_at"  # session_state: index of the view last opened from the deck
 FROM_LINK = "_deck_from_link"  # session_state: the deck parameter already loaded
+WRITTEN = "_deck_written"  # session_state: the deck parameter this session last put in its link
 PARAM = "deck"
 SCRIPTS = {"": "pages/home.py", "classify": "pages/classify.py", "generate": "pages/generate.py",
            "recognise": "pages/recognise.py", "attention": "pages/attention.py"}
@@ -52,8 +53,8 @@ def use_deck(new: Deck) -> None:
 def load_from_link(params: dict[str, str]) -> str | None:
     """A deck carried in the link (?deck=...) becomes the session's deck, once; a message if damaged."""
     raw = params.get(PARAM)
-    if not raw or st.session_state.get(FROM_LINK) == raw:
-        return None
+    if not raw or raw in (st.session_state.get(FROM_LINK), st.session_state.get(WRITTEN)):
+        return None  # loaded already, or this session's own deck, written into its link by an earlier run
     st.session_state[FROM_LINK] = raw
     try:
         use_deck(deck_from_param(raw))
@@ -142,7 +143,8 @@ def _load_file() -> None:
 
 def link_params() -> dict[str, str]:
     """The app parameters a page's link keeps while a deck is loaded (a reload keeps the deck)."""
-    return {PARAM: deck_to_param(deck())} if deck().views else {}
+    written = st.session_state[WRITTEN] = deck_to_param(deck()) if deck().views else None
+    return {PARAM: written} if written else {}
 
 
 def panel() -> None:
