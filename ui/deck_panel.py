@@ -27,8 +27,7 @@ from ui.state import CURRENT_PAGE, KEPT, VIEW
 
 DECK = "_deck"  # session_state: the Deck
 AT = "_deck_at"  # session_state: index of the view last opened from the deck
-FROM_LINK = "_deck_from_link"  # session_state: the deck parameter already loaded
-WRITTEN = "_deck_written"  # session_state: the deck parameter this session last put in its link
+FROM_LINK = "_deck_from_link"  # session_state: the link's deck parameter, read on the session's first run
 PARAM = "deck"
 SCRIPTS = {"": "pages/home.py", "classify": "pages/classify.py", "generate": "pages/generate.py",
            "recognise": "pages/recognise.py", "attention": "pages/attention.py"}
@@ -53,9 +52,14 @@ def use_deck(new: Deck) -> None:
 def load_from_link(params: dict[str, str]) -> str | None:
     """A deck carried in the link (?deck=...) becomes the session's deck, once; a message if damaged."""
     raw = params.get(PARAM)
-    if not raw or raw in (st.session_state.get(FROM_LINK), st.session_state.get(WRITTEN)):
-        return None  # loaded already, or this session's own deck, written into its link by an earlier run
+    # Only on the session's first run: a link opened in a browser starts a session. Later runs
+    # carry the address bar as the browser last drew it, which may hold this session's own deck
+    # from a few runs ago; reading it again would undo the latest changes.
+    if FROM_LINK in st.session_state:
+        return None
     st.session_state[FROM_LINK] = raw
+    if not raw:
+        return None
     try:
         use_deck(deck_from_param(raw))
     except DeckError as exc:
@@ -143,8 +147,7 @@ def _load_file() -> None:
 
 def link_params() -> dict[str, str]:
     """The app parameters a page's link keeps while a deck is loaded (a reload keeps the deck)."""
-    written = st.session_state[WRITTEN] = deck_to_param(deck()) if deck().views else None
-    return {PARAM: written} if written else {}
+    return {PARAM: deck_to_param(deck())} if deck().views else {}
 
 
 def panel() -> None:

@@ -187,6 +187,7 @@ def test_a_talk_deck_is_built_stepped_through_saved_carried_and_exported(browser
         expect(_sidebar(page).get_by_role("textbox", name="View 1")).to_have_value("Why negative?")
         page.wait_for_timeout(1000)  # the rename's run: the boxes are drawn again
         _idle(page)
+        page.screenshot(path=str(ARTIFACTS / "deck-panel-renamed.png"))
         _sidebar(page).locator(".st-key-deck_view_2").get_by_role("button").nth(1).click()  # move up
         _idle(page)
         expect(_sidebar(page).get_by_role("textbox", name=re.compile(r"^View 2"))).to_have_value(
