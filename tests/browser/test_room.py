@@ -27,6 +27,14 @@ def _tabs(browser, n: int) -> list[Page]:
     return [browser.new_context(viewport={"width": 1280, "height": 900}).new_page() for _ in range(n)]
 
 
+def _open_together(tabs: list[Page], link: str, example: str) -> None:
+    """Every visitor opens the link at once (nobody waits for the others), until the example shows."""
+    for tab in tabs:
+        tab.goto(link, wait_until="commit")
+    for tab in tabs:
+        expect(tab.get_by_role("radio", name=example)).to_be_visible(timeout=120_000)
+
+
 def _answered_or_lost(tabs: list[Page], answered: str, lost: str, timeout_s: float) -> tuple[list[int], list[int]]:
     done, missed = set(), set()
     deadline = time.monotonic() + timeout_s
@@ -46,10 +54,7 @@ def test_twelve_visitors_click_an_example_then_generate_and_all_get_answers(brow
     with running_app("room-example-then-generate.log") as (url, _server):
         tabs = _tabs(browser, 12)
         try:
-            for tab in tabs:
-                tab.goto(f"{url}/generate", wait_until="commit")
-            for tab in tabs:
-                expect(tab.get_by_role("radio", name="Capital of France")).to_be_visible(timeout=120_000)
+            _open_together(tabs, f"{url}/generate", "Capital of France")
             for tab in tabs:
                 tab.get_by_role("radio", name="Capital of France").click()
             for tab in tabs:  # each as soon as their page is idle again
@@ -74,10 +79,7 @@ def test_twelve_visitors_click_an_example_then_classify_at_once(browser):
     with running_app("room-example-then-classify.log") as (url, _server):
         tabs = _tabs(browser, 12)
         try:
-            for tab in tabs:
-                tab.goto(f"{url}/classify", wait_until="commit")
-            for tab in tabs:
-                expect(tab.get_by_role("radio", name="Terrible service")).to_be_visible(timeout=120_000)
+            _open_together(tabs, f"{url}/classify", "Terrible service")
             for tab in tabs:  # no wait at all between the two clicks
                 tab.get_by_role("radio", name="Terrible service").click()
                 tab.get_by_role("button", name="Classify", exact=True).click()
