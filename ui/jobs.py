@@ -64,11 +64,11 @@ def queue_message(job: Job) -> str:
     return " · ".join(parts)
 
 
-def await_job(job: Job) -> Any:
-    """Wait for the job while showing its place in line; return its result (or raise its error).
-    The page stays responsive: each status update lets Streamlit stop this run when the user
-    clicks something else."""
-    status = st.empty()
+def await_job(job: Job, status: Any = None) -> Any:
+    """Wait for the job while showing its place in line (in `status`, an `st.empty()`, or a new
+    one); return its result (or raise its error). The page stays responsive: each status update
+    lets Streamlit stop this run when the user clicks something else."""
+    status = status if status is not None else st.empty()
     shown = None
     last_update = 0.0
     while not job.wait(POLL_SECONDS):
@@ -144,12 +144,16 @@ def remembered(name: str, key: Hashable, submit: Callable[[], Job], max_entries:
     """The answer for `key` from the shared memory of recent answers; else the job another session
     already queued for the same key (a room opening one link computes it once); else queue
     `submit()` for it."""
+    # The place-in-line line is drawn also when the answer is at hand, so what follows keeps its
+    # place on the page: a run answered from memory replaces the last run's answer where it
+    # stands instead of drawing a second one beside it until the run ends.
+    status = st.empty()
     results = _shared_results(name, max_entries)
     claimed = results.claim(key, submit)
     if not isinstance(claimed, Job):
         return claimed
     try:
-        found = await_job(claimed)
+        found = await_job(claimed, status)
     except JobCancelled:
         if claimed.owner == session_id():
             raise
@@ -158,7 +162,7 @@ def remembered(name: str, key: Hashable, submit: Callable[[], Job], max_entries:
         claimed = results.claim(key, submit)
         if not isinstance(claimed, Job):
             return claimed
-        found = await_job(claimed)
+        found = await_job(claimed, status)
     return found
 
 

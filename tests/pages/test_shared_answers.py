@@ -60,10 +60,10 @@ def test_when_the_first_session_leaves_the_others_ask_themselves(monkeypatch):
     waiting = threading.Event()
     original = jobs.await_job
 
-    def await_and_say_so(job):
+    def await_and_say_so(job, status=None):
         if job is first:
             waiting.set()
-        return original(job)
+        return original(job, status)
 
     monkeypatch.setattr(jobs, "await_job", await_and_say_so)
     answer = {}
