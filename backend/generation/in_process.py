@@ -7,28 +7,17 @@ candidates before and after sampling's filters (repetition penalty, temperature,
 the same transformers processors `generate` uses), and, on request, where the predicting
 position attended. Greedy output equals `model.generate` token for token (a test checks it).
 
-The stream runs in the thread that iterates it and holds the model's lock while it does;
-`stop()` (or closing the iterator) ends it before the next token.
+The steps come from `BatchDecoder` (batch_decoder.py): alone when the stream is iterated, and
+together with the room's other generations when the scheduler runs it (`submit_generate` queues
+it `joinable`). `stop()` (or closing the iterator) ends it before the next token.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Iterator, Sequence
 
-import torch
-from transformers import (
-    DynamicCache,
-    LogitsProcessorList,
-    RepetitionPenaltyLogitsProcessor,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
-
+from backend.generation.batch_decoder import BatchDecoder
 from backend.generation.token_steps import (
-    Candidate,
     GenerationSettings,
     Step,
     StepStream,
@@ -43,37 +32,6 @@ from backend.runtime.scheduler import Job
 from backend.shared.text_input import check_token_count, clean_text, well_formed
 
 MAX_PROMPT_TOKENS = 2048
-TOP_ALTERNATIVES = 10  # candidates kept per step, before and after sampling's filters
-
-
-def _processors(settings: GenerationSettings) -> LogitsProcessorList:
-    """The same processors, in the same order, as `model.generate` builds for these settings."""
-    chain = LogitsProcessorList()
-    if settings.repetition_penalty != 1.0:
-        chain.append(RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty)))
-    if not settings.greedy:
-        if settings.temperature != 1.0:
-            chain.append(TemperatureLogitsWarper(float(settings.temperature)))
-        if settings.top_k > 0:
-            chain.append(TopKLogitsWarper(settings.top_k))
-        if settings.top_p < 1.0:
-            chain.append(TopPLogitsWarper(float(settings.top_p)))
-    return chain
-
-
-def _candidates(tokenizer, probs: torch.Tensor, k: int) -> tuple[Candidate, ...]:
-    values, ids = probs.topk(min(k, probs.shape[-1]))
-    return tuple(
-        Candidate(int(i), tokenizer.decode([int(i)]), float(v)) for v, i in zip(values.tolist(), ids.tolist()) if v > 0
-    )
-
-
-def end_ids(handle: LoadedModel) -> set[int]:
-    eos = handle.model.generation_config.eos_token_id
-    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-    if handle.preprocessor.eos_token_id is not None:
-        ids.add(handle.preprocessor.eos_token_id)
-    return ids
 
 
 def model_window(handle: LoadedModel) -> int:
@@ -112,66 +70,25 @@ class GenerationStream(StepStream):
         """The tokens the model had read when it chose new token `step`, as text."""
         return [*self.prompt_pieces, *(s.text for s in self.steps[:step])]
 
-    def _produce(self, started: float, deadline: float) -> Iterator[Step]:
-        with self.handle.lock, torch.inference_mode():
-            yield from self._decode(started, deadline)
+    def together(self) -> BatchDecoder:
+        """A decoder for this stream and others on the same model (the scheduler's joined runs)."""
+        return BatchDecoder(self.handle)
 
-    def _decode(self, started: float, deadline: float) -> Iterator[Step]:
-        handle, settings = self.handle, self.settings
-        model, tokenizer = handle.model, handle.preprocessor
-        processors = _processors(settings)
-        generator = None
-        if not settings.greedy:
-            generator = torch.Generator(device=handle.device)
-            generator.manual_seed(settings.seed if settings.seed is not None else int(time.time_ns() % 2**32))
-        stop_ids = end_ids(handle)
-        special_ids = stop_ids | set(tokenizer.all_special_ids)
-        ids = torch.tensor([self.prompt_ids + self.prefix], device=handle.device)
-        cache = DynamicCache(config=model.config)
-        feed = ids
-        for n in range(settings.max_new_tokens):
-            if self._should_end(deadline):
-                break
-            out = model(
-                input_ids=feed, past_key_values=cache, use_cache=True,
-                output_attentions=settings.record_attention, logits_to_keep=1,
-            )
-            logits = out.logits[0, -1].float()
-            probs = logits.softmax(-1)
-            entropy = float(torch.special.entr(probs).sum()) / math.log(2)
-            forced = n == 0 and self.force is not None
-            if forced:
-                choice, after, kept, drawn = int(self.force), (), None, None
-            else:
-                scores = processors(ids, logits[None])[0] if processors else logits
-                if settings.greedy:
-                    choice = int(scores.argmax())
-                    drawn, kept = 1.0, 1
-                    after = (Candidate(choice, tokenizer.decode([choice]), 1.0),)
-                else:
-                    drawn_from = scores.softmax(-1)
-                    choice = int(torch.multinomial(drawn_from, 1, generator=generator))
-                    drawn, kept = float(drawn_from[choice]), int((drawn_from > 0).sum())
-                    after = _candidates(tokenizer, drawn_from, TOP_ALTERNATIVES)
-            attention = None
-            if settings.record_attention and out.attentions:
-                attention = torch.stack([layer[0, :, -1, :] for layer in out.attentions]).to(torch.float16).cpu().numpy()
-            step = Step(
-                index=len(self.prefix) + n, token_id=choice, text=tokenizer.decode([choice]),
-                probability=float(probs[choice]), rank=int((probs > probs[choice]).sum()) + 1,
-                seconds=time.perf_counter() - started, before=_candidates(tokenizer, probs, TOP_ALTERNATIVES),
-                after=after, entropy_bits=entropy, kept=kept, drawn_probability=drawn,
-                special=choice in special_ids, forced=forced, attention=attention,
-            )
-            self.steps.append(step)
-            self.run = handle.run_info(started)
-            yield step
-            if choice in stop_ids:
-                self.stop_reason = "end of answer"
-                break
-            feed = torch.tensor([[choice]], device=handle.device)
-            ids = torch.cat([ids, feed], dim=1)
-        self.run = handle.run_info(started)
+    def join(self, decoder: BatchDecoder) -> None:
+        decoder.add(self, self.prompt_ids + self.prefix)
+
+    def __iter__(self) -> Iterator[Step]:
+        """Alone: the same decoder, with this stream its only row."""
+        decoder = self.together()
+        self.join(decoder)
+        try:
+            while decoder.size:
+                for _, step, _ in decoder.step():
+                    if step is not None:
+                        yield step
+        except GeneratorExit:  # the reader closed the stream (Stop, or the tab is gone): a stop too
+            self.stop_reason = "stopped"
+            raise
 
 
 def encode_prompt(handle: LoadedModel, prompt: str, chat: bool, system_prompt: str = "") -> list[int]:
@@ -211,6 +128,9 @@ def generate(
         prompt_ids = encode_prompt(handle, prompt, settings.chat, settings.system_prompt)
         pieces = [handle.preprocessor.decode([i]) for i in prompt_ids]
     check_window(len(prompt_ids) + len(prefix), settings.max_new_tokens, model_window(handle), handle.spec.name)
+    vocabulary = handle.model.config.vocab_size
+    if any(not 0 <= int(i) < vocabulary for i in [*prefix, *([force] if force is not None else [])]):
+        raise InputError(f"There is no token with that number in {handle.spec.name} (its tokens are 0 to {vocabulary - 1}).")
     recorded = len(prompt_ids) + len(prefix) + settings.max_new_tokens
     if settings.record_attention and recorded > limits().recorded_attention_tokens:
         raise InputError(
@@ -249,8 +169,10 @@ def submit_generate(
     slot: str | None = None, client: str | None = None,
 ) -> Job:
     """Queue a generation on the in-process model; its `Step`s arrive through `job.stream()`,
-    the finished `GenerationStream` is `job.outcome()`."""
+    the finished `GenerationStream` is `job.outcome()`. It decodes together with the other
+    generations queued on the model (scheduler.py, `joinable`)."""
     prefix = tuple(int(i) for i in prefix)
     return submit_stream(
-        model_key, generate, prompt, settings or GenerationSettings(), model_key, prefix, force, owner=owner, slot=slot, client=client
+        model_key, generate, prompt, settings or GenerationSettings(), model_key, prefix, force,
+        owner=owner, slot=slot, client=client, joinable=True,
     )

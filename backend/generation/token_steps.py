@@ -149,14 +149,19 @@ class StepStream:
             return False
         return True
 
-    def __iter__(self) -> Iterator[Step]:
+    def begin(self) -> tuple[float, float]:
+        """Mark the stream started (once): its start time and wall-clock deadline."""
         if self._started:
             raise RuntimeError(f"A {type(self).__name__} can be iterated once; start a new one.")
         self._started = True
         started = time.perf_counter()
         self.stop_reason = "max new tokens"
+        return started, started + time_limit_seconds()
+
+    def __iter__(self) -> Iterator[Step]:
+        started, deadline = self.begin()
         try:
-            yield from self._produce(started, started + time_limit_seconds())
+            yield from self._produce(started, deadline)
         except GeneratorExit:  # the reader closed the stream (Stop, or the tab is gone): a stop too
             self.stop_reason = "stopped"
             raise
@@ -169,19 +174,21 @@ class StepStream:
 def submit_stream(
     queue_key: str, open_stream: Callable[..., StepStream], prompt: str, settings: GenerationSettings,
     *more: Hashable, owner: str | None = None, slot: str | None = None, client: str | None = None,
+    joinable: bool = False,
 ) -> Job:
     """Queue a generation on any engine. The prompt and settings are checked here, before
     queueing; the queue's worker opens `open_stream(prompt, settings, *more)` and publishes each
     step as it comes (`job.stream()`); the finished stream is `job.outcome()`. Generations on one
     queue run one at a time. A greedy or seeded generation is deterministic: visitors asking for
-    the same one while it runs (a room opening one link) follow that one run."""
+    the same one while it runs (a room opening one link) follow that one run. A `joinable` stream
+decodes together with the others waiting on its queue (scheduler.py, `joinable`)."""
     settings.validate()
     args = (clean_text(prompt, "prompt"), settings, *more)
     key = (open_stream, *args)
     deterministic = settings.greedy or settings.seed is not None
     return SCHEDULER.submit(
         queue_key, open_stream, *args, streaming=True, owner=owner, slot=slot, client=client, request_key=key,
-        share_key=key if deterministic else None,
+        share_key=key if deterministic else None, joinable=joinable,
     )
 
 

@@ -10,7 +10,12 @@ served. Every task queues the same way, `SCHEDULER.submit(model_key, function, *
   costs far less than 16 passes);
 - `streaming=True`: `function(*args)` returns an iterable; the worker publishes each item as it
   comes (`job.stream()`), closes the iterable early when Stop is asked or the owner's tab is gone,
-  and the iterable itself is the job's result.
+  and the iterable itself is the job's result;
+- `joinable=True` (a streaming job whose stream can decode with others: in-process generation):
+  the stream's `together()` gives a decoder, and every joinable job that waits on the same queue
+  joins it at its next step (at most `max_joined()` at once), so a room's generations share each
+  forward pass (`joined.run_joined`). A request of another kind on the same model (logit lens,
+  where it looked) runs between two steps instead of waiting for every generation to end.
 A waiting job knows its place in line and an estimate of its wait, so a page can show it; a job
 can be cancelled while it waits (its owner left), and a streaming job (generation) can be asked
 to stop.
@@ -115,6 +120,7 @@ class Job:
     slot: str | None
     request_key: Hashable | None
     client: str | None = None  # the visitor's address, for the per-address limit
+    joinable: bool = False  # a stream that decodes together with others (see the module docstring)
     id: int = 0
     owners: set[str] = field(default_factory=set)  # every session following it (a shared job has several)
     state: str = "queued"  # queued -> running -> done | failed | cancelled
@@ -257,6 +263,7 @@ class ModelQueue:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self.heavy = not name.startswith(LIGHT_PREFIX)
+        self.joined: Any = None  # the running batch of joined streams (`joined.Joined`), if any
 
     # --- called by pages (any thread) ---
     def enqueue(self, job: Job) -> None:
@@ -296,6 +303,9 @@ class ModelQueue:
         with self._cond:
             if job.state != "queued" or job not in self._waiting:
                 return None
+            if job.joinable and self.joined is not None:  # waits for a seat in the running batch
+                ahead = [j for j in self._waiting if j.joinable]
+                return self.joined.wait_seconds(ahead.index(job))
             ahead = list(itertools.islice(self._waiting, 0, self._waiting.index(job)))
             estimates = [self._seconds.get(j.task) for j in [*self._running[:1], *ahead, job]]
         if any(e is None for e in estimates):
@@ -360,6 +370,57 @@ class ModelQueue:
                         job._changed.notify_all()
                 return batch
 
+    def take(self, wanted: Callable[[Job], bool], most: int) -> list[Job]:
+        """Up to `most` waiting jobs that `wanted` picks, in arrival order, now running; waiting
+        ones whose tab is gone are cancelled on the way."""
+        with self._cond:
+            picked = [job for job in self._waiting if wanted(job)]
+            taken, gone = [], []
+            for job in picked:
+                if len(taken) >= most:
+                    break
+                self._waiting.remove(job)
+                (taken if job.wanted(self.scheduler.owner_alive) else gone).append(job)
+            for job in taken:
+                job.state, job.started, job.batch_size = "running", time.monotonic(), 1
+                self._running.append(job)
+        for job in gone:
+            job._finish("cancelled")
+            self.scheduler._forget(job)
+        for job in taken:
+            with job._changed:
+                job._changed.notify_all()
+        return taken
+
+    def finish(self, job: Job, outcome: Any) -> None:
+        """End one running job with its result or error."""
+        with self._cond:
+            if job in self._running:
+                self._running.remove(job)
+        if isinstance(outcome, BaseException):
+            job._finish("failed", error=outcome)
+        else:
+            job._finish("done", result=outcome)
+        self.scheduler._forget(job)
+
+    def run_batch(self, batch: list[Job]) -> None:
+        """Run a batch `_next_batch` gave, and end its jobs."""
+        started = time.monotonic()
+        try:
+            outcomes = self._run(batch)
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"{len(outcomes)} results for a batch of {len(batch)}")
+        except Exception as exc:  # every job of the batch gets the error
+            if not isinstance(exc, DashboardError):
+                log.exception("A batch on %s failed", self.name)
+            outcomes = [exc] * len(batch)
+        took = time.monotonic() - started
+        with self._cond:
+            previous = self._seconds.get(batch[0].task)
+            self._seconds[batch[0].task] = took if previous is None else (1 - _EMA) * previous + _EMA * took
+        for job, outcome in zip(batch, outcomes, strict=True):
+            self.finish(job, outcome)
+
     def _run(self, batch: list[Job]) -> list[Any]:
         head = batch[0]
         _local.batch, _local.deadline = batch, time.monotonic() + limits().job_seconds
@@ -383,33 +444,20 @@ class ModelQueue:
                     break
 
     def _work(self) -> None:
+        from backend.runtime.joined import run_joined  # it builds on this module
+
         while self._wait_for_work():
             with self.scheduler.compute_slot(self.heavy):
                 batch = self._next_batch()
                 if not batch:
                     continue
-                started = time.monotonic()
-                try:
-                    outcomes = self._run(batch)
-                    if len(outcomes) != len(batch):
-                        raise RuntimeError(f"{len(outcomes)} results for a batch of {len(batch)}")
-                except Exception as exc:  # every job of the batch gets the error
-                    if not isinstance(exc, DashboardError):
-                        log.exception("A batch on %s failed", self.name)
-                    outcomes = [exc] * len(batch)
-            took = time.monotonic() - started
-            with self._cond:
-                previous = self._seconds.get(batch[0].task)
-                self._seconds[batch[0].task] = took if previous is None else (1 - _EMA) * previous + _EMA * took
-                self._running = []
-                idle = not self._waiting
-            for job, outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    job._finish("failed", error=outcome)
+                if batch[0].joinable:
+                    run_joined(self, batch[0])
                 else:
-                    job._finish("done", result=outcome)
-                self.scheduler._forget(job)
-            del batch, outcomes, job, outcome  # the finished jobs (and their inputs) are not held until the next batch
+                    self.run_batch(batch)
+            del batch  # the finished jobs (and their inputs) are not held until the next batch
+            with self._cond:
+                idle = not self._waiting
             if idle:  # nobody waiting: hand freed activation memory back to the system
                 release_free_memory()
 
@@ -475,6 +523,7 @@ class Scheduler:
         request_key: Hashable | None = None,
         client: str | None = None,
         share_key: Hashable | None = None,
+        joinable: bool = False,
     ) -> Job:
         """Queue `task(*args)` on the model's queue (see the module's docstring for `batched` and
         `streaming`); with an owner and slot, reuse or replace that owner's job there. With a
@@ -483,6 +532,8 @@ class Scheduler:
         `BusyError` when the queue is full or `client` (an address) has too many unfinished jobs."""
         if batched and streaming:
             raise ValueError("A job is either batched or streaming, not both.")
+        if joinable and not streaming:
+            raise ValueError("Only a streaming job can join others.")
         caps = limits()
         with self._lock:
             queue = self._queue(model_key)
@@ -516,7 +567,7 @@ class Scheduler:
                     f"The model is busy: {queue.length} requests are ahead. Try again in about "
                     f"{max(5, round(queue.wait_guess_seconds()))} s."
                 )
-            job = Job(queue, task, args, batched, streaming, owner, slot, request_key, client, id=next(self._ids))
+            job = Job(queue, task, args, batched, streaming, owner, slot, request_key, client, joinable, id=next(self._ids))
             if owner is not None:
                 job.owners.add(owner)
             if owner is not None and slot is not None:

@@ -5,8 +5,8 @@ import threading
 import pytest
 import torch
 
+from backend.generation.batch_decoder import TOP_ALTERNATIVES
 from backend.generation.in_process import (
-    TOP_ALTERNATIVES,
     check_window,
     encode_prompt,
     generate,
