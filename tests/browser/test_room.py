@@ -83,10 +83,18 @@ def test_twelve_visitors_click_an_example_then_classify_at_once(browser):
             for tab in tabs:  # no wait at all between the two clicks
                 tab.get_by_role("radio", name="Terrible service").click()
                 tab.get_by_role("button", name="Classify", exact=True).click()
+            # A busy server may not have started the clicks' run yet when the page still reads idle:
+            # give every tab time to show the example (a lost click never does), then count.
+            example = "The food was cold and the waiter was rude. Never again."
+            deadline = time.monotonic() + TIMEOUT / 1000
+            while time.monotonic() < deadline and any(
+                tab.get_by_role("textbox", name="Text", exact=True).input_value() != example for tab in tabs
+            ):
+                time.sleep(0.5)
             for tab in tabs:
                 _idle(tab, TIMEOUT)
             texts = [tab.get_by_role("textbox", name="Text", exact=True).input_value() for tab in tabs]
-            lost = sum(text != "The food was cold and the waiter was rude. Never again." for text in texts)
+            lost = sum(text != example for text in texts)
             assert not lost, f"{lost} of 12 example clicks were undone by the Classify click that followed"
             for tab in tabs:
                 expect(tab.get_by_test_id("stMetricValue")).to_have_text("negative", timeout=TIMEOUT)
@@ -95,3 +103,52 @@ def test_twelve_visitors_click_an_example_then_classify_at_once(browser):
         finally:
             for tab in tabs:
                 tab.context.close()
+
+
+def _tokens_shown(tab: Page) -> int:
+    found = tab.get_by_text(re.compile(r"Tokens: \d+")).first
+    return int(re.search(r"Tokens: (\d+)", found.inner_text()).group(1))
+
+
+def test_every_generation_view_works_while_others_generate_and_stop_ends_only_its_own(browser, app_url):
+    """Two visitors count to 512 in the same batch; a third generates and opens a token's
+    alternatives meanwhile; one counter presses Stop and only that one ends; the third opens the
+    logit lens and a what-if branch while the other still counts."""
+    counting = [f"{app_url}/generate?prompt={start}&chat=0&temperature=0&max_tokens=512" for start in ("1%2C+2%2C+3%2C", "10%2C+20%2C+30%2C")]
+    counters = _tabs(browser, 2)
+    me = _tabs(browser, 1)[0]
+    try:
+        for tab, link in zip(counters, counting):
+            tab.goto(link)
+            expect(tab.get_by_role("button", name="Generate")).to_be_visible(timeout=120_000)
+            _idle(tab)
+            tab.get_by_role("button", name="Generate").click()
+        for tab in counters:
+            expect(tab.get_by_text(re.compile(r"Tokens: \d{2,}"))).to_be_visible(timeout=TIMEOUT)
+        me.goto(f"{app_url}/generate?prompt=What+is+the+capital+of+France%3F&temperature=0")
+        expect(me.get_by_role("button", name="Generate")).to_be_visible(timeout=120_000)
+        _idle(me)
+        me.get_by_role("button", name="Generate").click()
+        expect(me.get_by_text(re.compile(r"Stopped by: end of answer"))).to_be_visible(timeout=TIMEOUT)
+        expect(me.get_by_test_id("stHtml").filter(has_text="Paris")).to_be_visible()
+        expect(me.get_by_text("Tokens left to draw from")).to_be_visible(timeout=TIMEOUT)
+        assert counters[1].get_by_text(re.compile(r"Stopped by")).count() == 0  # still counting meanwhile
+        counters[0].get_by_role("button", name="Stop").click()
+        expect(counters[0].get_by_text(re.compile(r"Stopped by: stopped"))).to_be_visible(timeout=60_000)
+        before, deadline = _tokens_shown(counters[1]), time.monotonic() + 60
+        while _tokens_shown(counters[1]) <= before and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert _tokens_shown(counters[1]) > before  # the other one goes on
+        me.get_by_role("tab", name="Logit lens").click()
+        expect(me.locator(".js-plotly-plot").get_by_text(re.compile("each layer's top guess")).first).to_be_visible(timeout=TIMEOUT)
+        assert counters[1].get_by_text(re.compile(r"Stopped by")).count() == 0  # the lens ran between its steps
+        me.get_by_role("tab", name="What if").click()
+        me.get_by_role("button", name="Continue from here").click()
+        expect(me.get_by_text(re.compile(r"Branch stopped by: (end of answer|max new tokens)"))).to_be_visible(timeout=TIMEOUT)
+        expect(me.get_by_test_id("stException")).to_have_count(0)
+        me.screenshot(path=str(ARTIFACTS / "room-generation-views-while-others-generate.png"))
+        counters[1].get_by_role("button", name="Stop").click()
+        expect(counters[1].get_by_text(re.compile(r"Stopped by: (stopped|max new tokens)"))).to_be_visible(timeout=60_000)
+    finally:
+        for tab in [*counters, me]:
+            tab.context.close()
