@@ -360,7 +360,7 @@ class ModelQueue:
                     (batch if job.wanted(self.scheduler.owner_alive) else gone).append(job)
                 for job in batch:
                     job.state, job.started, job.batch_size = "running", time.monotonic(), len(batch)
-                self._running = batch
+                self._running = list(batch)  # its own list: jobs leave it one by one (`finish`)
             for job in gone:  # their browser tab is gone: nobody would see the answer
                 job._finish("cancelled")
                 self.scheduler._forget(job)
