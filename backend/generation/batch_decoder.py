@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from transformers import (
@@ -60,7 +60,6 @@ class Row:
     deadline: float
     length: int = 0  # tokens of this row in the batch's cache
     made: int = 0  # new tokens drawn by this decoder
-    attention: list[torch.Tensor | None] = field(default_factory=list)
 
     @property
     def left(self) -> int:
@@ -125,8 +124,8 @@ class BatchDecoder:
     def size(self) -> int:
         return len(self.rows) + len(self.joining)
 
-    def add(self, stream: StepStream, prompt_ids: list[int]) -> None:
-        started, deadline = stream.begin()
+    def add(self, stream: StepStream, prompt_ids: list[int], started: float, deadline: float) -> None:
+        """Seat `stream` (begun at `started`, to end by `deadline`); it is prefilled at the next step."""
         settings = stream.settings
         ids = torch.tensor([prompt_ids], device=self.handle.device)
         self.joining.append(Row(stream, processors(settings), generator(settings, self.handle.device), ids, started, deadline))

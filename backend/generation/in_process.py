@@ -75,20 +75,20 @@ class GenerationStream(StepStream):
         return BatchDecoder(self.handle)
 
     def join(self, decoder: BatchDecoder) -> None:
-        decoder.add(self, self.prompt_ids + self.prefix)
+        """Begin, seated in `decoder` with the room's other generations."""
+        self._seat(decoder, *self.begin())
 
-    def __iter__(self) -> Iterator[Step]:
+    def _seat(self, decoder: BatchDecoder, started: float, deadline: float) -> None:
+        decoder.add(self, self.prompt_ids + self.prefix, started, deadline)
+
+    def _produce(self, started: float, deadline: float) -> Iterator[Step]:
         """Alone: the same decoder, with this stream its only row."""
         decoder = self.together()
-        self.join(decoder)
-        try:
-            while decoder.size:
-                for _, step, _ in decoder.step():
-                    if step is not None:
-                        yield step
-        except GeneratorExit:  # the reader closed the stream (Stop, or the tab is gone): a stop too
-            self.stop_reason = "stopped"
-            raise
+        self._seat(decoder, started, deadline)
+        while decoder.size:
+            for _, step, _ in decoder.step():
+                if step is not None:
+                    yield step
 
 
 def encode_prompt(handle: LoadedModel, prompt: str, chat: bool, system_prompt: str = "") -> list[int]:

@@ -179,9 +179,9 @@ def submit_stream(
     """Queue a generation on any engine. The prompt and settings are checked here, before
     queueing; the queue's worker opens `open_stream(prompt, settings, *more)` and publishes each
     step as it comes (`job.stream()`); the finished stream is `job.outcome()`. Generations on one
-    queue run one at a time. A greedy or seeded generation is deterministic: visitors asking for
-    the same one while it runs (a room opening one link) follow that one run. A `joinable` stream
-decodes together with the others waiting on its queue (scheduler.py, `joinable`)."""
+    queue run one at a time, unless they are `joinable`: those decode together (scheduler.py). A
+    greedy or seeded generation is deterministic: visitors asking for the same one while it runs
+    (a room opening one link) follow that one run."""
     settings.validate()
     args = (clean_text(prompt, "prompt"), settings, *more)
     key = (open_stream, *args)

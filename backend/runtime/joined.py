@@ -31,15 +31,15 @@ def max_joined() -> int:
 class Joined:
     """The running batch of one queue: which job each stream belongs to, and the seats' estimate."""
 
-    def __init__(self, queue: Any, decoder: Any) -> None:
+    def __init__(self, queue: Any) -> None:
         self.queue = queue
-        self.decoder = decoder
+        self.decoder: Any = None  # made by the first stream seated (`together()`)
         self.jobs: dict[Any, Any] = {}  # stream -> its job
 
     def wait_seconds(self, ahead: int) -> float:
         """A waiting job with `ahead` joinable jobs before it gets a seat about when that many
         more rows than the free seats have ended."""
-        left = self.decoder.seconds_left()
+        left = self.decoder.seconds_left() if self.decoder is not None else []
         free = max_joined() - len(left)
         if ahead < free:
             return 0.0
@@ -49,6 +49,8 @@ class Joined:
         """Open the job's stream (its checks and tokens) and seat it; a bad request fails alone."""
         try:
             stream = job.task(*job.args)
+            if self.decoder is None:
+                self.decoder = stream.together()
             stream.join(self.decoder)
         except Exception as exc:
             if not isinstance(exc, DashboardError):
@@ -87,18 +89,8 @@ class Joined:
 
 def run_joined(queue: Any, first: Any) -> None:
     """The worker's loop while joinable jobs run on `queue` (`first` is already taken)."""
-    stream = None
-    try:
-        stream = first.task(*first.args)
-        decoder = stream.together()
-    except Exception as exc:
-        if not isinstance(exc, DashboardError):
-            log.exception("A generation could not start on %s", queue.name)
-        queue.finish(first, exc)
-        return
-    joined = Joined(queue, decoder)
-    stream.join(decoder)
-    joined.jobs[stream] = first
+    joined = Joined(queue)
+    joined.seat(first)
     queue.joined = joined
     try:
         while joined.jobs:

@@ -50,6 +50,7 @@ from typing import Any
 
 from backend.runtime.device import available_cores
 from backend.runtime.errors import BusyError, DashboardError, JobStopped
+from backend.runtime.joined import run_joined
 from backend.runtime.memory import release_free_memory
 from backend.runtime.public_mode import limits
 
@@ -444,8 +445,6 @@ class ModelQueue:
                     break
 
     def _work(self) -> None:
-        from backend.runtime.joined import run_joined  # it builds on this module
-
         while self._wait_for_work():
             with self.scheduler.compute_slot(self.heavy):
                 batch = self._next_batch()

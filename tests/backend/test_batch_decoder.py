@@ -7,6 +7,7 @@ import time
 import pytest
 import torch
 
+from backend.generation import logit_lens, token_steps
 from backend.generation.in_process import generate, submit_generate
 from backend.generation.logit_lens import submit_logit_lens
 from backend.generation.token_steps import GenerationSettings
@@ -99,12 +100,17 @@ def test_stop_ends_one_row_at_its_next_step_and_the_others_go_on():
     assert [s.token_id for s in keep.steps] == [s.token_id for s in alone.steps]
 
 
-def test_a_room_is_seated_at_once_and_the_rest_wait_with_an_estimate(monkeypatch):
-    monkeypatch.setenv("DASHBOARD_GENERATION_BATCH", "3")
-    own = Scheduler(batch_wait=0)
-    import backend.generation.token_steps as token_steps
+@pytest.fixture
+def own(monkeypatch) -> Scheduler:
+    """A scheduler of the test's own for generations and logit lenses (no batch wait)."""
+    scheduler = Scheduler(batch_wait=0)
+    monkeypatch.setattr(token_steps, "SCHEDULER", scheduler)
+    monkeypatch.setattr(logit_lens, "SCHEDULER", scheduler)
+    return scheduler
 
-    monkeypatch.setattr(token_steps, "SCHEDULER", own)
+
+def test_a_room_is_seated_at_once_and_the_rest_wait_with_an_estimate(own, monkeypatch):
+    monkeypatch.setenv("DASHBOARD_GENERATION_BATCH", "3")
     prompts = ["Name a fruit.", "Name a colour.", "Name a city.", "Name a river.", "Name a poet."]
     settings = GenerationSettings(max_new_tokens=16, temperature=0)
     jobs = [submit_generate(p, settings) for p in prompts]
@@ -126,13 +132,7 @@ def test_a_room_is_seated_at_once_and_the_rest_wait_with_an_estimate(monkeypatch
     assert all(stream.steps and stream.stop_reason in ("end of answer", "max new tokens") for stream in outcomes)
 
 
-def test_stop_and_a_left_tab_end_their_rows_within_a_step_and_other_requests_run_between_steps(monkeypatch):
-    own = Scheduler(batch_wait=0)
-    import backend.generation.logit_lens as logit_lens
-    import backend.generation.token_steps as token_steps
-
-    monkeypatch.setattr(token_steps, "SCHEDULER", own)
-    monkeypatch.setattr(logit_lens, "SCHEDULER", own)
+def test_stop_and_a_left_tab_end_their_rows_within_a_step_and_other_requests_run_between_steps(own):
     gone = {"visitor-b"}
     own.owner_alive = lambda owner: owner not in gone or owner is None
     long = GenerationSettings(max_new_tokens=60, temperature=0)
@@ -156,11 +156,7 @@ def test_stop_and_a_left_tab_end_their_rows_within_a_step_and_other_requests_run
     assert stream.stop_reason in ("max new tokens", "end of answer") and len(stream.steps) > 3
 
 
-def test_a_bad_request_fails_alone_and_the_room_goes_on(monkeypatch):
-    own = Scheduler(batch_wait=0)
-    import backend.generation.token_steps as token_steps
-
-    monkeypatch.setattr(token_steps, "SCHEDULER", own)
+def test_a_bad_request_fails_alone_and_the_room_goes_on(own):
     good = submit_generate("Name a fruit.", GREEDY)
     bad = submit_generate("Name a vegetable.", GREEDY, force=10**9)  # no such token
     assert bad.wait(60) and bad.state == "failed"
