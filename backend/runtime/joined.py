@@ -21,6 +21,9 @@ JOINED_ENV = "DASHBOARD_GENERATION_BATCH"
 # Measured on 2 cores (bench/room.py, README): a decode step of 24 rows takes about 1.5x one
 # row's, so 24 seats still add throughput; the key/value cache of 24 rows of 300 tokens is 0.3 GB.
 DEFAULT_JOINED = 24
+# A row seated but not yet in the decoder, with no other row to compare: about one visitor's
+# 48-token answer on 2 cores (bench/room.py).
+UNKNOWN_ROW_SECONDS = 5.0
 
 
 def max_joined() -> int:
@@ -36,14 +39,18 @@ class Joined:
         self.decoder: Any = None  # made by the first stream seated (`together()`)
         self.jobs: dict[Any, Any] = {}  # stream -> its job
 
-    def wait_seconds(self, ahead: int) -> float:
+    def wait_seconds(self, ahead: int, seated: int) -> float:
         """A waiting job with `ahead` joinable jobs before it gets a seat about when that many
-        more rows than the free seats have ended."""
+        more rows than the free seats have ended. `seated` counts the jobs taken into the batch,
+        some of which may not have reached the decoder yet (their rows are guessed as long as
+        the longest known one)."""
         left = self.decoder.seconds_left() if self.decoder is not None else []
+        guess = max(left, default=UNKNOWN_ROW_SECONDS)
+        left = sorted(left + [guess] * max(0, seated - len(left)))
         free = max_joined() - len(left)
         if ahead < free:
             return 0.0
-        return left[min(ahead - free, len(left) - 1)] if left else 0.0
+        return left[min(ahead - free, len(left) - 1)]
 
     def seat(self, job: Any) -> None:
         """Open the job's stream (its checks and tokens) and seat it; a bad request fails alone."""

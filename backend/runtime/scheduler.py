@@ -306,7 +306,8 @@ class ModelQueue:
                 return None
             if job.joinable and self.joined is not None:  # waits for a seat in the running batch
                 ahead = [j for j in self._waiting if j.joinable]
-                return self.joined.wait_seconds(ahead.index(job))
+                seated = sum(1 for j in self._running if j.joinable)
+                return self.joined.wait_seconds(ahead.index(job), seated)
             ahead = list(itertools.islice(self._waiting, 0, self._waiting.index(job)))
             estimates = [self._seconds.get(j.task) for j in [*self._running[:1], *ahead, job]]
         if any(e is None for e in estimates):

@@ -12,6 +12,7 @@ from backend.generation.in_process import generate, submit_generate
 from backend.generation.logit_lens import submit_logit_lens
 from backend.generation.token_steps import GenerationSettings
 from backend.runtime.errors import InputError
+from backend.runtime.joined import UNKNOWN_ROW_SECONDS, Joined
 from backend.runtime.scheduler import Scheduler, run_now
 
 GREEDY = GenerationSettings(max_new_tokens=24, temperature=0)
@@ -130,6 +131,17 @@ def test_a_room_is_seated_at_once_and_the_rest_wait_with_an_estimate(own, monkey
     assert max(j.batch_size for j in jobs) == 3  # the seats: three decode together
     assert set(seen) >= {3, 4} and all(eta > 0 for _, eta in seen.values())  # the fourth and fifth waited, with a wait estimate
     assert all(stream.steps and stream.stop_reason in ("end of answer", "max new tokens") for stream in outcomes)
+
+
+def test_a_full_batch_gives_a_wait_even_while_its_rows_are_still_being_seated(monkeypatch):
+    # CI once saw 0.0 s here: three jobs were taken for the seats, but not yet in the decoder.
+    monkeypatch.setenv("DASHBOARD_GENERATION_BATCH", "3")
+    joined = Joined(queue=None)
+    assert joined.wait_seconds(ahead=0, seated=1) == 0.0  # two seats free
+    assert joined.wait_seconds(ahead=0, seated=2) == 0.0  # one free, and nobody ahead
+    assert joined.wait_seconds(ahead=1, seated=2) == UNKNOWN_ROW_SECONDS  # the one ahead takes it
+    assert joined.wait_seconds(ahead=0, seated=3) == UNKNOWN_ROW_SECONDS
+    assert joined.wait_seconds(ahead=4, seated=3) == UNKNOWN_ROW_SECONDS
 
 
 def test_stop_and_a_left_tab_end_their_rows_within_a_step_and_other_requests_run_between_steps(own):
