@@ -16,6 +16,12 @@ per-address cap on unfinished requests is raised to the largest room.
 
 Targets: at N=12 p95 wait <= 3x the lone wait, at N=24 <= 5x; server tokens/s at N=12 >= 4x lone.
 
+The visitors' browsers stand in for the visitors' own phones and laptops, but here they share the
+server's cores: twelve headless Chromium pages rendering a streamed answer took 41 of the 50 CPU
+seconds of a 25 s room on 2 cores, the server 7. So Chromium runs at the lowest CPU priority
+(`--browser-nice`, default 19): the server's cores go to the server first, as they would in a
+room, and the browsers still render every page. `--browser-nice 0` shares the cores equally.
+
 `--checkout REF` (repeatable; `.` is the working tree) measures git refs in the same run, each
 from a temporary `git worktree` in /tmp/room-bench-<sha> with this venv, removed afterwards: e.g.
 before and after a change with `--checkout HEAD~3 --checkout .`.
@@ -193,10 +199,24 @@ async def room(browser: Browser, url: str, prompts: list[str], timeout_s: float)
             await context.close()
 
 
-async def measure(url: str, sizes: list[int], timeout_s: float) -> tuple[Round, dict[int, Round]]:
+@contextmanager
+def niced_chromium(nice: int) -> Iterator[str]:
+    """A Chromium to launch whose processes (it and every renderer it starts) run at `nice`."""
+    if nice == 0:
+        yield _chromium()
+        return
+    with tempfile.TemporaryDirectory(prefix="room-bench-chromium-") as folder:
+        wrapper = Path(folder) / "chromium"
+        wrapper.write_text(f'#!/bin/sh\nexec chrt --idle 0 "{_chromium()}" "$@"\n')
+        wrapper.chmod(0o755)
+        yield str(wrapper)
+
+
+async def measure(url: str, sizes: list[int], timeout_s: float, nice: int) -> tuple[Round, dict[int, Round]]:
     """(the lone visitor, each room by its size) on a server warmed up by one unmeasured generation."""
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_FLAGS)
+        with niced_chromium(nice) as executable:  # the wrapper is needed only to launch
+            browser = await playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
         warm = await room(browser, url, [WARMUP_PROMPT], WARMUP_TIMEOUT_S)
         if warm.failures:
             raise RuntimeError(f"the warm-up generation failed: {warm.visits[0].error}")
@@ -287,6 +307,8 @@ def parse_args() -> argparse.Namespace:
                         help=f"a git ref to measure, repeatable; '{WORKING_TREE}' is the working tree (the default)")
     parser.add_argument("--visitors", type=int, nargs="+", default=[4, 12, 24], metavar="N", help="room sizes")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds a visitor waits for its answer")
+    parser.add_argument("--browser-nice", type=int, default=19, choices=range(20), metavar="0-19",
+                        help="CPU priority of the visitors' browsers (19: lowest; 0: the server's own)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the raw numbers here")
     args = parser.parse_args()
     if not all(1 <= n <= len(PROMPTS) for n in args.visitors):
@@ -304,14 +326,15 @@ def main() -> None:
         for ref in args.checkout:
             with checkout(ref) as (root, commit), server(root, f"room-bench-{commit[:12]}.log", env) as url:
                 progress(f"serving {ref} ({commit}) from {root} at {url}")
-                lone, crowds = asyncio.run(measure(url, args.visitors, args.timeout))
-            report(f"{ref} ({commit})", lone, crowds)
+                lone, crowds = asyncio.run(measure(url, args.visitors, args.timeout, args.browser_nice))
+            report(f"{ref} ({commit}), browsers at nice {args.browser_nice}", lone, crowds)
             results.append({"checkout": ref, "commit": commit, "lone": asdict(lone),
                             "rooms": {str(n): asdict(r) for n, r in crowds.items()}})
     finally:
         git("worktree", "prune")
     if args.json:
-        settings = {"max_new_tokens": MAX_TOKENS, "temperature": 0, "chat": True, "timeout_s": args.timeout}
+        settings = {"max_new_tokens": MAX_TOKENS, "temperature": 0, "chat": True, "timeout_s": args.timeout,
+                    "browser_nice": args.browser_nice}
         args.json.write_text(json.dumps({"settings": settings, "servers": results}, indent=2))
 
 

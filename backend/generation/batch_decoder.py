@@ -42,6 +42,7 @@ from backend.generation.token_steps import (
     Step,
     StepStream,
 )
+from backend.runtime import device as devices
 from backend.runtime.loaded_model import LoadedModel
 
 TOP_ALTERNATIVES = 10  # candidates kept per step, before and after sampling's filters
@@ -142,6 +143,8 @@ class BatchDecoder:
         ended = [row for row in [*self.rows, *self.joining] if row.stream._should_end(row.deadline)]
         self._leave(ended)
         news += [(row.stream, None, True) for row in ended]
+        if self.handle.device.type == "cpu":
+            devices.use_threads(devices.threads_for_rows(len(self.rows) + len(self.joining)))
         with self.handle.lock, torch.inference_mode():
             if self.rows:
                 logits, attention = self._decode()

@@ -37,6 +37,25 @@ def configure_threads() -> int:
     return torch.get_num_threads()
 
 
+def threads_for_rows(rows: int) -> int:
+    """Intra-op threads for one forward pass of `rows` sequences decoded together on the CPU.
+
+    One sequence gets every core: a visitor alone waits least. A room's batch leaves one core to
+    the server's other threads (every visitor's page redrawing, the web server). A forward pass
+    is hundreds of small parallel regions, and each waits for its slowest thread: with every core
+    in the batch, any thread the system paused for a page's redraw held up the whole step. On 2
+    cores a 12-row step took 250-470 ms that way, and 110-200 ms on one thread (bench/room.py:
+    twelve visitors' p95 wait 19.6 s -> 11.4 s)."""
+    cores = available_cores()
+    return cores if rows <= 1 else max(1, cores - 1)
+
+
+def use_threads(count: int) -> None:
+    """Run this thread's next forward passes on `count` intra-op threads."""
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+
+
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())

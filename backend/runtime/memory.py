@@ -69,6 +69,19 @@ def release_free_memory() -> bool:
     return bool(libc and libc.malloc_trim(0))
 
 
+def keep_out_of_collections() -> None:
+    """Move every object alive now out of the cycle collector's sight, after one collection.
+
+    Called when a model that stays for good has loaded. A full collection walks every tracked
+    object: with the models and libraries loaded that took 300-400 ms, with the GIL held, so every
+    thread stopped (twelve visitors' pages finishing together stalled the room for 4 s). Frozen
+    (`gc.freeze`), the long-lived objects are skipped; what is created later is collected as before.
+    An object frozen here is never freed by the collector, only by reference counting, so this is
+    for what stays: the packaged models, the libraries, the server."""
+    gc.collect()
+    gc.freeze()
+
+
 def trim_while_idle(busy: Callable[[], bool], every: float = 10.0) -> threading.Thread:
     """Start a daemon thread that, every `every` seconds unless `busy()`, collects Python's
     reference cycles (closed sessions leave some) and returns freed memory to the system."""

@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 
 from backend.runtime import device as devices
+from backend.runtime import memory
 from backend.runtime.errors import ModelUnavailableError
 from backend.runtime.loaded_model import LoadedModel, Loader
 from backend.runtime.registry import MODELS, ModelSpec, get_spec, is_allowed
@@ -122,6 +123,8 @@ def _load(spec: ModelSpec) -> LoadedModel:
     loaded.extras["checkpoint_hooks"] = _add_checkpoints(loaded.model)
     loaded.load_seconds = time.perf_counter() - started
     log.warning("Loaded %s (%.0f MB) on %s in %.1f s", spec.name, size, target, loaded.load_seconds)
+    if pinned(spec):  # it stays for good: later full collections need not walk it
+        memory.keep_out_of_collections()
     return loaded
 
 

@@ -1,6 +1,7 @@
 """Generations decoded together: each row gets what it gets alone, rows join and leave at any
 step, Stop ends one row without disturbing the others, and the queue seats a room at once."""
 
+import itertools
 import threading
 import time
 
@@ -11,6 +12,7 @@ from backend.generation import logit_lens, token_steps
 from backend.generation.in_process import generate, submit_generate
 from backend.generation.logit_lens import submit_logit_lens
 from backend.generation.token_steps import GenerationSettings
+from backend.runtime import device as devices
 from backend.runtime.errors import InputError
 from backend.runtime.joined import UNKNOWN_ROW_SECONDS, Joined
 from backend.runtime.scheduler import Scheduler, run_now
@@ -34,22 +36,32 @@ def _alone(prompt, settings):
 
 def _library_batch_difference(prompts):
     """How far transformers' own batched `generate` (left padding) moves each prompt's greedy
-    probabilities from its lone `generate`: the floor any batching on this CPU has to live with."""
+    probabilities from its lone `generate`: the floor any batching on this CPU has to live with.
+    The rows here decode in changing company (two to five rows), and how far the rounding moves
+    depends on which rows share a step, so the floor is the worst over the library's batches of
+    every pair and of all the prompts, each on the threads our decoder gives that many rows."""
     handle = generate(prompts[0], GREEDY).handle
+    threads = torch.get_num_threads()
     tokenizer, model = handle.preprocessor, handle.model
     texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False) for p in prompts]
     tokenizer.padding_side = "left"
+    pad = tokenizer.pad_token_id or tokenizer.eos_token_id
+
+    def scores(group):
+        batch = tokenizer([texts[i] for i in group], return_tensors="pt", padding=True, add_special_tokens=False)
+        devices.use_threads(devices.threads_for_rows(len(group)))
+        out = model.generate(**batch, max_new_tokens=8, do_sample=False, output_scores=True, return_dict_in_generate=True, pad_token_id=pad)
+        return [score.softmax(-1) for score in out.scores]
+
     worst = 0.0
     with torch.inference_mode():
-        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        together = model.generate(**batch, max_new_tokens=8, do_sample=False, output_scores=True, return_dict_in_generate=True,
-                                  pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
-        for i, text in enumerate(texts):
-            one = tokenizer([text], return_tensors="pt", add_special_tokens=False)
-            alone = model.generate(**one, max_new_tokens=8, do_sample=False, output_scores=True, return_dict_in_generate=True,
-                                   pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
-            for a, b in zip(alone.scores, together.scores):
-                worst = max(worst, float((a[0].softmax(-1) - b[i].softmax(-1)).abs().max()))
+        alone = [scores([i]) for i in range(len(texts))]
+        for group in [*itertools.combinations(range(len(texts)), 2), tuple(range(len(texts)))]:
+            together = scores(group)
+            for row, i in enumerate(group):
+                for a, b in zip(alone[i], together):
+                    worst = max(worst, float((a[0] - b[row]).abs().max()))
+    devices.use_threads(threads)
     return worst
 
 
