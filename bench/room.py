@@ -18,9 +18,10 @@ Targets: at N=12 p95 wait <= 3x the lone wait, at N=24 <= 5x; server tokens/s at
 
 The visitors' browsers stand in for the visitors' own phones and laptops, but here they share the
 server's cores: twelve headless Chromium pages rendering a streamed answer took 41 of the 50 CPU
-seconds of a 25 s room on 2 cores, the server 7. So Chromium runs at the lowest CPU priority
-(`--browser-nice`, default 19): the server's cores go to the server first, as they would in a
-room, and the browsers still render every page. `--browser-nice 0` shares the cores equally.
+seconds of a 25 s room on 2 cores, the server 7. So Chromium runs at idle CPU priority
+(`chrt --idle`; `nice` is not enough, Chromium lowers its own processes' nice values): the
+server's cores go to the server first, as they would in a room, and the browsers still render
+every page with what is left. `--browser-priority normal` shares the cores equally.
 
 `--checkout REF` (repeatable; `.` is the working tree) measures git refs in the same run, each
 from a temporary `git worktree` in /tmp/room-bench-<sha> with this venv, removed afterwards: e.g.
@@ -200,9 +201,9 @@ async def room(browser: Browser, url: str, prompts: list[str], timeout_s: float)
 
 
 @contextmanager
-def niced_chromium(nice: int) -> Iterator[str]:
-    """A Chromium to launch whose processes (it and every renderer it starts) run at `nice`."""
-    if nice == 0:
+def chromium_at(priority: str) -> Iterator[str]:
+    """A Chromium to launch whose processes (it and every renderer it starts) run at `priority`."""
+    if priority == "normal":
         yield _chromium()
         return
     with tempfile.TemporaryDirectory(prefix="room-bench-chromium-") as folder:
@@ -212,10 +213,10 @@ def niced_chromium(nice: int) -> Iterator[str]:
         yield str(wrapper)
 
 
-async def measure(url: str, sizes: list[int], timeout_s: float, nice: int) -> tuple[Round, dict[int, Round]]:
+async def measure(url: str, sizes: list[int], timeout_s: float, priority: str) -> tuple[Round, dict[int, Round]]:
     """(the lone visitor, each room by its size) on a server warmed up by one unmeasured generation."""
     async with async_playwright() as playwright:
-        with niced_chromium(nice) as executable:  # the wrapper is needed only to launch
+        with chromium_at(priority) as executable:  # the wrapper is needed only to launch
             browser = await playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
         warm = await room(browser, url, [WARMUP_PROMPT], WARMUP_TIMEOUT_S)
         if warm.failures:
@@ -307,8 +308,8 @@ def parse_args() -> argparse.Namespace:
                         help=f"a git ref to measure, repeatable; '{WORKING_TREE}' is the working tree (the default)")
     parser.add_argument("--visitors", type=int, nargs="+", default=[4, 12, 24], metavar="N", help="room sizes")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds a visitor waits for its answer")
-    parser.add_argument("--browser-nice", type=int, default=19, choices=range(20), metavar="0-19",
-                        help="CPU priority of the visitors' browsers (19: lowest; 0: the server's own)")
+    parser.add_argument("--browser-priority", choices=["idle", "normal"], default="idle",
+                        help="CPU priority of the visitors' browsers (idle: only what the server leaves)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the raw numbers here")
     args = parser.parse_args()
     if not all(1 <= n <= len(PROMPTS) for n in args.visitors):
@@ -326,15 +327,15 @@ def main() -> None:
         for ref in args.checkout:
             with checkout(ref) as (root, commit), server(root, f"room-bench-{commit[:12]}.log", env) as url:
                 progress(f"serving {ref} ({commit}) from {root} at {url}")
-                lone, crowds = asyncio.run(measure(url, args.visitors, args.timeout, args.browser_nice))
-            report(f"{ref} ({commit}), browsers at nice {args.browser_nice}", lone, crowds)
+                lone, crowds = asyncio.run(measure(url, args.visitors, args.timeout, args.browser_priority))
+            report(f"{ref} ({commit}), browsers at {args.browser_priority} priority", lone, crowds)
             results.append({"checkout": ref, "commit": commit, "lone": asdict(lone),
                             "rooms": {str(n): asdict(r) for n, r in crowds.items()}})
     finally:
         git("worktree", "prune")
     if args.json:
         settings = {"max_new_tokens": MAX_TOKENS, "temperature": 0, "chat": True, "timeout_s": args.timeout,
-                    "browser_nice": args.browser_nice}
+                    "browser_priority": args.browser_priority}
         args.json.write_text(json.dumps({"settings": settings, "servers": results}, indent=2))
 
 
