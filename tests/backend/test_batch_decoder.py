@@ -97,7 +97,8 @@ def test_rows_decoded_together_get_their_lone_tokens_joining_at_any_step():
     assert worst <= max(2 * floor, 1e-4), (worst, floor)
 
 
-def test_stop_ends_one_row_at_its_next_step_and_the_others_go_on():
+def test_stop_ends_one_row_at_its_next_step_and_the_others_go_on(monkeypatch):
+    monkeypatch.setenv("CPU_CORES", "2")
     alone = _alone("Name a fruit.", GREEDY)
     keep, stop = generate("Name a fruit.", GREEDY), generate("Tell me about the sea in many words.", GenerationSettings(max_new_tokens=40, temperature=0))
     decoder = keep.together()
@@ -105,11 +106,13 @@ def test_stop_ends_one_row_at_its_next_step_and_the_others_go_on():
     stop.join(decoder)
     decoder.step()
     decoder.step()
+    assert torch.get_num_threads() == 1  # two rows: one core is left to the server
     stop.stop()
     news = decoder.step()
     assert (stop, None, True) in news and len(stop.steps) == 2 and stop.stop_reason == "stopped"
     while decoder.size:
         decoder.step()
+    assert torch.get_num_threads() == 2  # alone again: every core
     assert [s.token_id for s in keep.steps] == [s.token_id for s in alone.steps]
 
 

@@ -1,5 +1,8 @@
+import gc
 import threading
 import time
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,12 +12,14 @@ from backend.generation.in_process import generate
 from backend.generation.token_steps import GenerationSettings
 from backend.runtime import loaders
 from backend.runtime import model_cache as models
-from backend.runtime.device import available_cores, select_device
+from backend.runtime.device import available_cores, select_device, threads_for_rows
 from backend.runtime.errors import InputError, ModelUnavailableError
 from backend.runtime.registry import DISTILBERT_SST2, EFFICIENTNET, GPT2, VIT, get_spec
 from backend.text.classify import classify
 from backend.vision.image_decoding import example_image
 from backend.vision.recognition import recognise
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run_concurrently(fn, n=8):
@@ -101,6 +106,19 @@ def test_cores_follow_cpu_cores_variable(monkeypatch):
     assert available_cores() == 3
     monkeypatch.delenv("CPU_CORES")
     assert available_cores() >= 1
+
+
+def test_a_lone_visitor_decodes_on_every_core_and_a_room_leaves_one_to_the_server(monkeypatch):
+    for cores, lone, room in ((1, 1, 1), (2, 2, 1), (16, 16, 15)):
+        monkeypatch.setenv("CPU_CORES", str(cores))
+        assert (threads_for_rows(1), threads_for_rows(12)) == (lone, room)
+
+
+def test_the_packaged_models_are_kept_out_of_full_collections_and_scripts_end_without_one():
+    models.get_model(EFFICIENTNET.key)  # packaged: stays for good
+    assert gc.get_freeze_count() > 100_000  # the model, the libraries, the server: skipped by every full collection
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False  # a full collection after each run stalled the room
 
 
 def test_device_can_be_forced(monkeypatch):
