@@ -5,9 +5,10 @@ of every waiting visitor stacked in one batch, the weights are read once for all
 how serving engines serve many users. `BatchDecoder` keeps the active rows (one per generation),
 each with its own settings, random generator, sampling processors, stop tokens, time limit and
 per-token record, and one key/value cache for the batch (transformers' `DynamicCache`):
-- a stream that joins is prefilled alone (its prompt, at batch size 1), and its cache rows are
-  appended to the batch's: the shorter side is padded on the left, and the attention mask and
-  per-row position ids make the padding invisible;
+- the streams that join at the same step are prefilled together (their prompts padded on the
+  left to the longest, one forward pass; a lone joiner is prefilled unpadded), and their cache
+  rows are appended to the batch's: the shorter side is padded on the left, and the attention
+  mask and per-row position ids make the padding invisible;
 - a stream that ends (its end token, max new tokens, Stop, its time limit) leaves at once: its
   rows are dropped from the cache (`batch_select_indices`), and padding every row still has on
   the left is trimmed.
@@ -149,10 +150,10 @@ class BatchDecoder:
             if self.rows:
                 logits, attention = self._decode()
                 news += self._draw(self.rows, logits, attention)
-            for row in self.joining:
-                logits, attention, cache = self._prefill(row)
-                news += self._draw([row], logits, attention)
-                self._join(row, cache)
+            if self.joining:
+                logits, attention, cache = self._prefill(self.joining)
+                news += self._draw(self.joining, logits, attention)
+                self._join(self.joining, cache)
             self.joining = []
             done = [row for row in self.rows if self._finished(row)]
             self._leave(done)
@@ -190,13 +191,25 @@ class BatchDecoder:
         attention = [layer[:, :, -1, :] for layer in out.attentions] if recording and out.attentions else None
         return out.logits[:, -1].float(), attention
 
-    def _prefill(self, row: Row) -> tuple[torch.Tensor, list[torch.Tensor] | None, DynamicCache]:
-        """The joining row's prompt, alone."""
-        model = self.handle.model
+    def _prefill(self, rows: list[Row]) -> tuple[torch.Tensor, list[torch.Tensor] | None, DynamicCache]:
+        """The joining rows' prompts in one forward pass, padded on the left to the longest."""
+        model, device = self.handle.model, self.handle.device
         cache = DynamicCache(config=model.config)
-        recording = row.stream.settings.record_attention
-        out = model(input_ids=row.ids, past_key_values=cache, use_cache=True, output_attentions=recording, logits_to_keep=1)
-        row.length = row.ids.shape[1]
+        recording = any(row.stream.settings.record_attention for row in rows)
+        width = max(row.ids.shape[1] for row in rows)
+        extra = {}
+        if len(rows) == 1:
+            feed = rows[0].ids
+        else:
+            feed = torch.zeros(len(rows), width, dtype=rows[0].ids.dtype, device=device)
+            mask = torch.zeros(len(rows), width, dtype=torch.long, device=device)
+            for i, row in enumerate(rows):
+                feed[i, width - row.ids.shape[1] :] = row.ids[0]
+                mask[i, width - row.ids.shape[1] :] = 1
+            extra = {"attention_mask": mask, "position_ids": (mask.cumsum(-1) - 1).clamp(min=0)}
+        out = model(input_ids=feed, past_key_values=cache, use_cache=True, output_attentions=recording, logits_to_keep=1, **extra)
+        for row in rows:
+            row.length = row.ids.shape[1]
         attention = [layer[:, :, -1, :] for layer in out.attentions] if recording and out.attentions else None
         return out.logits[:, -1].float(), attention, cache
 
@@ -241,10 +254,10 @@ class BatchDecoder:
         return news
 
     # --- the batch's cache ---
-    def _join(self, row: Row, cache: DynamicCache) -> None:
-        """Append the row's cache to the batch's, padding the shorter side on the left."""
+    def _join(self, rows: list[Row], cache: DynamicCache) -> None:
+        """Append the joining rows' cache to the batch's, padding the shorter side on the left."""
         if self.cache is None:
-            self.cache, self.rows = cache, [row]
+            self.cache, self.rows = cache, list(rows)
             return
         width, theirs = self.cache.get_seq_length(), cache.get_seq_length()
         merged = []
@@ -253,7 +266,7 @@ class BatchDecoder:
             values = torch.cat([_pad_left(mine.values, theirs - width), _pad_left(new.values, width - theirs)])
             merged.append((keys, values))
         self.cache = DynamicCache(merged, config=self.handle.model.config)
-        self.rows.append(row)
+        self.rows.extend(rows)
 
     def _leave(self, gone: list[Row]) -> None:
         if not gone:

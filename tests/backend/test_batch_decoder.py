@@ -15,6 +15,7 @@ from backend.generation.token_steps import GenerationSettings
 from backend.runtime import device as devices
 from backend.runtime.errors import InputError
 from backend.runtime.joined import UNKNOWN_ROW_SECONDS, Joined
+from backend.runtime.registry import SMOLLM2
 from backend.runtime.scheduler import Scheduler, run_now
 
 GREEDY = GenerationSettings(max_new_tokens=24, temperature=0)
@@ -65,22 +66,28 @@ def _library_batch_difference(prompts):
     return worst
 
 
-def test_rows_decoded_together_get_their_lone_tokens_joining_at_any_step():
+def _room_together():
+    """ROOM decoded alone, then together: two join at step 0, one at step 3, two at step 5.
+    Returns the lone streams, the joined ones, and the worst probability difference."""
     alone = [_alone(p, s) for p, s in ROOM]
     streams = [generate(p, s) for p, s in ROOM]
     decoder = streams[0].together()
-    streams[0].join(decoder)
-    streams[1].join(decoder)
+    passes: list[int] = []  # the batch size of each forward pass
+    hook = decoder.handle.model.register_forward_pre_hook(lambda _m, _a, kw: passes.append(kw["input_ids"].shape[0]), with_kwargs=True)
+    schedule = {0: [0, 1], 3: [2], 5: [3, 4]}
     sizes, steps = [], 0
-    while decoder.size:
-        decoder.step()
-        steps += 1
-        sizes.append(decoder.size)
-        if steps == 3:
-            streams[2].join(decoder)
-        if steps == 5:
-            streams[3].join(decoder)
-            streams[4].join(decoder)
+    try:
+        while steps == 0 or decoder.size:
+            for i in schedule.get(steps, []):
+                streams[i].join(decoder)
+            before = len(passes)
+            decoder.step()
+            if steps in (0, 5):  # the two joining rows are prefilled in one pass, with the others' step beside it
+                assert passes[before:] == ([2] if steps == 0 else [decoder.size - 2, 2]), (steps, passes[before:])
+            steps += 1
+            sizes.append(decoder.size)
+    finally:
+        hook.remove()
     assert max(sizes) >= 4  # they really ran together
     worst = 0.0
     for one, row in zip(alone, streams, strict=True):
@@ -90,11 +97,32 @@ def test_rows_decoded_together_get_their_lone_tokens_joining_at_any_step():
         for a, b in zip(one.steps, row.steps):
             if a.attention is not None:  # the row's own keys only, not the batch's padding
                 assert a.attention.shape == b.attention.shape
-    # Decoding rows together changes float rounding (a matrix product of 4 rows is summed in
-    # another order than one row's), and this model amplifies it: transformers' own batched
-    # generate moves the probabilities as far. The rows may not move further than that.
+                assert abs(a.attention.astype("float32") - b.attention.astype("float32")).max() < 0.01
+    return alone, streams, worst
+
+
+def test_rows_decoded_together_get_their_lone_tokens_joining_at_any_step():
+    _, _, worst = _room_together()
+    # With the default bf16 MLPs, a matrix product of several rows is summed in another order
+    # than one row's, and the sum is rounded to bf16 (8 bits): the rounding flips in other
+    # places. transformers' own batched generate moves the probabilities as far. The rows may
+    # not move further than that (the fp32 test below holds the issue's 1e-4).
     floor = _library_batch_difference([p for p, s in ROOM if s.chat])
     assert worst <= max(2 * floor, 1e-4), (worst, floor)
+
+
+def test_in_fp32_rows_decoded_together_get_their_lone_probabilities_within_1e4(monkeypatch):
+    from backend.generation import in_process
+    from backend.runtime.loaders import LOADERS
+
+    default = in_process.get_model(SMOLLM2.key)
+    monkeypatch.setenv("DASHBOARD_SMOLLM2_MLP_DTYPE", "float32")
+    fp32 = LOADERS[("package", "decoder")](SMOLLM2, default.device)
+    assert {p.dtype for p in fp32.model.parameters()} == {torch.float32}
+    monkeypatch.setattr(in_process, "get_model", lambda key: fp32)
+    _, streams, worst = _room_together()
+    assert all(stream.handle is fp32 for stream in streams)
+    assert worst <= 1e-4, worst
 
 
 def test_stop_ends_one_row_at_its_next_step_and_the_others_go_on(monkeypatch):
