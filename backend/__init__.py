@@ -10,12 +10,24 @@ GPU. Marked absent, `import triton` raises ImportError, which torch and transfor
 On such a machine the CUDA build's own libraries (cuBLAS, NVRTC, ...) load with torch too, and
 reading them in leaves about 140 MB resident; those pages are handed back at once
 (`runtime.memory.page_out_cuda_libraries`).
+
+And before torch loads its OpenMP runtime (GNU libgomp, which reads its settings once, when it
+loads), idle OpenMP threads are told to sleep instead of spinning (`OMP_WAIT_POLICY=PASSIVE`,
+unless the environment says otherwise). A forward pass is hundreds of parallel regions; in a
+server whose cores are also busy with visitors' page runs, a thread that finished its share
+spun on its core while the thread it waited for could not get one. A lone prompt's prefill on 2
+cores took 3.4-3.6 s in a room of 12 (0.1 s on an idle machine), and 20 decode steps with one
+core busy took 2.35 s spinning against 0.89 s sleeping (bench/room.py, README).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+
+OMP_WAIT_POLICY = "PASSIVE"
+if "torch" not in sys.modules:  # once torch is loaded, its OpenMP runtime has read the setting
+    os.environ.setdefault("OMP_WAIT_POLICY", OMP_WAIT_POLICY)
 
 
 def _on_a_cpu() -> None:

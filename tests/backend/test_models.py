@@ -1,4 +1,5 @@
 import gc
+import re
 import threading
 import time
 import tomllib
@@ -119,6 +120,25 @@ def test_the_packaged_models_are_kept_out_of_full_collections_and_scripts_end_wi
     assert gc.get_freeze_count() > 100_000  # the model, the libraries, the server: skipped by every full collection
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False  # a full collection after each run stalled the room
+
+
+def _openmp_spin_count(environment: dict[str, str]) -> str:
+    """GOMP_SPINCOUNT as libgomp read it when the app module loaded torch (OMP_DISPLAY_ENV)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_"))}
+    env.update(OMP_DISPLAY_ENV="verbose", **environment)
+    done = subprocess.run([sys.executable, "-c", "import app, torch; torch.ones(64, 64) @ torch.ones(64, 64)"],
+                          capture_output=True, text=True, timeout=300, check=True, cwd=ROOT, env=env)
+    return re.search(r"GOMP_SPINCOUNT = '(\d+)'", done.stderr).group(1)
+
+
+def test_the_app_s_openmp_threads_sleep_instead_of_spinning_unless_the_operator_says_otherwise():
+    # spinning threads held the cores a room's page runs needed (README: a room's generation)
+    assert _openmp_spin_count({}) == "0"
+    assert int(_openmp_spin_count({"OMP_WAIT_POLICY": "ACTIVE"})) > 0
 
 
 def test_device_can_be_forced(monkeypatch):
