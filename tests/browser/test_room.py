@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ARTIFACTS, running_app
+from tests.fake_servers import Recording, serve
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 240_000
@@ -113,7 +114,8 @@ def _tokens_shown(tab: Page) -> int:
 def test_every_generation_view_works_while_others_generate_and_stop_ends_only_its_own(browser, app_url):
     """Two visitors count to 512 in the same batch; a third generates and opens a token's
     alternatives meanwhile; one counter presses Stop and only that one ends; the third opens the
-    logit lens and a what-if branch while the other still counts."""
+    logit lens, a what-if branch and where it looked (a look back on the model the room decodes
+    on) while the other still counts, then streams from an OpenAI-compatible server."""
     counting = [f"{app_url}/generate?prompt={start}&chat=0&temperature=0&max_tokens=512" for start in ("1%2C+2%2C+3%2C", "10%2C+20%2C+30%2C")]
     counters = _tabs(browser, 2)
     me = _tabs(browser, 1)[0]
@@ -145,8 +147,18 @@ def test_every_generation_view_works_while_others_generate_and_stop_ends_only_it
         me.get_by_role("tab", name="What if").click()
         me.get_by_role("button", name="Continue from here").click()
         expect(me.get_by_text(re.compile(r"Branch stopped by: (end of answer|max new tokens)"))).to_be_visible(timeout=TIMEOUT)
+        me.get_by_role("tab", name="Where it looked").click()
+        expect(me.get_by_text(re.compile("Attention of the position that chose .*one forward pass"))).to_be_visible(timeout=TIMEOUT)
         expect(me.get_by_test_id("stException")).to_have_count(0)
         me.screenshot(path=str(ARTIFACTS / "room-generation-views-while-others-generate.png"))
+        engine, engine_url = serve(Recording)
+        try:
+            me.goto(f"{app_url}/generate?engine=server&server={engine_url}/v1&prompt=Hi&run=1")
+            expect(me.get_by_text(re.compile(r"Stopped by"))).to_be_visible(timeout=TIMEOUT)
+            expect(me.get_by_test_id("stHtml").filter(has_text="Hello there")).to_be_visible()
+            expect(me.get_by_test_id("stException")).to_have_count(0)
+        finally:
+            engine.shutdown()
         counters[1].get_by_role("button", name="Stop").click()
         expect(counters[1].get_by_text(re.compile(r"Stopped by: (stopped|max new tokens)"))).to_be_visible(timeout=60_000)
     finally:
