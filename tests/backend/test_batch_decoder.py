@@ -80,10 +80,10 @@ def _room_together():
         while steps == 0 or decoder.size:
             for i in schedule.get(steps, []):
                 streams[i].join(decoder)
-            before = len(passes)
+            before, decoding = len(passes), len(decoder.rows)
             decoder.step()
-            if steps in (0, 5):  # the two joining rows are prefilled in one pass, with the others' step beside it
-                assert passes[before:] == ([2] if steps == 0 else [decoder.size - 2, 2]), (steps, passes[before:])
+            if steps in (0, 5):  # the two joining rows are prefilled in one pass, after the others' step
+                assert passes[before:] == ([decoding] if decoding else []) + [2], (steps, passes[before:])
             steps += 1
             sizes.append(decoder.size)
     finally:
