@@ -18,7 +18,7 @@ from backend.runtime.settings import env_number
 log = logging.getLogger(__name__)
 
 JOINED_ENV = "DASHBOARD_GENERATION_BATCH"
-# Measured on 2 cores outside the app, on both cores (README "Seats"): a decode step of 24 rows
+# Measured outside the app on both of 2 cores (README "Seats"): a decode step of 24 rows
 # takes about 1.5x one row's, so 24 seats still add throughput; the key/value cache of 24 rows of 300 tokens is 0.3 GB.
 DEFAULT_JOINED = 24
 # A row seated but not yet in the decoder, with no other row to compare: about one visitor's
