@@ -1,4 +1,4 @@
-# The Hugging Face Space (Docker SDK); README "Hosting it as a Space". Build arguments:
+# The Hugging Face Space (Docker SDK); docs/space.md. Build arguments:
 #   TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu   PyTorch's CPU-only wheels (the builder
 #                    must reach that index; empty: PyPI's default Linux wheels, the CUDA build)
 #   KEEP_GPU_LIBS=1  keep the libraries a CPU never loads (scripts/space_prune.txt), for a GPU Space

@@ -2,7 +2,7 @@
 # The Space's server (the image's CMD): public mode, no downloads, port 7860 on every interface.
 # tests/browser/test_space_upload.py starts this same script (with ADDRESS and PORT of its own).
 cd "$(dirname "$0")/.."
-# Every visitor is a stranger (README: "Public mode"); the operator may still turn it off.
+# Every visitor is a stranger (docs/public-mode.md); the operator may still turn it off.
 export DASHBOARD_PUBLIC="${DASHBOARD_PUBLIC:-1}"
 # Allowed online models were fetched when the image was built; nothing is fetched at run time.
 export HF_HUB_OFFLINE=1
