@@ -16,7 +16,7 @@ import streamlit as st
 
 from backend.runtime.memory import trim_while_idle
 from backend.runtime.scheduler import SCHEDULER
-from backend.runtime.warmup import load_first_model, warm_up_in_background
+from ui.startup.model_loading import load_first_model, warm_up_in_background
 
 
 def _session_alive(session_id: str | None) -> bool:
@@ -26,18 +26,18 @@ def _session_alive(session_id: str | None) -> bool:
 
 
 def _exercise(model_key: str) -> None:
-    from backend.warm_start import (
-        exercise,  # imported here: in the warm-up thread, not before the server answers
+    from ui.startup.first_calls import (
+        exercise,  # in the warm-up thread: it imports every page's backend
     )
 
     exercise(model_key)
 
 
 def _page_imports() -> None:
-    import ui.attention_sections  # noqa: F401
-    import ui.generation_sections  # noqa: F401
-    import ui.image_sections  # noqa: F401
-    import ui.text_sections  # noqa: F401
+    import ui.attention.sections  # noqa: F401
+    import ui.classify.sections  # noqa: F401
+    import ui.generate.sections  # noqa: F401
+    import ui.recognise.sections  # noqa: F401
 
 
 @asynccontextmanager
@@ -51,11 +51,11 @@ async def server_lifespan(_app):
     # computing, and each page's computation runs once, briefly, as soon as its model is there, so
     # that its first-call costs are not a visitor's; then the pages' own imports; then every page's
     # examples, answered once and kept, so that an example click is served from memory.
-    load_first_model()  # before the server answers: the classification page's model (about 3 s)
+    load_first_model()  # before the server answers: the classification page's model
 
     def afterwards() -> None:
         _page_imports()
-        from ui.instant_examples import precompute_examples
+        from ui.startup.examples import precompute_examples
 
         precompute_examples()  # imported here, as the pages' modules are: in the warm-up thread
 
@@ -65,21 +65,15 @@ async def server_lifespan(_app):
 
 
 if __name__ == "__main__":
-    from ui import presentation, room
-    from ui.jobs import session_id
+    from ui.core import presentation
+    from ui.core.jobs import session_id
+    from ui.navigation import HOME, PAGES
+    from ui.talk import room
 
     params = st.query_params.to_dict()
     st.set_page_config(page_title="How AI models work", page_icon=":material/neurology:", layout="wide",
                        initial_sidebar_state="collapsed" if presentation.start(params) else "auto")
-    page = st.navigation(
-        [
-            st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-            st.Page("pages/classify.py", title="Text classification", icon=":material/label:"),
-            st.Page("pages/generate.py", title="Text generation", icon=":material/edit_note:"),
-            st.Page("pages/recognise.py", title="Image recognition", icon=":material/image_search:"),
-            st.Page("pages/attention.py", title="Attention visualizer", icon=":material/grid_on:"),
-        ]
-    )
+    page = st.navigation([st.Page(p.script, title=p.title, icon=p.icon, default=p is HOME) for p in PAGES])
     room.controls(params)  # presentation mode, the room's QR code, the talk deck
     # Whoever moves to another page gives up their place in the queues of the page they left.
     SCHEDULER.leave_other_slots(session_id(), page.url_path)

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from playwright.sync_api import Page, sync_playwright
 
 from tests.browser.conftest import ARTIFACTS, CHROMIUM_FLAGS, _chromium, running_app
-from ui.page_inputs import ATTENTION_EXAMPLES, CLASSIFY_EXAMPLES, GENERATE_EXAMPLES
+from ui.attention.inputs import EXAMPLES as ATTENTION_EXAMPLES
+from ui.classify.inputs import EXAMPLES as CLASSIFY_EXAMPLES
+from ui.generate.inputs import EXAMPLES as GENERATE_EXAMPLES
 
 LOG = "bench-examples-server.log"
 READY = re.compile(r"instant examples ready: (\d+) answers in ([\d.]+) s")

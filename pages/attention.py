@@ -3,10 +3,11 @@
 import streamlit as st
 
 from backend.attention.matrices import VIEW_TOKENS, tensor_npz, window_for
-from backend.attention.weights import MAX_TOKENS, submit_attention
+from backend.attention.weights import MAX_TOKENS
 from backend.runtime.public_mode import limits
-from ui import page_inputs as inputs
-from ui.attention_sections import (
+from ui.attention import request
+from ui.attention.inputs import EXAMPLES, VIEWS
+from ui.attention.sections import (
     head_view,
     heatmap,
     model_grid,
@@ -14,18 +15,11 @@ from ui.attention_sections import (
     step_through_view,
     toy_example,
 )
-from ui.common import (
-    example_pills,
-    model_picker,
-    run_caption,
-    shown_errors,
-)
-from ui.jobs import mine, remembered
-from ui.state import PageState
+from ui.core.jobs import mine, remembered
+from ui.core.widgets import example_pills, model_picker, run_caption, shown_errors
+from ui.navigation import page_state
 
-EXAMPLES, VIEWS = inputs.ATTENTION_EXAMPLES, inputs.ATTENTION_VIEWS
-
-state = PageState("attention", inputs.attention())
+state = page_state("attention")
 state.header("Attention visualizer")
 state.restore()
 st.write(
@@ -48,9 +42,7 @@ result = None
 if text.strip() and not toy:
     with shown_errors():
         # Sliders rerun the page; the weights for a (text, model) pair are computed once.
-        result = remembered(
-            "attention", (text, spec.key), lambda: submit_attention(text, spec.key, **mine("attention")), max_entries=8
-        )
+        result = remembered(request.weights(state.values()), **mine("attention"))
         for key, size, what in (("attention_layer", result.n_layers, "layers"), ("attention_head", result.n_heads, "heads")):
             if st.session_state[key] > size:  # from a link, or kept from a bigger model
                 state.note(f"{spec.name} has {size} {what}; showing the last one instead of {st.session_state[key]}.")

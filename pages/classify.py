@@ -4,24 +4,18 @@ or the built-in sentiment head), with token attributions, their faithfulness, an
 import streamlit as st
 
 from backend.runtime.public_mode import limits
-from backend.text.classify import submit_classify
-from backend.text.explain_text import submit_explain
-from backend.text.specs import SENTIMENT, ClassifierSpec, zero_shot
 from backend.text.text_figures import label_probabilities
 from backend.text.zero_shot_head import SIMILARITY_SCALE
-from ui import page_inputs as inputs
-from ui import text_sections as views
-from ui.common import (
-    example_pills,
-    model_picker,
-    run_caption,
-    shown_errors,
-)
-from ui.export import chart
-from ui.jobs import mine, remembered
-from ui.state import PageState, hand_over
+from ui.classify import request
+from ui.classify import sections as views
+from ui.classify.inputs import EXAMPLES, MODES
+from ui.core.downloads import chart
+from ui.core.jobs import mine, remembered
+from ui.core.state import hand_over
+from ui.core.widgets import example_pills, model_picker, run_caption, shown_errors
+from ui.navigation import BY_PATH, page_state
 
-state = PageState("classify", inputs.classify())
+state = page_state("classify")
 state.header("Text classification")
 state.restore()
 st.write(
@@ -33,32 +27,29 @@ st.write(
 
 spec = model_picker("classification", key="classify_model")
 fine_tuned = spec.kind == "sequence-classifier"
-example_pills(inputs.CLASSIFY_EXAMPLES, key_prefix="classify")  # before the widgets an example sets
+example_pills(EXAMPLES, key_prefix="classify")  # before the widgets an example sets
 mode = st.radio(
-    "Classifier", list(inputs.CLASSIFY_MODES), key="classify_mode", horizontal=True, format_func=inputs.CLASSIFY_MODES.get, disabled=fine_tuned,
+    "Classifier", list(MODES), key="classify_mode", horizontal=True, format_func=MODES.get, disabled=fine_tuned,
     help="A fine-tuned Hub model has its own trained output layer and fixed labels.",
 )
-classifier: ClassifierSpec | None = None
-with shown_errors():
-    if fine_tuned:
-        classifier = ClassifierSpec("fine-tuned", spec.key)
-    elif mode == "sentiment":
-        classifier = SENTIMENT
-    elif mode == "zero-shot":
-        labels = st.text_area(
-            "Labels: separated by commas, or one per line as `label: description`", key="classify_labels", height=90,
-            help="A description tells the encoder what the label means, e.g. 'urgent: needs an answer today'.",
-        )
-        st.caption(f"Probabilities are softmax(cosine similarity × {SIMILARITY_SCALE:g}) over your labels.")
-        classifier = zero_shot(labels, spec.key)
-    else:
-        taught = views.teaching_table()
-        if "classify_teach_error" in st.session_state:
-            st.error(st.session_state["classify_teach_error"], icon=":material/error:")
-        classifier = taught.spec(spec.key) if taught else None
+usable = True
+if mode == "zero-shot" and not fine_tuned:
+    st.text_area(
+        "Labels: separated by commas, or one per line as `label: description`", key="classify_labels", height=90,
+        help="A description tells the encoder what the label means, e.g. 'urgent: needs an answer today'.",
+    )
+    st.caption(f"Probabilities are softmax(cosine similarity × {SIMILARITY_SCALE:g}) over your labels.")
+elif mode == "taught" and not fine_tuned:
+    usable = views.teaching_table() is not None
+    if "classify_teach_error" in st.session_state:
+        st.error(st.session_state["classify_teach_error"], icon=":material/error:")
 text = st.text_area("Text", key="classify_text", height=100, max_chars=limits().text_chars, placeholder="Type a sentence, or click an example above.")
 st.button("Classify", key="classify_run", type="primary")
 state.publish()
+values = state.values()
+classifier = None
+with shown_errors():  # labels or examples that cannot be used say why
+    classifier = request.classifier(values) if usable else None
 
 explain_tab, batch_tab = st.tabs(["Classify and explain one text", "Classify a CSV and evaluate"])
 with explain_tab:
@@ -67,7 +58,7 @@ with explain_tab:
     elif classifier is not None:
         with shown_errors():
             # Shared with the side-by-side table below and with every session asking the same.
-            result = remembered("classify", (text, classifier), lambda: submit_classify(text, classifier, **mine("classify")))
+            result = remembered(request.answer(text, classifier), **mine("classify"))
             left, right = st.columns([3, 2])
             with right:
                 views.answer(result)
@@ -76,16 +67,14 @@ with explain_tab:
             run_caption(result.run)
             if not fine_tuned:
                 with st.expander("The same text through every classifier", icon=":material/compare_arrows:"):
-                    views.side_by_side(text, views.every_classifier(spec.key), "classify")
+                    views.side_by_side(text, request.every_classifier(values), "classify")
             if st.button("Open this text on the attention page", icon=":material/grid_on:", key="classify_to_attention"):
-                hand_over("attention", "pages/attention.py", {"attention_text": text}, {"text": text})
+                hand_over("attention", BY_PATH["attention"].script, {"attention_text": text}, {"text": text})
             st.divider()
-            target, compare, steps = views.explanation_controls([s.label for s in result.scores])
-            found = remembered(
-                "classify-explain", (text, classifier, target, compare, steps),
-                lambda: submit_explain(text, classifier, target, ("ig", compare), steps, **mine("classify", "explain")),
-            )
-            views.explanation(found, compare)
+            views.explanation_controls([s.label for s in result.scores])
+            found = remembered(request.explanation(state.values(), classifier, [s.label for s in result.scores]),
+                               **mine("classify", "explain"))
+            views.explanation(found, st.session_state["classify_compare"])
 with batch_tab:
     if classifier is not None:
         with shown_errors():

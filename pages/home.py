@@ -5,10 +5,11 @@ import streamlit as st
 
 from backend.runtime.device import runtime_summary
 from backend.runtime.model_cache import loaded_model_rows
-from ui import home_diagrams as diagrams
-from ui.deck_panel import open_view, use_deck
-from ui.demo_deck import DEMO_DECK, DEMO_MINUTES, DEMO_NOTES
-from ui.state import visited
+from ui.core.state import visited
+from ui.home import diagrams
+from ui.navigation import BY_PATH
+from ui.talk.deck_panel import open_view, use_deck
+from ui.talk.demo_deck import DEMO_DECK, DEMO_MINUTES, DEMO_NOTES
 
 visited("home")  # pages remember which page ran last (their kept inputs win when you come back)
 
@@ -19,9 +20,9 @@ st.write(
     "model at work and makes one idea behind today's large models visible."
 )
 
-# (script, title, icon, what the page shows, the idea it makes visible, its diagrams)
+# (page path, what the page shows, the idea it makes visible, its diagrams)
 SECTIONS = [
-    ("pages/classify.py", "Text classification", ":material/label:",
+    ("classify",
      "A frozen MiniLM sentence encoder becomes a classifier three ways: **zero-shot** from label "
      "descriptions, **taught by your examples**, or the **built-in sentiment** head. Token attributions "
      "(Integrated Gradients beside leave-one-out or gradient × input) say which words decided, and "
@@ -30,7 +31,7 @@ SECTIONS = [
      "**Pretraining, then fine-tuning**: an encoder pretrained once on much text, kept frozen, and a small "
      "head fitted on a few labelled sentences. **Evaluation**: accuracy, precision, recall and F1 on held-out data.",
      (diagrams.pretrain_finetune_diagram, diagrams.evaluation_diagram)),
-    ("pages/generate.py", "Text generation", ":material/edit_note:",
+    ("generate",
      "SmolLM2-135M-Instruct writes token by token, under your temperature, top-k, top-p, repetition "
      "penalty and seed. Pick any token to see its probability and the alternatives before and after "
      "those filters, where it looked (attention, or Integrated Gradients), the logit lens (each layer's "
@@ -38,14 +39,14 @@ SECTIONS = [
      "**Decoder-only generation**: one Transformer predicts a probability for every next token; "
      "sampling picks one, appends it, and repeats.",
      (diagrams.generation_diagram,)),
-    ("pages/recognise.py", "Image recognition", ":material/image_search:",
+    ("recognise",
      "A convolutional network names the top ImageNet classes of a photo (an example, an upload or the "
      "camera). Class activation maps (Grad-CAM, Grad-CAM++, Eigen-CAM, Score-CAM) and pixel attributions "
      "show where it looked, ROAD measures how faithful each map is, and “How a CNN sees” draws the "
      "first-layer filters and feature maps from edges to object parts.",
      "**Deep learning and CNNs**: many layers of small learned filters, from pixels to features to classes.",
      (diagrams.cnn_diagram,)),
-    ("pages/attention.py", "Attention visualizer", ":material/grid_on:",
+    ("attention",
      "softmax(QKᵀ/√dₖ)V step by step: on a toy example whose numbers you can edit, then with a real "
      "head's queries, keys and values. Then every layer and head of a real Transformer: heatmap, model "
      "view, head view, and rollout through all layers.",
@@ -53,14 +54,15 @@ SECTIONS = [
      "decoder) and mixes what they carry.",
      (diagrams.attention_diagram,)),
 ]
-for script, title, icon, shows, idea, figures in SECTIONS:
+for path, shows, idea, figures in SECTIONS:
+    page = BY_PATH[path]
     with st.container(border=True):
         text, drawings = st.columns([3, 2], gap="medium")  # side by side when wide, stacked on a phone
         with text:
-            st.subheader(f"{icon} {title}")
+            st.subheader(f"{page.icon} {page.title}")
             st.markdown(shows)
             st.markdown(idea)
-            st.page_link(script, label=f"Open {title.lower()}", icon=":material/arrow_forward:")
+            st.page_link(page.script, label=f"Open {page.title.lower()}", icon=":material/arrow_forward:")
         with drawings:
             for draw in figures:
                 fig = draw()

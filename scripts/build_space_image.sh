@@ -28,10 +28,10 @@ fi
 # The code is read-only at run time, so Python could not write its bytecode then: compile now.
 .venv/bin/python -m compileall -q -x '/\.venv/' .
 
-# Everything made on first use, made now, into the cache folder (backend/warm_start.py); this also
+# Everything made on first use, made now, into the cache folder (ui/startup/first_calls.py); this also
 # runs each page's computation once, so a file the pruning removed but a page needs fails here.
 mkdir -p "$SPACE_CACHE"
-.venv/bin/python -m backend.warm_start
+.venv/bin/python -m ui.startup.first_calls
 
 # Lock down: the code and the environment belong to root and nobody may write them; the cache
 # folder belongs to the app's user (uid 1000, as Spaces run it).

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ui.deck import (
+from ui.talk.deck import (
     MAX_VIEWS,
     Deck,
     DeckError,
@@ -15,7 +15,7 @@ from ui.deck import (
     deck_to_param,
     view_link,
 )
-from ui.share import ShortLinks, qr_png
+from ui.talk.share import ShortLinks, qr_png
 
 
 def test_a_deck_survives_its_file_and_its_link():

@@ -6,18 +6,21 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui.deck import checked_view
-from ui.deck_panel import SCRIPTS
-from ui.demo_deck import DEMO_DECK, DEMO_MINUTES, DEMO_NOTES
-from ui.home_diagrams import IDEA_DIAGRAMS
-from ui.page_inputs import FIELDS
-from ui.state import values_from_link
+from backend.runtime.device import describe
+from backend.runtime.model_cache import get_model
+from backend.runtime.registry import MINILM
+from ui.core.state import values_from_link
+from ui.home.diagrams import IDEA_DIAGRAMS
+from ui.navigation import BY_PATH
+from ui.talk.deck import checked_view
+from ui.talk.demo_deck import DEMO_DECK, DEMO_MINUTES, DEMO_NOTES
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 @pytest.fixture(scope="module")
 def home():
+    get_model(MINILM.key)  # loaded before Home draws, whatever ran earlier: its row shows real sizes
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
     assert not at.exception and not at.error
@@ -39,9 +42,11 @@ def test_home_lists_the_models_with_their_sizes(home):
     table = home.dataframe[0].value
     assert list(table.columns) == ["model", "parameters (M)", "memory (MB)", "device", "load time (s)"]
     minilm = table[table["model"].str.startswith("all-MiniLM-L6-v2")].iloc[0]
-    assert abs(minilm["parameters (M)"] - 22.7) < 0.2
-    # loaded in this process by an earlier test, or not yet
-    assert minilm["device"] == "not loaded yet" or minilm["memory (MB)"] > 50
+    handle = get_model(MINILM.key)
+    assert minilm["parameters (M)"] == 22.7
+    tensors = [*handle.model.parameters(), *handle.model.buffers()]
+    assert minilm["memory (MB)"] == round(sum(t.numel() * t.element_size() for t in tensors) / 2**20, 1)
+    assert minilm["device"] == describe(handle.device) and minilm["load time (s)"] == round(handle.load_seconds, 2)
     assert any("Models run on:" in c.value for c in home.caption)
 
 
@@ -59,20 +64,20 @@ def test_demo_deck_views_are_valid_links_with_known_inputs():
     minutes = 0
     for view in DEMO_DECK.views:
         assert checked_view(view.title, view.link) == view
-        assert view.page in SCRIPTS
-        fields = {field.param: field for field in FIELDS[view.page]()}
+        assert view.page in BY_PATH
+        fields = {field.param: field for field in BY_PATH[view.page].fields()}
         params = dict(parse_qsl(urlsplit(view.link).query))
         assert params and set(params) <= set(fields), view.link
         for param, raw in params.items():
             fields[param].parse(raw)  # raises ValueError for a value the page cannot read
-        values, notices = values_from_link(FIELDS[view.page](), view.params)
+        values, notices = values_from_link(BY_PATH[view.page].fields(), view.params)
         assert not notices and all(values[fields[p].key] == fields[p].parse(raw) for p, raw in params.items())
         minutes += int(view.title.rsplit("(", 1)[1].split()[0])
     assert minutes == DEMO_MINUTES
 
 
 def test_a_link_parameter_the_page_does_not_know_is_reported():
-    _values, notices = values_from_link(FIELDS["classify"](), checked_view("x", "/classify?colour=blue").params)
+    _values, notices = values_from_link(BY_PATH["classify"].fields(), checked_view("x", "/classify?colour=blue").params)
     assert notices == ["colour='blue' (unknown setting)"]
 
 
@@ -90,15 +95,13 @@ def test_idea_diagrams_are_small_transparent_and_stretch(name):
 def test_every_demo_view_opens_its_page_without_an_error():
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
-    titles = {"classify": "Text classification", "generate": "Text generation",
-              "recognise": "Image recognition", "attention": "Attention visualizer"}
     for number, view in enumerate(DEMO_DECK.views):
         at.switch_page("pages/home.py")
         at.run()
         at.button(key=f"home_demo_{number}").click().run()
         assert not at.exception and not at.error and not at.warning, view.title
-        assert at.title[0].value == titles[view.page]
-        for field in FIELDS[view.page]():
+        assert at.title[0].value == BY_PATH[view.page].title
+        for field in BY_PATH[view.page].fields():
             if field.param in view.params:
                 assert at.session_state[field.key] == field.parse(view.params[field.param]), (view.title, field.param)
         if view.params.get("classifier") == "zero-shot":

@@ -6,17 +6,17 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import backend.attention.weights
-import backend.generation.in_process
-import backend.text.classify
-import backend.text.explain_text
-import backend.vision.recognition
-import ui.image_sections
-import ui.text_sections
+import ui.attention.request
+import ui.classify.request
+import ui.generate.request
+import ui.recognise.request
 from backend.generation.in_process import generate, submit_generate
 from backend.runtime.scheduler import SCHEDULER
-from ui import instant_examples as instant
-from ui import jobs
+from ui.attention.inputs import EXAMPLES as ATTENTION_EXAMPLES
+from ui.classify.inputs import EXAMPLES as CLASSIFY_EXAMPLES
+from ui.core import jobs
+from ui.generate import kept
+from ui.startup import examples as instant
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -51,10 +51,12 @@ def test_an_example_stays_in_memory_however_many_answers_follow_it():
 
 
 def test_classification_examples_and_their_explanations_come_from_memory(monkeypatch):
-    assert instant._classify_examples() > 2 * len(instant.inputs.CLASSIFY_EXAMPLES)
-    for module in (backend.text.classify, ui.text_sections):
-        monkeypatch.setattr(module, "submit_classify", _asked_a_model)
-    monkeypatch.setattr(backend.text.explain_text, "submit_explain", _asked_a_model)
+    # Each example: the side-by-side table's four classifiers (built-in sentiment, zero-shot with the
+    # default labels and with the topics an example leaves, taught by the starter rows; every
+    # example's own classifier is one of them), then its explanation.
+    assert instant._classify_examples() == len(CLASSIFY_EXAMPLES) * (4 + 1) == 30
+    monkeypatch.setattr(ui.classify.request, "submit_classify", _asked_a_model)
+    monkeypatch.setattr(ui.classify.request, "submit_explain", _asked_a_model)
     at = _page("classify")
     for title, label in (("Terrible service", "negative"), ("Football final", "sports"), ("Support tickets", None)):
         at.pills(key="classify_example").set_value(title).run()
@@ -65,8 +67,8 @@ def test_classification_examples_and_their_explanations_come_from_memory(monkeyp
 
 
 def test_attention_examples_come_from_memory(monkeypatch):
-    assert instant._attention_examples() == len(instant.inputs.ATTENTION_EXAMPLES)
-    monkeypatch.setattr(backend.attention.weights, "submit_attention", _asked_a_model)
+    assert instant._attention_examples() == len(ATTENTION_EXAMPLES) == 3
+    monkeypatch.setattr(ui.attention.request, "submit_attention", _asked_a_model)
     at = _page("attention")
     at.pills(key="attention_example").set_value("Bank (money)").run()
     assert not at.exception and not at.error
@@ -78,8 +80,8 @@ def test_an_example_photo_and_its_maps_come_from_memory(monkeypatch):
     monkeypatch.setattr(instant, "IMAGE_EXAMPLES", {"Coffee cup": photos["Coffee cup"]})
     assert instant._image_examples() == 2
     at = _page("recognise")  # the default photo, computed now
-    monkeypatch.setattr(backend.vision.recognition, "submit_recognise", _asked_a_model)
-    monkeypatch.setattr(ui.image_sections, "submit_explain_image", _asked_a_model)
+    monkeypatch.setattr(ui.recognise.request, "submit_recognise", _asked_a_model)
+    monkeypatch.setattr(ui.recognise.request, "submit_explain_image", _asked_a_model)
     at.selectbox(key="recognise_example").set_value("Coffee cup").run()
     assert not at.exception and not at.error
     charts = " ".join(chart.proto.spec for chart in at.get("plotly_chart"))
@@ -91,18 +93,20 @@ def _tokens(at: AppTest) -> list[int]:
 
 
 def test_a_generation_example_is_shown_from_memory_and_a_changed_setting_generates_live(monkeypatch):
-    key = next(k for k, title in instant.example_generations().items() if title == "Capital of France")
-    model_key, prompt, settings = key
+    key = next(k for k, title in kept.example_generations().items() if title == "Capital of France")
+    _engine, model_key, prompt, settings = key
     assert settings.temperature == 0.3 and settings.seed == 0  # the page's defaults
-    stored = instant.example_generation(model_key, prompt, settings, lambda: submit_generate(prompt, settings, model_key))
+    asked = next(r for r in (ui.generate.request.generation(v) for _, v in kept.as_left_by_a_click(
+        kept.inputs.EXAMPLES, instant.defaults(kept.inputs.fields()))) if r.key == key)
+    stored = kept.kept_or_submitted(asked)
     stored.wait()
-    assert instant.finished_generations().get(key) is stored
+    assert kept.finished_generations().get(key) is stored
     fresh = generate(prompt, settings, model_key)
     list(fresh)
     assert fresh.token_ids == stored.outcome().token_ids, "seeded sampling gives the same tokens every run"
 
     submitted = []
-    monkeypatch.setattr(backend.generation.in_process, "submit_generate", _asked_a_model)
+    monkeypatch.setattr(ui.generate.request, "submit_generate", _asked_a_model)
     at = _page("generate")
     at.pills(key="generate_example").set_value("Capital of France").run()
     at.button(key="generate_run").click().run()
@@ -122,10 +126,10 @@ def test_a_generation_example_is_shown_from_memory_and_a_changed_setting_generat
         submitted.append(args)
         return submit_generate(*args, **kwargs)
 
-    monkeypatch.setattr(backend.generation.in_process, "submit_generate", live)
+    monkeypatch.setattr(ui.generate.request, "submit_generate", live)
     at.number_input(key="generate_max_tokens").set_value(8)
     at.number_input(key="generate_temperature").set_value(0.0)
     at.button(key="generate_run").click().run()
     assert not at.exception and not at.error
     assert len(submitted) == 1 and at.session_state["generate_job"] is not stored
-    assert instant.finished_generations().get((model_key, prompt, submitted[0][1])) is None  # not an example's: not kept
+    assert kept.finished_generations().get(("in-process", model_key, prompt, submitted[0][1])) is None  # not an example's: not kept

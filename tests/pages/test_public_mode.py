@@ -63,7 +63,7 @@ def test_public_mode_offers_configured_servers_by_name_only(recording_server, mo
 def test_recognise_class_5000_opened_50_times_keeps_memory_flat():
     """Each link used to leave its failed explanation job, with a full decoded photo, in the
     shared answers for good; now the job and its photo are let go when it fails."""
-    from ui.jobs import _shared_results
+    from ui.core.jobs import _shared_results
 
     def live_photos() -> int:
         gc.collect()

@@ -3,7 +3,7 @@
 import threading
 
 from backend.runtime.scheduler import SCHEDULER, run_now
-from ui import jobs
+from ui.core import jobs
 
 SESSIONS = 6
 

@@ -7,10 +7,10 @@ from urllib.parse import quote
 
 import pytest
 
-from ui.deck import Deck, View, checked_view
-from ui.page_inputs import FIELDS
-from ui.state import values_from_link
-from ui.static_export import export_deck, render_view, slug
+from ui.core.state import values_from_link
+from ui.navigation import BY_PATH
+from ui.talk.deck import Deck, View, checked_view
+from ui.talk.static_site import export_deck, render_view, slug
 
 HOSTILE = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -85,7 +85,7 @@ def test_home_is_a_title_slide_listing_the_views():
 
 
 def test_link_values_fall_back_to_defaults_with_a_notice():
-    fields = FIELDS["attention"]()
+    fields = BY_PATH["attention"].fields()
     values, notices = values_from_link(fields, {"layer": "3", "head": "x", "colour": "red"})
     assert values["attention_layer"] == 3 and values["attention_head"] == 0
     assert len(notices) == 2 and any("head=" in n for n in notices) and any("unknown setting" in n for n in notices)

@@ -20,14 +20,14 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from ui.deck import APP_PARAMS
-from ui.markdown import plain
+from ui.core.markdown import plain
 
+APP_PARAMS = ("present", "deck", "go")  # the app's own link parameters (presentation mode, a deck, a short link), not a page's inputs
 KEPT = "_kept_inputs"  # session_state: page -> {widget key: value}
 CURRENT_PAGE = "_page"  # session_state: the page of the latest run
 MAX_PARAM_CHARS = 1500  # longer texts are left out of links (browsers and chat apps cut long URLs)
 STREAMLIT_PARAMS = {"embed", "embed_options"}  # Streamlit's own; never ours to judge
-APP_LINK = "_app_link_params"  # session_state: the app's own parameters this run (ui.room), kept in every link
+APP_LINK = "_app_link_params"  # session_state: the app's own parameters this run (ui.talk.room), kept in every link
 CLICKED = "_clicked_values"  # session_state: widget key -> (value a click set, value it replaced, run, when)
 VIEW = "_view_params"  # session_state: (page, its link parameters) as last published
 RUNS = "_page_runs"  # session_state: how many page runs this session has started
@@ -41,6 +41,11 @@ class Field:
     default: Any
     parse: Callable[[str], Any]  # URL text -> value; raises ValueError with a short reason
     dump: Callable[[Any], str] = str
+
+
+def defaults(fields: Sequence[Field]) -> dict[str, Any]:
+    """A page's input values before the visitor changes anything."""
+    return {field.key: field.default for field in fields}
 
 
 def text_field(key: str, param: str, default: str = "", max_chars: int = 100_000) -> Field:
@@ -178,9 +183,13 @@ class PageState:
         """A value that only turns out wrong later (a layer the model does not have)."""
         st.warning(plain(message), icon=":material/link_off:")
 
+    def values(self) -> dict[str, Any]:
+        """The page's input values now (what its request functions take)."""
+        return {f.key: st.session_state.get(f.key, f.default) for f in self.fields}
+
     def publish(self, extras: dict[str, str] | None = None) -> None:
         """Keep the current values for this session, and put them in the address bar."""
-        values = {f.key: st.session_state.get(f.key, f.default) for f in self.fields}
+        values = self.values()
         st.session_state.setdefault(KEPT, {})[self.page] = values
         params, left_out = {}, []
         for field in self.fields:

@@ -13,8 +13,8 @@ import streamlit as st
 from backend.runtime.errors import DashboardError
 from backend.runtime.loaded_model import RunInfo
 from backend.runtime.registry import MODELS, ModelSpec, Task, models_for
-from ui.markdown import plain
-from ui.state import Field, choice_field, set_by_click
+from ui.core.markdown import plain
+from ui.core.state import Field, choice_field, set_by_click
 
 log = logging.getLogger("dashboard")
 

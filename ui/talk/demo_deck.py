@@ -1,24 +1,27 @@
 """A ready-made talk: seven views through the four pages, about ten minutes in all.
 
-Each view is a link with the page's own link parameters (`ui.page_inputs`), so the deck panel,
+Each view is a link with the page's own link parameters (each page's `inputs.py`), so the deck panel,
 the deck's export and the Home page's list all open the same views. The minutes are in the titles.
 """
 
 from __future__ import annotations
 
-from ui import page_inputs as inputs
-from ui.deck import Deck, checked_view, view_link
+from ui.attention.inputs import EXAMPLES as ATTENTION_EXAMPLES
+from ui.classify.inputs import EXAMPLES as CLASSIFY_EXAMPLES
+from ui.classify.inputs import TOPICS
+from ui.generate.inputs import EXAMPLES as GENERATE_EXAMPLES
+from ui.talk.deck import Deck, checked_view, view_link
 
-_COREFERENCE = inputs.ATTENTION_EXAMPLES["Coreference"]["attention_text"]
+_COREFERENCE = ATTENTION_EXAMPLES["Coreference"]["attention_text"]
 
 # (title, page, link parameters, what to say while it is on screen)
 _VIEWS: tuple[tuple[str, str, dict[str, str], str], ...] = (
     ("1 · Sentiment, and why (2 min)", "classify",
-     {"classifier": "sentiment", "text": inputs.CLASSIFY_EXAMPLES["Not bad at all"]["classify_text"]},
+     {"classifier": "sentiment", "text": CLASSIFY_EXAMPLES["Not bad at all"]["classify_text"]},
      "A frozen pretrained encoder plus a small trained head: pretraining, then fine-tuning. A negation is a hard "
      "case: the token attributions show which words decided the label, the faithfulness table how far to trust them."),
     ("2 · Zero-shot topics, nothing trained (1 min)", "classify",
-     {"classifier": "zero-shot", "text": inputs.CLASSIFY_EXAMPLES["Football final"]["classify_text"], "labels": inputs.TOPICS},
+     {"classifier": "zero-shot", "text": CLASSIFY_EXAMPLES["Football final"]["classify_text"], "labels": TOPICS},
      "The same encoder compares the text with the label names: change the labels and it still answers."),
     ("3 · Attention, the formula on a toy example (1 min)", "attention",
      {"view": "The formula on a toy example"},
@@ -27,10 +30,10 @@ _VIEWS: tuple[tuple[str, str, dict[str, str], str], ...] = (
      {"text": _COREFERENCE, "layer": "5", "view": "Heatmap"},
      "A real encoder's attention, layer 5, all heads combined; then try the head view and rollout."),
     ("5 · Generation, one token at a time (2 min)", "generate",
-     {"prompt": inputs.GENERATE_EXAMPLES["Capital of France"]["generate_prompt"], "temperature": "0", "max_tokens": "24", "seed": "0"},
+     {"prompt": GENERATE_EXAMPLES["Capital of France"]["generate_prompt"], "temperature": "0", "max_tokens": "24", "seed": "0"},
      "Click Generate. Greedy decoding: pick ' Paris' to see its probability, the alternatives, and the logit lens."),
     ("6 · Same model, hotter (1 min)", "generate",
-     {"prompt": inputs.GENERATE_EXAMPLES["Haiku"]["generate_prompt"], "temperature": "1", "max_tokens": "40", "seed": "7"},
+     {"prompt": GENERATE_EXAMPLES["Haiku"]["generate_prompt"], "temperature": "1", "max_tokens": "40", "seed": "7"},
      "Click Generate. Temperature 1 with a fixed seed: the alternatives before and after the filters, and what a different token would change."),
     ("7 · What a CNN sees (1 min)", "recognise",
      {"example": "Cat (Chelsea)"},

@@ -1,17 +1,17 @@
 """Everything a first visitor would otherwise wait for: made at build time, paid at server start.
 
-`python -m backend.warm_start` runs once while an image is built (`scripts/build_space_image.sh`),
+`python -m ui.startup.first_calls` runs once while an image is built (`scripts/build_space_image.sh`),
 so that a cold container answers each page within seconds and writes nothing:
 - SmolLM2's GGUF converted to safetensors, and the sentiment head fitted (both in the cache folder);
 - matplotlib's font list (its config folder), built on its first import;
-- every default model exercised once by each page's own computation, so a file the image's pruning
-  removed but a page needs fails the build instead of a visitor's request;
+- every default model exercised once by each page's own request (the page's `request.py`), so a
+  file the image's pruning removed but a page needs fails the build instead of a visitor's request;
 - the online models of public mode's allow-list (`DASHBOARD_ALLOWED_MODELS`) fetched into the Hub /
   torch caches when the builder is online, and reported as not fetched when it is not.
 
 It prints one line per step and exits non-zero only when a default model fails.
 
-`exercise` runs a short version of each page's computation once when the server starts (app.py),
+`exercise` runs a short version of each page's request once when the server starts (app.py),
 as soon as the page's model has loaded and no visitor's request computes: what a process
 pays on the first call of each (Captum's and grad-cam's first use, oneDNN's kernels, the sentiment
 head read from disk) is then paid before the first visitor asks, not by them.
@@ -23,27 +23,37 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
-from backend.attention.weights import attention
-from backend.generation.in_process import generate
-from backend.generation.token_steps import GenerationSettings
 from backend.runtime.errors import DashboardError
 from backend.runtime.gguf_convert import ensure_converted
 from backend.runtime.model_cache import get_model
 from backend.runtime.registry import EFFICIENTNET, MINILM, SMOLLM2, allowed_keys
-from backend.runtime.warmup import wait_until_idle
-from backend.text.classify import classify
-from backend.text.explain_text import explain_text
 from backend.text.sentiment import sentiment_facts
-from backend.vision.explain_image import explain_image
-from backend.vision.image_decoding import EXAMPLES, example_image
-from backend.vision.recognition import recognise
+from backend.vision.image_decoding import EXAMPLES
+from ui.attention import inputs as attention_inputs
+from ui.attention import request as attention_request
+from ui.classify import inputs as classify_inputs
+from ui.classify import request as classify_request
+from ui.core.request import Request
+from ui.core.state import defaults
+from ui.generate import inputs as generate_inputs
+from ui.generate import request as generate_request
+from ui.recognise import inputs as recognise_inputs
+from ui.recognise import request as recognise_request
+from ui.startup.model_loading import wait_until_idle
 
 log = logging.getLogger(__name__)
 
 
+def _answer(request: Request) -> Any:
+    job = request.submit()
+    job.wait()
+    return job.outcome()
+
+
 def _font_list() -> str:
-    import matplotlib.font_manager
+    import matplotlib.font_manager  # its first import builds the font list: that is the step
 
     return f"{len(matplotlib.font_manager.fontManager.ttflist)} fonts"
 
@@ -54,32 +64,41 @@ def _sentiment_head() -> str:
 
 
 def _classify_page(light: bool = False) -> str:
-    text = "The staff were friendly and the food was wonderful."
-    answer = classify(text)[0]
-    explanation = explain_text(text, steps=4) if light else explain_text(text)  # else: the page's defaults
+    values = defaults(classify_inputs.fields()) | {"classify_text": "The staff were friendly and the food was wonderful."}
+    if light:
+        values["classify_steps"] = 4
+    chosen = classify_request.classifier(values)
+    answer = _answer(classify_request.answer(values["classify_text"], chosen))
+    explanation = _answer(classify_request.explanation(values, chosen, [s.label for s in answer.scores]))
     return f"{answer.label}, explained by {', '.join(a.method for a in explanation.attributions)}"
 
 
 def _generate_page(light: bool = False) -> str:
-    settings = GenerationSettings(max_new_tokens=2 if light else 4, temperature=0, record_attention=not light)
-    stream = generate("What is the capital of France?", settings)
-    return repr("".join(step.text for step in stream))
+    values = defaults(generate_inputs.fields()) | {
+        "generate_prompt": "What is the capital of France?", "generate_max_tokens": 2 if light else 4,
+        "generate_temperature": 0.0, "generate_attention": not light,
+    }
+    stream = _answer(generate_request.generation(values))
+    return repr("".join(step.text for step in stream.steps))
 
 
 def _recognise_page(light: bool = False) -> str:
-    cat = example_image("Cat (Chelsea)")
-    top = recognise(cat).top[0]
+    values = defaults(recognise_inputs.fields()) | {"recognise_example": "Cat (Chelsea)"}
+    if light:  # one backward pass for the pixel map, and no ROAD: the model is held briefly
+        values |= {"recognise_pixel": "gxi", "recognise_road": False}
+    image, image_id = recognise_request.example(values)
+    top = _answer(recognise_request.recognition(values, image, image_id)).top[0]
+    _answer(recognise_request.explanation(values, image, image_id))  # the page's default methods (and ROAD)
     if light:
-        explain_image(cat, steps=4, road=False)
         return top.label
-    explain_image(cat)  # the page's default methods, steps and ROAD
     for name in EXAMPLES:  # each example photo decodes from the wheels it ships in
-        example_image(name)
+        recognise_request.example(values | {"recognise_example": name})
     return f"{top.label} ({top.probability:.2f}), {len(EXAMPLES)} example photos"
 
 
 def _attention_page() -> str:
-    shapes = [attention("The bank of the river.", key).n_layers for key in (MINILM.key, SMOLLM2.key)]
+    page = defaults(attention_inputs.fields()) | {"attention_text": "The bank of the river."}
+    shapes = [_answer(attention_request.weights(page | {"attention_model": key})).n_layers for key in (MINILM.key, SMOLLM2.key)]
     return f"layers {shapes}"
 
 

@@ -1,8 +1,8 @@
 """A talk deck: an ordered list of views (a title and the view's link), as JSON, in a file or a link.
 
 A view's link is the app's path and query (`/classify?text=...`), never a host, so a deck made
-on a laptop opens the same views on a Space. This module is plain Python; the deck panel
-(`ui.deck_panel`) keeps the session's deck and draws it.
+on a laptop opens the same views on a Space. Nothing here draws; the deck panel
+(`ui.talk.deck_panel`) keeps the session's deck and draws it.
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ import base64
 import json
 import zlib
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-PAGES = ("", "classify", "generate", "recognise", "attention")  # "" is Home
+from ui.core.state import APP_PARAMS
+from ui.navigation import PATHS
+
 MAX_VIEWS = 40
 MAX_TITLE_CHARS = 120
 MAX_LINK_CHARS = 4000
 MAX_JSON_BYTES = 200_000  # a deck file or link larger than this is refused
-APP_PARAMS = ("present", "deck", "go")  # the app's own link parameters (presentation mode, a deck, a short link), not a page's inputs
 
 
 class DeckError(ValueError):
@@ -49,8 +50,6 @@ class Deck:
 
 
 def view_link(page: str, params: dict[str, str]) -> str:
-    from urllib.parse import urlencode
-
     query = urlencode({k: v for k, v in params.items() if k not in APP_PARAMS})
     return f"/{page}" + (f"?{query}" if query else "")
 
@@ -63,8 +62,8 @@ def checked_view(title: str, link: str) -> View:
         raise DeckError(f"a view's link must be a page of this app, such as /classify?text=..., not {link[:60]!r}")
     if len(link) > MAX_LINK_CHARS:
         raise DeckError(f"a view's link is longer than {MAX_LINK_CHARS} characters")
-    if parts.path.strip("/") not in PAGES:
-        raise DeckError(f"{parts.path!r} is not a page of this app (pages: {', '.join('/' + p for p in PAGES)})")
+    if parts.path.strip("/") not in PATHS:
+        raise DeckError(f"{parts.path!r} is not a page of this app (pages: {', '.join('/' + p for p in PATHS)})")
     return View(title, link)
 
 

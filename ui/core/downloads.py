@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.presentation import for_screen, presenting
+from ui.core.presentation import for_screen, presenting
 
 
 def chart(fig: go.Figure, key: str, name: str, **plotly_options: Any) -> Any:

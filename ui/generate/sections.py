@@ -8,6 +8,7 @@ import streamlit as st
 
 from backend.generation.generation_figures import (
     alternatives_chart,
+    legend_html,
     logit_lens_heatmap,
     looked_chart,
     rank_by_layer_chart,
@@ -30,10 +31,11 @@ from backend.generation.token_steps import (
     sequence_logprob,
 )
 from backend.runtime.scheduler import Job
-from ui.common import shown_errors
-from ui.export import chart
-from ui.jobs import POLL_SECONDS, mine, queue_message, remembered
-from ui.markdown import plain
+from ui.core.downloads import chart
+from ui.core.jobs import POLL_SECONDS, mine, queue_message, remembered, session_id
+from ui.core.markdown import plain
+from ui.core.request import Request
+from ui.core.widgets import run_caption, shown_errors
 
 DRAW_EVERY = 0.15  # seconds between redraws of the live text, for a visitor decoding alone
 DRAW_EVERY_MOST = 1.0  # ... and at most, when a whole room decodes together
@@ -128,8 +130,8 @@ def where_it_looked(stream: GenerationStream, step: Step) -> None:
             weights, source = step.attention.astype("float32"), "recorded while streaming"
         else:
             key = (model_key, tuple(stream.prompt_ids), tuple(stream.token_ids), step.index)
-            found = remembered("generate_look", key, lambda: submit_look_back(
-                "attention", model_key, stream.prompt_ids, stream.token_ids, step.index, **mine("generate", "look")))
+            found = remembered(Request("generate_look", key, lambda **owner: submit_look_back(
+                "attention", model_key, stream.prompt_ids, stream.token_ids, step.index, **owner)), **mine("generate", "look"))
             weights, source = found.attention, f"one forward pass, {found.seconds * 1000:.0f} ms"
         picked = weights if layer == "mean over layers" else weights[layer - 1 : layer]
         picked = picked.mean(axis=(0, 1)) if head == "mean over heads" else picked[:, head - 1].mean(axis=0)
@@ -142,8 +144,9 @@ def where_it_looked(stream: GenerationStream, step: Step) -> None:
         scores = None
         if st.toggle(f"Compare with Integrated Gradients (Captum, {IG_STEPS} steps, about 1–3 s)", key="generate_look_ig"):
             key = (model_key, tuple(stream.prompt_ids), tuple(stream.token_ids), step.index, stream.prompt)
-            found, positions = remembered("generate_ig", key, lambda: submit_look_back(
-                "attribution", model_key, stream.prompt_ids, stream.token_ids, step.index, stream.prompt, **mine("generate", "look")))
+            found, positions = remembered(Request("generate_ig", key, lambda **owner: submit_look_back(
+                "attribution", model_key, stream.prompt_ids, stream.token_ids, step.index, stream.prompt, **owner)),
+                **mine("generate", "look"))
             scores = dict(zip(positions, found.scores.tolist(), strict=True))
             st.caption(f"IG moves the user's prompt and the earlier output from the word “ the” to the real text; the shares add up "
                        f"to p − p(baseline) = {step.probability:.3f} − {found.baseline_probability:.3f} within {found.delta:.3f}. "
@@ -156,8 +159,8 @@ def lens(stream: GenerationStream, step: Step) -> None:
     model_key = stream.handle.spec.key
     with shown_errors():
         key = (model_key, tuple(stream.prompt_ids), tuple(stream.token_ids), step.index)
-        found = remembered("generate_lens", key, lambda: submit_logit_lens(
-            model_key, stream.prompt_ids, stream.token_ids, step.index, **mine("generate", "lens")))
+        found = remembered(Request("generate_lens", key, lambda **owner: submit_logit_lens(
+            model_key, stream.prompt_ids, stream.token_ids, step.index, **owner)), **mine("generate", "lens"))
         first_top = next((i + 1 for i, r in enumerate(found.chosen_ranks[:, found.selected]) if r == 1), None)
         st.caption(
             f"Every layer's hidden state through the final norm and output layer ({found.seconds * 1000:.0f} ms). Text: "
@@ -202,3 +205,64 @@ def what_if(stream: GenerationStream, step: Step) -> None:
         if branch is not None:
             draw_steps(box, branch.steps, True)
             right.caption(f"**Branch stopped by:** {branch.stop_reason}")
+
+
+def _stop(job: Job) -> None:
+    """Stop following: the generation ends unless others who opened the same link still follow it."""
+    if not job.leave(session_id()):
+        st.session_state["generate_left"] = job.id
+
+
+def answer(job: Job, answered: bool) -> None:
+    """The generation `job` as it streams, then its steps and the inspector of the chosen one.
+    `answered`: the inputs on the page are still those it was asked with."""
+    st.html(legend_html())
+    box = st.empty()
+    if job.active and st.session_state.get("generate_left") == job.id:
+        draw_steps(box, list(job.pieces), True)
+        st.info(f"Stopped for you after {len(job.pieces)} tokens. The same generation goes on for the others who opened "
+                "this link; click Generate for your own.", icon=":material/stop_circle:")
+        st.stop()
+    if job.active:
+        stop = st.empty()
+        stop.button("Stop", key="generate_stop", icon=":material/stop_circle:", on_click=_stop, args=(job,))
+        if len(job.owners) > 1:
+            st.caption(f"{len(job.owners)} visitors follow this same generation (same prompt and settings, one run).")
+        follow(job, box)
+        stop.empty()
+    if job.state == "cancelled" and not job.pieces:
+        st.info("You left the page while waiting, so your place in line was given up. Click Generate again.", icon=":material/logout:")
+        return
+    with shown_errors():
+        stream = job.outcome()
+        step_at = pick_step(stream.steps, f"generate_step_{job.id}") if stream.steps else None
+        draw_steps(box, stream.steps, True, step_at)
+        if stream.run is not None:
+            run_caption(stream.run, f"**Stopped by:** {stream.stop_reason}")
+        if not answered:
+            st.caption("The settings above changed since this answer: click Generate for a new one.")
+        if step_at is not None:
+            _inspector(stream, stream.steps[step_at])
+
+
+def _inspector(stream, step: Step) -> None:
+    in_process = isinstance(stream, GenerationStream)
+    # on_change="rerun": only the open tab's code runs, and the open tab survives reruns
+    alt, looked, lens_tab, branch = st.tabs(
+        ["Alternatives", "Where it looked", "Logit lens", "What if"], key="generate_view", on_change="rerun"
+    )
+    if alt.open:
+        with alt:
+            alternatives(step, stream.settings, remote=not in_process)
+    elif not in_process:
+        st.info("This view needs the in-process model: a server sends tokens and their odds, "
+                "not attention, gradients or hidden states.", icon=":material/dns:")
+    elif looked.open:
+        with looked:
+            where_it_looked(stream, step)
+    elif lens_tab.open:
+        with lens_tab:
+            lens(stream, step)
+    elif branch.open:
+        with branch:
+            what_if(stream, step)

@@ -9,7 +9,10 @@ from dataclasses import replace
 
 import streamlit as st
 
-from ui.deck import (
+from ui.core.markdown import plain
+from ui.core.state import CURRENT_PAGE, KEPT, VIEW
+from ui.navigation import BY_PATH
+from ui.talk.deck import (
     MAX_JSON_BYTES,
     MAX_VIEWS,
     Deck,
@@ -22,17 +25,13 @@ from ui.deck import (
     deck_to_param,
     view_link,
 )
-from ui.markdown import plain
-from ui.state import CURRENT_PAGE, KEPT, VIEW
+from ui.talk.share import app_root
+from ui.talk.static_site import export_deck
 
 DECK = "_deck"  # session_state: the Deck
 AT = "_deck_at"  # session_state: index of the view last opened from the deck
 FROM_LINK = "_deck_from_link"  # session_state: the link's deck parameter, read on the session's first run
 PARAM = "deck"
-SCRIPTS = {"": "pages/home.py", "classify": "pages/classify.py", "generate": "pages/generate.py",
-           "recognise": "pages/recognise.py", "attention": "pages/attention.py"}
-TITLES = {"": "Home", "classify": "Text classification", "generate": "Text generation",
-          "recognise": "Image recognition", "attention": "Attention visualizer"}
 
 
 def deck() -> Deck:
@@ -81,7 +80,7 @@ def _view_title(link: str) -> str:
     params = view.params
     words = params.get("text") or params.get("prompt") or params.get("example") or ""
     words = " ".join(words.split()[:6])
-    return TITLES.get(view.page, view.page) + (f": {words}" if words else "")
+    return BY_PATH[view.page].title + (f": {words}" if words else "")
 
 
 def _add_current() -> None:
@@ -109,7 +108,7 @@ def open_view(index: int) -> None:
     params = {**view.params, **link_params()}
     if st.session_state.get("present"):
         params["present"] = "1"
-    st.switch_page(SCRIPTS[view.page], query_params=params)
+    st.switch_page(BY_PATH[view.page].script, query_params=params)
 
 
 def _move(index: int, step: int) -> None:
@@ -198,8 +197,6 @@ def _files(current: Deck) -> None:
             help="Every view computed now, as web pages that open from a USB stick or any static host, "
                  "with no server and no network.",
         )
-        from ui.share import app_root
-
         st.caption("The deck as a link:")
         st.code(f"{app_root()}/?{PARAM}={deck_to_param(current)}", language=None, wrap_lines=True)
     # In a popover: its uploader is drawn only when opened, so a page's own uploader stays the
@@ -209,8 +206,4 @@ def _files(current: Deck) -> None:
 
 
 def _static_zip(current: Deck) -> bytes:
-    from ui.static_export import (
-        export_deck,  # imported when asked: it loads every page's backend
-    )
-
     return export_deck(current)

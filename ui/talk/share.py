@@ -18,6 +18,10 @@ from urllib.parse import urlsplit
 import segno
 import streamlit as st
 
+from ui.core.state import CURRENT_PAGE, KEPT
+from ui.navigation import BY_PATH
+from ui.talk.deck import checked_view
+
 PARAM = "go"
 MAX_LINKS = 2000
 
@@ -53,7 +57,7 @@ def app_root() -> str:
     """The app's address as the visitor's browser sees it (scheme, host, port, and any prefix
     a proxy such as a Space adds), without the page's path."""
     url = (st.context.url or "").split("?")[0].rstrip("/")
-    page = st.session_state.get("_page", "")  # ui.state.CURRENT_PAGE
+    page = st.session_state.get(CURRENT_PAGE, "")
     if page and page != "home" and url.endswith(f"/{page}"):
         url = url[: -len(page) - 1]
     return url
@@ -107,10 +111,6 @@ def follow_short_link(params: dict[str, str]) -> None:
         st.warning("This short link is no longer known here (the server has restarted since it was made). "
                    "Ask the presenter to show the QR code again.", icon=":material/link_off:")
         return
-    from ui.deck import checked_view
-    from ui.deck_panel import SCRIPTS
-    from ui.state import KEPT
-
     view = checked_view("room", link)
     st.session_state.setdefault(KEPT, {}).pop(view.page or "home", None)  # the link decides, as in a new tab
-    st.switch_page(SCRIPTS[view.page], query_params=view.params)
+    st.switch_page(BY_PATH[view.page].script, query_params=view.params)

@@ -30,10 +30,11 @@ from backend.attention.toy_example import (
 )
 from backend.attention.weights import AttentionResult
 from backend.runtime.registry import ModelSpec
-from ui.common import run_caption, shown_errors
-from ui.export import chart
-from ui.jobs import mine, remembered
-from ui.presentation import presenting
+from ui.core.downloads import chart
+from ui.core.jobs import mine, remembered
+from ui.core.presentation import presenting
+from ui.core.request import Request
+from ui.core.widgets import run_caption, shown_errors
 
 
 def sent(*figures: go.Figure | str) -> str:
@@ -138,10 +139,10 @@ def step_through_view(text: str, result: AttentionResult, spec: ModelSpec, layer
     query = st.selectbox("Query token", positions, key="attention_query",
                          format_func=lambda i: f"{i + 1}: {label(result.tokens[i])}")
     with shown_errors():
-        step: StepThrough = remembered(
+        step: StepThrough = remembered(Request(
             "attention_steps", (text, layer, head, query, spec.key),
-            lambda: submit_step_through(text, layer, head, query, spec.key, **mine("attention", "steps")),
-        )
+            lambda **owner: submit_step_through(text, layer, head, query, spec.key, **owner),
+        ), **mine("attention", "steps"))
         _draw_steps(step, window)
 
 

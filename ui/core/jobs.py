@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from backend.runtime.scheduler import Job, JobCancelled
+from ui.core.request import Request
 
 POLL_SECONDS = 0.25
 
@@ -140,16 +141,16 @@ def _shared_results(name: str, max_entries: int = 64) -> _Results:
     return _Results(max_entries)
 
 
-def remembered(name: str, key: Hashable, submit: Callable[[], Job], max_entries: int = 64) -> Any:
-    """The answer for `key` from the shared memory of recent answers; else the job another session
-    already queued for the same key (a room opening one link computes it once); else queue
-    `submit()` for it."""
+def remembered(request: Request, **owner: str | None) -> Any:
+    """The answer to `request` from the shared memory of recent answers; else the job another
+    session already queued for the same key (a room opening one link computes it once); else
+    queue it now for `owner` (`mine(page)`)."""
     # The place-in-line line is drawn also when the answer is at hand, so what follows keeps its
     # place on the page: a run answered from memory replaces the last run's answer where it
     # stands instead of drawing a second one beside it until the run ends.
     status = st.empty()
-    results = _shared_results(name, max_entries)
-    claimed = results.claim(key, submit)
+    results = _shared_results(request.memory, request.max_entries)
+    claimed = results.claim(request.key, lambda: request.submit(**owner))
     if not isinstance(claimed, Job):
         return claimed
     try:
@@ -159,20 +160,26 @@ def remembered(name: str, key: Hashable, submit: Callable[[], Job], max_entries:
             raise
         # the session that asked first left or asked for something else: claim again (another
         # session may have asked already, or kept the answer)
-        claimed = results.claim(key, submit)
+        claimed = results.claim(request.key, lambda: request.submit(**owner))
         if not isinstance(claimed, Job):
             return claimed
         found = await_job(claimed, status)
     return found
 
 
-def remember_now(name: str, key: Hashable, submit: Callable[[], Job], max_entries: int = 64) -> Any:
-    """Compute the answer for `key` outside any page (no session: the start-up examples), keep it
-    for good in the same memory `remembered(name, key, ..., max_entries)` reads, and return it.
-    A job a visitor already queued for the same key is waited for instead; raises the job's error."""
-    results = _shared_results(name, max_entries)
+def answer_or_job(request: Request, **owner: str | None) -> Any:
+    """The answer to `request` if kept, else the job for it (one already queued by anyone, or
+    queued now for `owner`): for callers that wait without drawing (the static site)."""
+    return _shared_results(request.memory, request.max_entries).claim(request.key, lambda: request.submit(**owner))
+
+
+def remember_now(request: Request) -> Any:
+    """Compute the answer to `request` outside any page (no session: the start-up examples), keep
+    it for good in the memory the pages read, and return it. A job a visitor already queued for
+    the same key is waited for instead; raises the job's error."""
+    results = _shared_results(request.memory, request.max_entries)
     for _ in range(3):  # a visitor's job for the same key may be cancelled under us: ask again
-        claimed = results.claim(key, submit)
+        claimed = results.claim(request.key, request.submit)
         if not isinstance(claimed, Job):
             break
         claimed.wait()
@@ -182,6 +189,6 @@ def remember_now(name: str, key: Hashable, submit: Callable[[], Job], max_entrie
             continue
         break
     else:
-        raise JobCancelled(f"Could not compute {name} {key!r}: cancelled each time.")
-    results.keep(key, claimed)
+        raise JobCancelled(f"Could not compute {request.memory} {request.key!r}: cancelled each time.")
+    results.keep(request.key, claimed)
     return claimed

@@ -3,7 +3,8 @@ zipped with one copy of plotly.js, so the talk runs from a laptop's disk with no
 network (a projector's browser, a venue with no Wi-Fi).
 
 `render_view(view)` is one view's body; `export_deck(deck)` is the zip. Every view's inputs are
-read from its link through the page's own fields (`ui.page_inputs`), so a link means here what it
+read from its link through the page's own fields and built by the page's own request functions
+(each page's `inputs.py` and `request.py`), so a link means here what it
 means on the page. Links come from strangers: every text that reaches the HTML is escaped, and a
 view that cannot be computed (a Hub model offline, an empty text) becomes a message on its page.
 Nothing here draws with Streamlit.
@@ -26,40 +27,35 @@ from PIL import Image
 
 from backend.attention.attention_figures import weights_heatmap
 from backend.attention.matrices import VIEW_TOKENS, head_matrix, view_matrix, window_for
-from backend.attention.weights import submit_attention
-from backend.generation.engines import choose_engine
 from backend.generation.generation_figures import (
     legend_html,
     step_probabilities_chart,
     steps_html,
 )
-from backend.generation.in_process import submit_generate
-from backend.generation.openai_engine import submit_remote
-from backend.generation.token_steps import GenerationSettings
 from backend.runtime.errors import DashboardError
-from backend.runtime.registry import MODELS, image_model_spec
+from backend.runtime.registry import MODELS
 from backend.runtime.scheduler import Job
 from backend.shared.plotting import png_source
-from backend.text.classify import submit_classify
-from backend.text.explain_text import submit_explain
-from backend.text.specs import SENTIMENT, ClassifierSpec, zero_shot
-from backend.text.teaching import teaching_set
 from backend.text.text_figures import attribution_bars, label_probabilities, tokens_html
-from backend.vision.explain_image import layer_choices, submit_explain_image
-from backend.vision.image_decoding import example_image
 from backend.vision.image_figures import saliency_overlay, top_classes
-from backend.vision.recognition import submit_recognise
 from backend.vision.saliency import CAM_METHODS, METHODS
-from ui import page_inputs as inputs
-from ui.deck import MAX_VIEWS, Deck, View
-from ui.state import values_from_link
+from ui.attention import request as attention_request
+from ui.attention.inputs import VIEWS as ATTENTION_VIEWS
+from ui.classify import request as classify_request
+from ui.classify.inputs import EXAMPLES_KEY
+from ui.core.jobs import answer_or_job
+from ui.core.request import Request
+from ui.core.state import values_from_link
+from ui.generate import request as generate_request
+from ui.generate.kept import kept_or_submitted
+from ui.navigation import BY_PATH
+from ui.recognise import request as recognise_request
+from ui.talk.deck import MAX_VIEWS, Deck, View
 
 log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 900.0  # a job past its own time limit is stopped by the queue long before this
 PHOTO_SIDE = 640  # the example photo is embedded at most this many pixels on its longer side
-PAGE_NAMES = {"": "Home", "classify": "Text classification", "generate": "Text generation",
-              "recognise": "Image recognition", "attention": "Attention"}
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
 # The main text of each page: shown as a quotation, not as a row of the settings table.
 MAIN_TEXTS = {"classify_text", "classify_labels", "generate_prompt", "generate_system", "attention_text"}
@@ -135,10 +131,18 @@ class _Sections:
         return "\n".join(self.parts)
 
 
-def _finished(job: Job) -> Any:
-    if not job.wait(WAIT_SECONDS):
+def _finished(request: Request) -> Any:
+    """The request's answer: kept by the server (an example, a view a visitor opened), or computed now."""
+    found = answer_or_job(request)
+    if not isinstance(found, Job):
+        return found
+    if not found.wait(WAIT_SECONDS):
         raise DashboardError(f"This view took more than {WAIT_SECONDS:.0f} s to compute and was left out.")
-    return job.outcome()
+    return found.outcome()
+
+
+def _page_name(path: str) -> str:
+    return BY_PATH[path].title if path in BY_PATH else path
 
 
 def _model_name(key: str) -> str:
@@ -149,7 +153,7 @@ def _settings_rows(fields: list, values: dict[str, Any], params: dict[str, str])
     """The link's settings as (name, value): the model always, then each setting the link gives."""
     rows = []
     for field in fields:
-        if field.key in MAIN_TEXTS or field.key == inputs.EXAMPLES_KEY:
+        if field.key in MAIN_TEXTS or field.key == EXAMPLES_KEY:
             continue
         value = values[field.key]
         if field.param == "model":
@@ -172,24 +176,17 @@ def _settings_table(rows: list[tuple[str, str]]) -> str:
 def _classify(values: dict[str, Any], out: _Sections) -> None:
     spec = MODELS[values["classify_model"]]
     text = values["classify_text"]
-    mode = values["classify_mode"]
-    classifier: ClassifierSpec
-    if spec.kind == "sequence-classifier":
-        classifier = ClassifierSpec("fine-tuned", spec.key)
-    elif mode == "sentiment":
-        classifier = SENTIMENT
-    elif mode == "zero-shot":
+    if spec.kind != "sequence-classifier" and values["classify_mode"] == "zero-shot":
         out.quote("Labels", values["classify_labels"])
-        classifier = zero_shot(values["classify_labels"], spec.key)
-    else:
-        rows = values[inputs.EXAMPLES_KEY]
+    elif spec.kind != "sequence-classifier" and values["classify_mode"] == "taught":
+        rows = values[EXAMPLES_KEY]
         out.text(f"Taught by {len(rows)} examples: " + "; ".join(f"{t} → {lab}" for t, lab in rows[:12])
                  + (" …" if len(rows) > 12 else ""), "caption")
-        classifier = teaching_set({"text": t, "label": lab} for t, lab in rows).spec(spec.key)
     out.quote("Text", text)
     if not text.strip():
         raise DashboardError("This view's link has no text to classify.")
-    result = _finished(submit_classify(text, classifier))
+    classifier = classify_request.classifier(values)
+    result = _finished(classify_request.answer(text, classifier))
     out.raw(f'<p class="answer">Prediction: {html.escape(result.label)} '
             f'({result.scores[0].probability:.1%})</p>')
     if result.warning:
@@ -197,9 +194,7 @@ def _classify(values: dict[str, Any], out: _Sections) -> None:
     if result.about:
         out.text(result.about, "caption")
     out.figure(label_probabilities(result))
-    labels = [s.label for s in result.scores]
-    target = values["classify_target"] if values["classify_target"] in labels else None
-    found = _finished(submit_explain(text, classifier, target, ("ig",), values["classify_steps"]))
+    found = _finished(classify_request.explanation(values, classifier, [s.label for s in result.scores]))
     out.heading(f"Why: which tokens pushed toward “{found.target}” (Integrated Gradients)")
     out.raw(tokens_html(found.tokens, found.attribution("ig").scores))
     out.text("Blue pushes toward the label, orange away from it; stronger colour, stronger push.", "caption")
@@ -209,23 +204,16 @@ def _classify(values: dict[str, Any], out: _Sections) -> None:
 
 def _generate(values: dict[str, Any], out: _Sections) -> None:
     prompt = values["generate_prompt"]
-    chat = values["generate_chat"]
     out.quote("Prompt", prompt)
-    if chat and values["generate_system"].strip():
+    if values["generate_chat"] and values["generate_system"].strip():
         out.quote("System prompt", values["generate_system"])
     if not prompt.strip():
         raise DashboardError("This view's link has no prompt to answer.")
-    settings = GenerationSettings(
-        max_new_tokens=values["generate_max_tokens"], temperature=values["generate_temperature"],
-        top_k=values["generate_top_k"], top_p=values["generate_top_p"],
-        repetition_penalty=values["generate_repetition"], seed=values["generate_seed"], chat=chat,
-        system_prompt=values["generate_system"] if chat else "",
-    )
-    if values["generate_engine"] == inputs.SERVER:
-        job = submit_remote(choose_engine(values["generate_server"]), prompt, settings)
-    else:
-        job = submit_generate(prompt, settings, values["generate_model"])
-    stream = _finished(job)
+    job = kept_or_submitted(generate_request.generation(values))
+    if not job.wait(WAIT_SECONDS):
+        job.cancel()
+        raise DashboardError(f"This view took more than {WAIT_SECONDS:.0f} s to compute and was left out.")
+    stream = job.outcome()
     out.heading("The answer, token by token")
     out.raw(legend_html())
     out.raw(steps_html(stream.steps))
@@ -244,36 +232,24 @@ def _photo_html(image: Image.Image, caption: str) -> str:
 
 
 def _recognise(values: dict[str, Any], out: _Sections) -> None:
-    model_id = values["recognise_model_id"].strip()
-    spec = image_model_spec(model_id) if model_id else MODELS[values["recognise_model"]]
-    name = values["recognise_example"]
     if values["recognise_source"] != "Example photo":
         out.notice("Uploaded and camera photos are never part of a link: this view shows the example photo.")
-    image = example_image(name)
-    out.raw(_photo_html(image, f"Example photo: {name} ({image.width}×{image.height} pixels)"))
-    image_id = ("example", name)
-    result = _finished(submit_recognise(image, values["recognise_top_k"], spec.key, request_key=image_id))
+    image, image_id = recognise_request.example(values)
+    out.raw(_photo_html(image, f"Example photo: {values['recognise_example']} ({image.width}×{image.height} pixels)"))
+    result = _finished(recognise_request.recognition(values, image, image_id))
     out.raw(f'<p class="answer">Top class: {html.escape(result.label)} ({result.top[0].probability:.1%})</p>')
     out.figure(top_classes(result))
-    layers, default_layer = layer_choices(spec.key)
-    if layers:
-        names = [stage.name for stage in layers]
-        layer = values["recognise_layer"] or default_layer.name
-        if layer not in names:
-            out.notice(f"This model has no CAM layer '{layer}'; showing {default_layer.name}.")
-            layer = default_layer.name
-        methods: tuple[str, ...] = (values["recognise_cam"],)
-    else:  # a Vision Transformer: no feature maps, so attention rollout in place of a CAM
-        layer, methods = None, ("rollout",)
-    category = None if values["recognise_class"] < 0 else values["recognise_class"]
-    found = _finished(submit_explain_image(image, category, methods, layer, road=False, model_key=spec.key,
-                                           request_key=image_id))
-    shown = found.maps[methods[0]]
+    layer, found_asked = recognise_request.cam_layer(values)
+    if not found_asked:
+        out.notice(f"This model has no CAM layer '{values['recognise_layer']}'; showing {layer}.")
+    found = _finished(recognise_request.explanation(values, image, image_id))
+    first = recognise_request.methods(values, is_cnn=layer is not None)[0]
+    shown = found.maps[first]
     where = f" at {found.layer.name}" if found.layer else ""
     out.heading(f"Where it looked for “{found.label}” ({found.probability:.1%})")
     out.figure(saliency_overlay(found.seen, shown.values, values["recognise_opacity"], f"{shown.name}{where}"))
-    if methods[0] in CAM_METHODS:
-        out.text(f"{METHODS[methods[0]]}: red is where the evidence for the class was.", "caption")
+    if first in CAM_METHODS:
+        out.text(f"{METHODS[first]}: red is where the evidence for the class was.", "caption")
     out.text(f"Model: {result.run.model} · device: {result.run.device}", "caption")
 
 
@@ -282,7 +258,7 @@ def _attention(values: dict[str, Any], out: _Sections) -> None:
     out.quote("Text", text)
     if not text.strip():
         raise DashboardError("This view's link has no text to look at.")
-    result = _finished(submit_attention(text, values["attention_model"]))
+    result = _finished(attention_request.weights(values))
     layer, head_choice = values["attention_layer"], values["attention_head"]
     for asked, size, what in ((layer, result.n_layers, "layers"), (head_choice, result.n_heads, "heads")):
         if asked > size:
@@ -294,7 +270,7 @@ def _attention(values: dict[str, Any], out: _Sections) -> None:
     window = window_for(n, values["attention_start"] - 1)
     if n > VIEW_TOKENS:
         out.notice(f"The text is {n} tokens; this view shows tokens {window.start + 1} to {window.stop}.")
-    if values["attention_view"] != inputs.ATTENTION_VIEWS[0]:
+    if values["attention_view"] != ATTENTION_VIEWS[0]:
         out.notice(f"The link opens the “{values['attention_view']}” view; the static export shows the heatmap.")
     matrix = head_matrix(result, layer, head, combine)
     shown, tokens, _ = view_matrix(result, matrix, values["attention_hide_special"], window)
@@ -320,7 +296,7 @@ def _home(view: View, deck: Deck | None) -> str:
     if deck is not None:
         if view.title != deck.title:
             out.text(view.title)
-        items = "".join(f"<li>{html.escape(v.title)} <span class=\"caption\">({PAGE_NAMES.get(v.page, v.page)})</span></li>"
+        items = "".join(f"<li>{html.escape(v.title)} <span class=\"caption\">({_page_name(v.page)})</span></li>"
                         for v in deck.views[:MAX_VIEWS])
         out.raw(f'<ol class="views">{items}</ol>')
     out.text("How AI models work: each view was computed with the real models when this deck was exported.", "caption")
@@ -333,15 +309,15 @@ def render_view(view: View, deck: Deck | None = None) -> str:
     if view.page == "":
         return _home(view, deck)
     out = _Sections()
-    out.raw(f'<p class="page">{html.escape(PAGE_NAMES.get(view.page, view.page))}</p>')
+    out.raw(f'<p class="page">{html.escape(_page_name(view.page))}</p>')
     out.raw(f"<h1>{html.escape(view.title)}</h1>")
     compute = PAGES.get(view.page)
     if compute is None:
         out.message(f"'/{view.page}' is not a page of this app.")
         return out.html()
-    fields = inputs.FIELDS[view.page]()
+    fields = BY_PATH[view.page].fields()
     params = view.params
-    values, notices = values_from_link(fields, params, inputs.EXTRAS.get(view.page, ()))
+    values, notices = values_from_link(fields, params, BY_PATH[view.page].extras)
     out.raw(_settings_table(_settings_rows(fields, values, params)))
     if notices:
         out.notice("Some values in the link were not understood and were reset to defaults: " + "; ".join(notices) + ".")
@@ -394,7 +370,7 @@ def _nav(index: int, count: int) -> str:
 def _index(deck: Deck, views: tuple[View, ...]) -> str:
     items = "".join(
         f'<li><a href="view-{i:02d}.html">{html.escape(v.title)}</a> '
-        f'<span class="caption">({PAGE_NAMES.get(v.page, v.page)})</span></li>'
+        f'<span class="caption">({_page_name(v.page)})</span></li>'
         for i, v in enumerate(views, 1)
     )
     body = (f"<h1>{html.escape(deck.title)}</h1>\n<ol class=\"views\">{items}</ol>\n"

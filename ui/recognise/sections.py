@@ -15,7 +15,6 @@ from backend.vision.explain_image import (
     ImageExplanation,
     categories,
     layer_choices,
-    submit_explain_image,
 )
 from backend.vision.image_figures import (
     feature_maps_figure,
@@ -28,11 +27,14 @@ from backend.vision.image_figures import (
 )
 from backend.vision.recognition import Recognition
 from backend.vision.road import BASELINE_NAMES, FRACTIONS
-from backend.vision.saliency import CAM_METHODS, PIXEL_METHODS, VIT_METHODS
-from ui.common import run_caption, shown_errors
-from ui.export import chart, table_downloads
-from ui.jobs import mine, remembered
-from ui.markdown import plain
+from backend.vision.saliency import CAM_METHODS, PIXEL_METHODS
+from ui.core.downloads import chart, table_downloads
+from ui.core.jobs import mine, remembered
+from ui.core.markdown import plain
+from ui.core.request import Request
+from ui.core.state import PageState
+from ui.core.widgets import run_caption, shown_errors
+from ui.recognise import request
 
 
 def predictions(original: Image.Image, result: Recognition) -> None:
@@ -62,13 +64,13 @@ def _road_table(found: ImageExplanation) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition, spec: ModelSpec) -> None:
+def where_it_looked(state: PageState, image: Image.Image, image_id: Hashable, result: Recognition, spec: ModelSpec) -> None:
     st.write(
         "A **class activation map** (CAM) weighs the last feature maps by how much each one matters for the class "
         "and paints the sum over the picture: red is where the evidence was. A **pixel attribution** (Captum) "
         "asks the same question of every single pixel. Pick any class, not just the winner."
     )
-    layers, default_layer = layer_choices(spec.key)  # the model is loaded: recognition ran
+    layers, _ = layer_choices(spec.key)  # the model is loaded: recognition ran
     is_cnn = bool(layers)
     labels = {c.index: f"{c.label} ({c.probability:.1%})" for c in result.top}
     chosen = st.session_state.get("recognise_class", -1)
@@ -78,7 +80,7 @@ def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition,
     # Segmented controls do not wrap: the four CAM names need about 430 px, so they get a row's
     # wider half (also on a 1280-pixel projector), with the pixel methods beside them.
     top_left, top_right = st.columns(2)
-    category = top_left.selectbox(
+    top_left.selectbox(
         "Explain the class", [-1, *labels], key="recognise_class",
         format_func=lambda i: f"Top class: {result.label}" if i == -1 else labels[i],
     )
@@ -88,10 +90,10 @@ def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition,
                                         format_func=CAM_METHODS.get, required=True)
         by_name = {stage.name: stage for stage in layers}
         asked = st.session_state.get("recognise_layer")
-        if asked not in by_name:
-            if asked:  # from a link, or kept from another model
-                st.warning(f"This model has no CAM layer '{plain(asked)}'; showing {plain(default_layer.name)}.", icon=":material/link_off:")
-            st.session_state["recognise_layer"] = default_layer.name
+        layer, found_asked = request.cam_layer(state.values())
+        if not found_asked:  # from a link, or kept from another model
+            st.warning(f"This model has no CAM layer '{plain(asked)}'; showing {plain(layer)}.", icon=":material/link_off:")
+        st.session_state["recognise_layer"] = layer
         layer = top_right.selectbox(
             "Layer", list(by_name), key="recognise_layer", format_func=lambda n: by_name[n].describe,
             help="Deeper layers: coarser maps about whole objects. Score-CAM runs one forward pass per channel.",
@@ -101,26 +103,17 @@ def where_it_looked(image: Image.Image, image_id: Hashable, result: Recognition,
                        f"every masked copy: {by_name[layer].channels} forward passes (at most "
                        f"{limits().score_cam_channels} here).")
     else:
-        layer = None
         left.info("A Vision Transformer has no feature maps, so no CAM: its view is attention rollout.", icon=":material/info:")
-    pixel = right.segmented_control("Pixel attribution (Captum)", list(PIXEL_METHODS), key="recognise_pixel",
-                                    format_func=PIXEL_METHODS.get, required=True)
+    right.segmented_control("Pixel attribution (Captum)", list(PIXEL_METHODS), key="recognise_pixel",
+                            format_func=PIXEL_METHODS.get, required=True)
     c1, c2, c3 = st.columns([3, 2, 2])
     opacity = c1.slider("Map opacity", 0.0, 1.0, step=0.05, key="recognise_opacity")
-    measure = c2.toggle("Measure trust (ROAD)", key="recognise_road", help="Remove each map's most important pixels and see how far the probability falls.")
-    compare = c3.toggle("Every method", key="recognise_compare", help="All four CAMs and both pixel methods, with their ROAD numbers (Score-CAM makes it slow).")
-    if compare:
-        methods = (*CAM_METHODS, *PIXEL_METHODS) if is_cnn else (*VIT_METHODS, *PIXEL_METHODS)
-    else:
-        methods = (method, pixel) if is_cnn else (*VIT_METHODS, pixel)
-    target = None if category == -1 else category
+    c2.toggle("Measure trust (ROAD)", key="recognise_road", help="Remove each map's most important pixels and see how far the probability falls.")
+    c3.toggle("Every method", key="recognise_compare", help="All four CAMs and both pixel methods, with their ROAD numbers (Score-CAM makes it slow).")
+    values = state.values()
     with shown_errors():
-        found: ImageExplanation = remembered(
-            "recognise_explain", (image_id, target, methods, layer, measure, spec.key),
-            lambda: submit_explain_image(image, target, methods, layer, road=measure, model_key=spec.key,
-                                         request_key=image_id, **mine("recognise", "explain")),
-        )
-        _draw_maps(found, methods, opacity)
+        found: ImageExplanation = remembered(request.explanation(values, image, image_id), **mine("recognise", "explain"))
+        _draw_maps(found, request.methods(values, is_cnn), opacity)
         run_caption(found.run, f"**Class:** {found.label} ({found.probability:.1%})")
         if found.road is not None:
             _draw_road(found)
@@ -175,10 +168,10 @@ def how_a_cnn_sees(image: Image.Image, image_id: Hashable, spec: ModelSpec) -> N
     channels = st.slider("Channels per depth", 1, MAX_CHANNELS, key="recognise_channels",
                          help="The most active channels for this photo are drawn.")
     with shown_errors():
-        inside = remembered(
+        inside = remembered(Request(
             "recognise_inside", (image_id, channels, spec.key),
-            lambda: submit_look_inside(image, channels, spec.key, request_key=image_id, **mine("recognise", "inside")),
-        )
+            lambda **owner: submit_look_inside(image, channels, spec.key, request_key=image_id, **owner),
+        ), **mine("recognise", "inside"))
         if inside.filters is not None:
             left, right = st.columns([3, 2])
             with left:

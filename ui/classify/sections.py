@@ -6,7 +6,6 @@ Kept out of the page script so that it reads top to bottom as: inputs -> answer 
 from __future__ import annotations
 
 import hashlib
-import json
 
 import pandas as pd
 import streamlit as st
@@ -17,7 +16,6 @@ from backend.shared.token_attributions import MAX_STEPS, METHOD_NAMES
 from backend.text.classify import (
     MAX_TEXTS,
     Classification,
-    submit_classify,
     submit_classify_many,
 )
 from backend.text.evaluation import (
@@ -31,7 +29,7 @@ from backend.text.evaluation import (
     read_table,
 )
 from backend.text.explain_text import TextExplanation
-from backend.text.specs import SENTIMENT, ClassifierSpec, zero_shot
+from backend.text.specs import ClassifierSpec
 from backend.text.teaching import MAX_EXAMPLES, TeachingSet, teaching_set
 from backend.text.text_figures import (
     attribution_bars,
@@ -40,30 +38,11 @@ from backend.text.text_figures import (
     shown_tokens,
     tokens_html,
 )
-from ui.export import chart, table_downloads
-from ui.jobs import await_job, mine, remembered
-from ui.markdown import plain
-
-EXAMPLES_KEY = "classify_examples"  # the teaching rows: [[text, label], ...]
-
-
-def parse_examples(raw: str) -> list[list[str]]:
-    """The teaching table from a link: a JSON list of [text, label] pairs."""
-    try:
-        rows = json.loads(raw)
-    except json.JSONDecodeError:
-        raise ValueError("not a list of [text, label] pairs") from None
-    if not isinstance(rows, list) or not all(
-        isinstance(r, list) and len(r) == 2 and all(isinstance(v, str) for v in r) for r in rows
-    ):
-        raise ValueError("not a list of [text, label] pairs")
-    if len(rows) > MAX_EXAMPLES:
-        raise ValueError(f"more than {MAX_EXAMPLES} examples")
-    return rows
-
-
-def dump_examples(rows: list[list[str]]) -> str:
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+from ui.classify import request
+from ui.classify.inputs import EXAMPLES_KEY, dump_examples
+from ui.core.downloads import chart, table_downloads
+from ui.core.jobs import await_job, mine, remembered
+from ui.core.markdown import plain
 
 
 def teaching_table() -> TeachingSet | None:
@@ -134,28 +113,12 @@ def answer(result: Classification) -> None:
     )
 
 
-def every_classifier(model_key: str) -> dict[str, ClassifierSpec]:
-    """The built-in head, zero-shot with the labels typed, and the head taught by the table
-    (each when its inputs can be used)."""
-    specs = {"Built-in sentiment": SENTIMENT}
-    try:
-        specs[f"Zero-shot ({st.session_state['classify_labels'][:40]})"] = zero_shot(st.session_state["classify_labels"], model_key)
-    except InputError:
-        pass
-    try:
-        rows = st.session_state.get(EXAMPLES_KEY) or []
-        specs["Taught by your examples"] = teaching_set({"text": t, "label": lab} for t, lab in rows).spec(model_key)
-    except InputError:
-        pass
-    return specs
-
-
 def side_by_side(text: str, specs: dict[str, ClassifierSpec], page: str) -> None:
     """The same text through each classifier the page offers (one request each, queued)."""
     rows = []
     for name, spec in specs.items():
         try:
-            found = remembered("classify", (text, spec), lambda spec=spec: submit_classify(text, spec, **mine(page, "compare")))
+            found = remembered(request.answer(text, spec), **mine(page, "compare"))
         except InputError as exc:
             rows.append({"classifier": name, "label": "—", "probability": "—", "note": str(exc)})
             continue

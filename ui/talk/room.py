@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import deck_panel, phone, presentation, share
-from ui.state import APP_LINK
+from ui.core import presentation
+from ui.core.state import APP_LINK
+from ui.talk import deck_panel, phone, share
 
 
 def controls(params: dict[str, str]) -> None:

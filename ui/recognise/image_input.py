@@ -1,0 +1,49 @@
+"""The image page's image: an example photo, an upload or the camera, decoded once per file."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable
+
+import streamlit as st
+from PIL import Image
+
+from backend.vision.image_decoding import (
+    EXAMPLES,
+    FORMATS_TEXT,
+    MAX_UPLOAD_MB,
+    load_image,
+    max_pixels,
+)
+from ui.recognise import request
+
+DECODED = "_recognise_decoded"  # session_state: (SHA-256 of the upload, its decoded image)
+
+
+def chosen_image(source: str) -> tuple[Image.Image | None, Hashable | None]:
+    """Draw the input for `source` and return (the image, its id), or (None, None) before a file
+    arrives. An uploaded file that is not an image raises `InputError` saying what it is."""
+    limits = (f"Up to {MAX_UPLOAD_MB} MB and {max_pixels() // 1_000_000} megapixels. The image is read in memory and "
+              "never written to disk; it is not part of the page's link.")
+    if source == "Example photo":
+        st.selectbox("Example", list(EXAMPLES), key="recognise_example",
+                     help="Real photos shipped inside scikit-image and matplotlib.")
+        return request.example({"recognise_example": st.session_state["recognise_example"]})
+    if source == "Upload":
+        # Any file is taken: the app reads its bytes and says what it is (a HEIC, an SVG, a PDF…),
+        # clearer than the browser's "files of this type are not allowed".
+        upload = st.file_uploader("Upload an image", key="recognise_upload")
+        st.caption(f"{FORMATS_TEXT}. {limits}")
+    else:
+        upload = st.camera_input("Take a photo", key="recognise_camera")
+        st.caption("If the browser blocks the camera, allow it from the camera icon in the address bar, "
+                   f"or upload a photo instead. {limits}")
+    if upload is None:
+        return None, None
+    data = upload.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    decoded = st.session_state.get(DECODED)
+    if decoded is None or decoded[0] != digest:  # decoded once per upload, not on every rerun
+        st.session_state.pop(DECODED, None)
+        decoded = st.session_state[DECODED] = (digest, load_image(data, upload.name))
+    return decoded[1], ("upload", digest)
