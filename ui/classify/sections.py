@@ -126,7 +126,8 @@ def side_by_side(text: str, specs: dict[str, ClassifierSpec], page: str) -> None
     st.table(rows)
 
 
-def explanation_controls(labels: list[str]) -> tuple[str | None, str, int]:
+def explanation_controls(labels: list[str]) -> None:
+    """The label to explain, the method to compare with, and IG's steps (read by the request)."""
     c1, c2, c3 = st.columns([2, 2, 1])
     choices = [""] + labels
     asked = st.session_state.get("classify_target")
@@ -134,20 +135,19 @@ def explanation_controls(labels: list[str]) -> tuple[str | None, str, int]:
         if asked:
             st.caption(f"'{plain(asked)}' is not one of this classifier's labels; the predicted label is explained instead.")
         st.session_state["classify_target"] = ""
-    target = c1.selectbox(
+    c1.selectbox(
         "Explain the label", choices, key="classify_target",
         format_func=lambda v: "the predicted label" if v == "" else v,
     )
-    compare = c2.radio(
+    c2.radio(
         "Compare with", ["loo", "gxi"], key="classify_compare", horizontal=True, format_func=METHOD_NAMES.get,
         help="Leave one out deletes each token in turn. Gradient × input is one backward pass; where "
         "the probability is saturated (near 0 or 1) its gradient, and so its scores, are close to zero.",
     )
-    steps = c3.number_input(
+    c3.number_input(
         "IG steps", 1, min(MAX_STEPS, limits().ig_steps), key="classify_steps",
         help="Integrated Gradients' steps from the baseline to the text; more steps, smaller Δ.",
     )
-    return target or None, compare, int(steps)
 
 
 def explanation(found: TextExplanation, compare: str) -> None:

@@ -67,8 +67,8 @@ def example_pills(examples: dict[str, dict[str, Any]], key_prefix: str) -> None:
 
     A pill's choice is widget *state*, which the browser sends again with every later request,
     where a button's click is a one-off trigger. Under load Streamlit can drop a trigger (a
-    visitor's click that arrives while the session's first run is still on its way: 2 of 12
-    example clicks in a room of twelve, tests/browser/test_room.py), so no callback is relied
+    visitor's click that arrives while the session's first run is still on its way, as happens in
+    a room of visitors opening one link), so no callback is relied
     on: each run compares the chosen pill with the one last applied, and applies a new choice,
     also in the run of the Generate click that followed it. `set_by_click` then holds the values
     against a browser that sends the replaced ones back (it had not drawn the example's run)."""

@@ -43,8 +43,8 @@ DRAW_EVERY_MOST = 1.0  # ... and at most, when a whole room decodes together
 
 def redraw_every(decoding_together: int) -> float:
     """Seconds between redraws of a live answer. Every redraw of every visitor's page costs the
-    server's cores (twelve visitors redrawing every 0.15 s tripled a 12-row decode step, 100 ms
-    -> 300 ms, bench/room.py), so a page redraws less often the more visitors decode together:
+    server's cores, and slows the step every visitor's next token waits for (bench/room.py measures
+    it), so a page redraws less often the more visitors decode together:
     still several tokens a second on every screen, and the tokens come sooner."""
     return min(DRAW_EVERY_MOST, DRAW_EVERY * max(1.0, decoding_together / 3))
 
