@@ -26,9 +26,8 @@ def _session_alive(session_id: str | None) -> bool:
 
 
 def _exercise(model_key: str) -> None:
-    from ui.startup.first_calls import (
-        exercise,  # in the warm-up thread: it imports every page's backend
-    )
+    # Imported in the warm-up thread, not before the server answers: it imports every page's backend.
+    from ui.startup.first_calls import exercise
 
     exercise(model_key)
 

@@ -4,6 +4,7 @@ import threading
 
 from backend.runtime.scheduler import SCHEDULER, run_now
 from ui.core import jobs
+from ui.core.request import Request
 
 SESSIONS = 6
 
@@ -33,7 +34,7 @@ def test_sessions_asking_the_same_thing_at_the_same_moment_share_one_job():
 
     def session(owner):
         start.wait(10)
-        answers[owner] = jobs.remembered("tests-shared-room", ("q", 1), submit(owner))
+        answers[owner] = jobs.remembered(Request("tests-shared-room", ("q", 1), submit(owner)))
 
     threads = [threading.Thread(target=session, args=(f"s{i}",)) for i in range(SESSIONS)]
     for thread in threads:
@@ -67,7 +68,7 @@ def test_when_the_first_session_leaves_the_others_ask_themselves(monkeypatch):
 
     monkeypatch.setattr(jobs, "await_job", await_and_say_so)
     answer = {}
-    waiter = threading.Thread(target=lambda: answer.setdefault("v", jobs.remembered("tests-shared-leave", ("q", 2), own)))
+    waiter = threading.Thread(target=lambda: answer.setdefault("v", jobs.remembered(Request("tests-shared-leave", ("q", 2), own))))
     waiter.start()
     assert waiting.wait(10)  # the second session is waiting on the first one's job
     first.cancel()  # the first session went away while its job was still in line

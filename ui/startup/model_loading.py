@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from backend.runtime.model_cache import get_model
 from backend.runtime.registry import default_model
+from backend.runtime.scheduler import SCHEDULER
 
 log = logging.getLogger(__name__)
 _started = threading.Event()
@@ -26,8 +27,6 @@ def default_keys() -> list[str]:
 def wait_until_idle(quiet: float = 1.5, limit: float = 30.0) -> None:
     """Give way to visitors: return once no model has computed for anyone for `quiet` seconds
     (a page draws one answer before it asks for its explanation), or after `limit` seconds."""
-    from backend.runtime.scheduler import SCHEDULER
-
     now = time.monotonic()
     deadline, last_busy = now + limit, now - quiet
     while time.monotonic() < deadline:
