@@ -3,6 +3,7 @@ clearly (never a traceback), fed both to the backend and to the running app in p
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 
@@ -45,6 +46,11 @@ def _patched(data: bytes, marker: bytes, offset: int, value: bytes) -> bytes:
 
 def bombs() -> dict[str, bytes]:
     """A small file per accepted format whose header declares an enormous image."""
+    return dict(_bombs())
+
+
+@functools.cache
+def _bombs() -> dict[str, bytes]:
     small = coffee().resize((64, 48))
     jpeg = _patched(encoded(small, "JPEG"), b"\xff\xc0", 5, struct.pack(">HH", 60000, 60000))
     gif = encoded(small, "GIF")

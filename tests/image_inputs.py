@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -68,6 +69,11 @@ def good_uploads() -> dict[str, bytes]:
 
 def bad_uploads() -> dict[str, tuple[bytes, str]]:
     """Uploads that must be refused, with a word the message must contain."""
+    return dict(_bad_uploads())
+
+
+@functools.cache  # built once per test process: the three large PNGs take seconds to compress
+def _bad_uploads() -> dict[str, tuple[bytes, str]]:
     png = encoded(coffee(), "PNG")
     jpeg = encoded(coffee(), "JPEG")
     heic = struct.pack(">I", 24) + b"ftypheic" + b"\x00\x00\x00\x00" + b"mif1heic" + b"\x00" * 200

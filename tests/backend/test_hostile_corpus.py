@@ -1,5 +1,6 @@
-"""The hostile-input corpus through the backend: every input is answered or refused with a
-`DashboardError` (a message for the visitor), in laptop and in public mode; nothing else escapes."""
+"""The hostile-input corpus through the backend: each input's outcome is pinned, answered or
+refused with a `DashboardError` whose message names the reason, in laptop and in public mode; the
+table covers every input of the corpus, so a new input needs its own expected outcome."""
 
 import pytest
 
@@ -11,7 +12,7 @@ from backend.text.classify import classify
 from backend.text.evaluation import read_table
 from backend.text.explain_text import explain_text
 from backend.vision.image_decoding import load_image
-from tests.hostile_inputs import CSVS, TEXTS, bad_images
+from tests.hostile_inputs import CSVS, TEXTS, bad_images, bad_uploads
 
 TEXT_TASKS = {
     "classify": lambda text: classify(text)[0].label,
@@ -19,43 +20,122 @@ TEXT_TASKS = {
     "attention": lambda text: attention(text).tokens,
     "generate": lambda text: [s.text for s in generate(text, GenerationSettings(max_new_tokens=3, temperature=0))],
 }
+ANSWERED = "answered"
+
+
+def _refused(reason: str) -> str:
+    return f"refused: {reason}"
+
+
+def _every_task(outcome: str) -> dict[str, str]:
+    return dict.fromkeys(TEXT_TASKS, outcome)
+
+
+def _expected_texts(public: bool) -> dict[tuple[str, str], str]:
+    """Each text's outcome in each task: answered, or refused with a message containing the reason."""
+    too_long = _refused(f"characters long; the limit here is {'4,000' if public else '20,000'}")
+    # In public mode SmolLM2 reads at most 512 prompt tokens; these two texts are 780 and 690.
+    too_many_tokens = {**_every_task(ANSWERED), "generate": _refused("reads at most 512 here")} if public else _every_task(ANSWERED)
+    table = {
+        "empty": {**_every_task(_refused("The text is empty")), "generate": _refused("The prompt is empty")},
+        "whitespace": {**_every_task(_refused("The text is empty")), "generate": _refused("The prompt is empty")},
+        "100k characters": _every_task(too_long),
+        "NUL and controls": _every_task(ANSWERED),
+        "zero-width only": _every_task(_refused("has no visible characters")),
+        "lone surrogates": _every_task(ANSWERED),
+        "emoji": _every_task(ANSWERED),
+        "CJK": _every_task(ANSWERED),
+        "RTL": _every_task(ANSWERED),
+        "HTML payload": _every_task(ANSWERED),
+        "Markdown payload": _every_task(ANSWERED),
+        "one long word": too_many_tokens,
+        "combining marks": too_many_tokens,
+    }
+    return {(name, task): outcome for name, by_task in table.items() for task, outcome in by_task.items()}
+
+
+# The bombs in hostile_inputs.bombs(), by the message each gets (uploads carry their own word).
+BOMBS = {
+    "bomb.jpg": "more pixels than Pillow", "bomb.gif": "more pixels than Pillow", "bomb.bmp": "more pixels than Pillow",
+    "bomb.webp": "more pixels than Pillow", "bomb.tif": "more pixels than Pillow",
+    "bomb.avif": "is not an image this app can read",
+}
+
+CSV_OUTCOMES = {
+    "empty": _refused("The file is empty"),
+    "header only": _refused("a header but no rows"),
+    "binary": _refused("not a text CSV file"),
+    "one huge cell": _refused("field larger than field limit"),
+    "wrong encoding (UTF-16)": _refused("not a text CSV file"),
+    "latin-1": ANSWERED,
+    "ragged rows": _refused("unexpected end of data"),
+    "formula cells": ANSWERED,
+}
 
 
 def _outcome(call) -> str:
+    """'answered', or 'refused: ' and the visitor's message."""
     try:
         call()
     except DashboardError as exc:
-        assert str(exc).strip() and "Traceback" not in str(exc)
-        return "refused"
-    return "answered"
+        message = str(exc).strip()
+        assert message and "Traceback" not in message
+        return _refused(message)
+    return ANSWERED
+
+
+def _check(outcomes: dict, expected: dict) -> None:
+    """Every input's outcome is the expected one (a refusal carries the expected reason)."""
+    assert outcomes.keys() == expected.keys(), "every input of the corpus has exactly one expected outcome"
+    wrong = []
+    for key, want in expected.items():
+        got = outcomes[key]
+        ok = got == want if want == ANSWERED else got.startswith("refused: ") and want.removeprefix("refused: ") in got
+        if not ok:
+            wrong.append(f"{key}: expected {want!r}, got {got!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+def _summary(label: str, outcomes: dict) -> str:
+    answered = sum(v == ANSWERED for v in outcomes.values())
+    return f"{label}: {len(outcomes)} outcomes checked, {answered} answered, {len(outcomes) - answered} refused"
 
 
 @pytest.mark.parametrize("public", [False, True], ids=["laptop", "public"])
-def test_every_text_is_answered_or_refused_by_every_text_task(public, monkeypatch):
+def test_every_text_gets_its_pinned_outcome_from_every_text_task(public, monkeypatch):
     if public:
         monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
+    else:
+        monkeypatch.delenv("DASHBOARD_PUBLIC", raising=False)
     outcomes = {(name, task): _outcome(lambda: run(text)) for name, text in TEXTS.items() for task, run in TEXT_TASKS.items()}
-    assert outcomes[("empty", "classify")] == outcomes[("zero-width only", "generate")] == "refused"
-    assert outcomes[("100k characters", "attention")] == "refused"
-    assert outcomes[("emoji", "classify")] == outcomes[("CJK", "generate")] == outcomes[("HTML payload", "explain")] == "answered"
-    print(f"{'public' if public else 'laptop'}: {len(outcomes)} text inputs, "
-          f"{sum(v == 'answered' for v in outcomes.values())} answered, {sum(v == 'refused' for v in outcomes.values())} refused")
+    _check(outcomes, _expected_texts(public))
+    assert len(outcomes) == 13 * 4
+    print(_summary(f"{'public' if public else 'laptop'} texts", outcomes))
 
 
-def test_every_bad_image_and_bomb_is_refused():
+@pytest.mark.parametrize("public", [False, True], ids=["laptop", "public"])
+def test_every_bad_image_and_bomb_is_refused_with_its_own_reason(public, monkeypatch):
+    if public:
+        monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
+    else:
+        monkeypatch.delenv("DASHBOARD_PUBLIC", raising=False)
+    expected = {name: _refused(word) for name, (_data, word) in bad_uploads().items()}
+    expected.update({name: _refused(reason) for name, reason in BOMBS.items()})
     outcomes = {name: _outcome(lambda data=data, name=name: load_image(data, name)) for name, data in bad_images().items()}
-    assert set(outcomes.values()) == {"refused"}, outcomes
-    assert len(outcomes) >= 20
+    _check(outcomes, expected)
+    assert len(outcomes) == 15 + 6
+    print(_summary(f"{'public' if public else 'laptop'} images", outcomes))
 
 
-def test_every_bad_csv_is_read_or_refused():
+def test_every_bad_csv_gets_its_pinned_outcome():
     outcomes = {name: _outcome(lambda data=data: read_table(data)) for name, data in CSVS.items()}
-    assert outcomes["empty"] == outcomes["binary"] == "refused"
-    assert outcomes["latin-1"] == "answered"
+    _check(outcomes, CSV_OUTCOMES)
+    assert len(outcomes) == 8
+    print(_summary("CSVs", outcomes))
 
 
 def test_formula_cells_from_a_csv_do_not_run_in_the_downloaded_results():
-    from ui.export import spreadsheet_safe
+    from ui.core.downloads import spreadsheet_safe
 
     frame = read_table(CSVS["formula cells"]).frame
     assert frame["text"].tolist() == ["=cmd|' /C calc'!A0", "@SUM(1+1)"]
