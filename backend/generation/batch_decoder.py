@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from transformers import (
@@ -41,20 +43,43 @@ from backend.generation.token_steps import (
     Candidate,
     GenerationSettings,
     Step,
-    StepStream,
 )
 from backend.runtime import device as devices
-from backend.runtime.loaded_model import LoadedModel
+from backend.runtime.loaded_model import LoadedModel, RunInfo
 
 TOP_ALTERNATIVES = 10  # candidates kept per step, before and after sampling's filters
 _EMA = 0.3  # weight of the newest step in the step-time estimate
+
+
+class DecodedStream(Protocol):
+    """A stream that can join a batch: what `BatchDecoder` reads of each row's stream, and the
+    record it keeps there (`steps`, `stop_reason`, `run`)."""
+
+    settings: GenerationSettings
+    steps: list[Step]
+    stop_reason: str
+    run: RunInfo | None
+
+    @property
+    def prefix(self) -> Sequence[int]:
+        """New tokens of an earlier run this one continues from (its first step's index is their count)."""
+
+    @property
+    def force(self) -> int | None:
+        """The first token, chosen by the user instead of drawn (None: drawn)."""
+
+    def should_end(self, deadline: float) -> bool:
+        """Stop was asked for, or `deadline` passed (setting `stop_reason`)."""
+
+    def stop(self) -> None:
+        """End before the next token."""
 
 
 @dataclass(eq=False)
 class Row:
     """One generation in the batch."""
 
-    stream: StepStream
+    stream: DecodedStream
     processors: LogitsProcessorList
     generator: torch.Generator | None
     ids: torch.Tensor  # [1, tokens]: prompt, earlier new tokens, and the ones drawn here
@@ -126,7 +151,7 @@ class BatchDecoder:
     def size(self) -> int:
         return len(self.rows) + len(self.joining)
 
-    def add(self, stream: StepStream, prompt_ids: list[int], started: float, deadline: float) -> None:
+    def add(self, stream: DecodedStream, prompt_ids: list[int], started: float, deadline: float) -> None:
         """Seat `stream` (begun at `started`, to end by `deadline`); it is prefilled at the next step."""
         settings = stream.settings
         ids = torch.tensor([prompt_ids], device=self.handle.device)
@@ -138,10 +163,10 @@ class BatchDecoder:
         return sorted(row.left * per_step for row in [*self.rows, *self.joining])
 
     # --- one step ---
-    def step(self) -> list[tuple[StepStream, Step | None, bool]]:
+    def step(self) -> list[tuple[DecodedStream, Step | None, bool]]:
         began = time.perf_counter()
-        news: list[tuple[StepStream, Step | None, bool]] = []
-        ended = [row for row in [*self.rows, *self.joining] if row.stream._should_end(row.deadline)]
+        news: list[tuple[DecodedStream, Step | None, bool]] = []
+        ended = [row for row in [*self.rows, *self.joining] if row.stream.should_end(row.deadline)]
         self._leave(ended)
         news += [(row.stream, None, True) for row in ended]
         if self.handle.device.type == "cpu":
@@ -213,7 +238,7 @@ class BatchDecoder:
         attention = [layer[:, :, -1, :] for layer in out.attentions] if recording and out.attentions else None
         return out.logits[:, -1].float(), attention, cache
 
-    def _draw(self, rows: list[Row], logits: torch.Tensor, attention: list[torch.Tensor] | None) -> list[tuple[StepStream, Step, bool]]:
+    def _draw(self, rows: list[Row], logits: torch.Tensor, attention: list[torch.Tensor] | None) -> list[tuple[DecodedStream, Step, bool]]:
         """Each row's token from its row of logits, and its record."""
         tokenizer = self.handle.preprocessor
         probs = logits.softmax(-1)
@@ -221,7 +246,7 @@ class BatchDecoder:
         news = []
         for i, row in enumerate(rows):
             stream, settings = row.stream, row.stream.settings
-            forced = row.made == 0 and getattr(stream, "force", None) is not None
+            forced = row.made == 0 and stream.force is not None
             if forced:
                 choice, after, kept, drawn = int(stream.force), (), None, None
             else:
@@ -240,7 +265,7 @@ class BatchDecoder:
                 seen = torch.stack([layer[i, :, -row.length :] for layer in attention]).to(torch.float16).cpu().numpy()
             p = probs[i]
             step = Step(
-                index=len(getattr(stream, "prefix", ())) + row.made, token_id=choice, text=tokenizer.decode([choice]),
+                index=len(stream.prefix) + row.made, token_id=choice, text=tokenizer.decode([choice]),
                 probability=float(p[choice]), rank=int((p > p[choice]).sum()) + 1,
                 seconds=time.perf_counter() - row.started, before=candidates(tokenizer, p),
                 after=after, entropy_bits=entropies[i], kept=kept, drawn_probability=drawn,

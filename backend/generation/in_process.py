@@ -9,7 +9,11 @@ position attended. Greedy output equals `model.generate` token for token (a test
 
 The steps come from `BatchDecoder` (batch_decoder.py): alone when the stream is iterated, and
 together with the room's other generations when the scheduler runs it (`submit_generate` queues
-it `joinable`). `stop()` (or closing the iterator) ends it before the next token.
+it `joinable`: the stream hands the queue's worker a `JoinedRun`, joined.py). `stop()` (or
+closing the iterator) ends it before the next token.
+
+The prompt and settings are checked once per request (`GenerationRequest.checked`: in `generate`,
+or in `submit_generate` before queueing); `open_generation` adds the checks that need the model.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from backend.generation.batch_decoder import BatchDecoder
+from backend.generation.joined import JoinedRun
 from backend.generation.token_steps import (
+    GenerationRequest,
     GenerationSettings,
     Step,
     StepStream,
@@ -28,8 +34,8 @@ from backend.runtime.loaded_model import LoadedModel
 from backend.runtime.model_cache import get_model
 from backend.runtime.public_mode import limits
 from backend.runtime.registry import SMOLLM2
-from backend.runtime.scheduler import Job
-from backend.shared.text_input import check_token_count, clean_text, well_formed
+from backend.runtime.scheduler import Job, ModelQueue
+from backend.shared.text_input import check_token_count, well_formed
 
 MAX_PROMPT_TOKENS = 2048
 
@@ -78,6 +84,13 @@ class GenerationStream(StepStream):
         """Begin, seated in `decoder` with the room's other generations."""
         self._seat(decoder, *self.begin())
 
+    def joined_batch(self, queue: ModelQueue, job: Job) -> JoinedRun:
+        """The batch the queue's worker runs for `job` (this stream's): this stream seated
+        first; the queue's other generations opened by the same function join it."""
+        batch = JoinedRun(queue, self.together(), job.task)
+        batch.add(job, self)
+        return batch
+
     def _seat(self, decoder: BatchDecoder, started: float, deadline: float) -> None:
         decoder.add(self, self.prompt_ids + self.prefix, started, deadline)
 
@@ -120,9 +133,16 @@ def generate(
 ) -> GenerationStream:
     """Check the inputs, load the model, encode the prompt; iterate the stream for the steps.
     `prefix` (earlier new tokens) and `force` (the next one) continue a generation from any step."""
-    settings = settings or GenerationSettings()
-    settings.validate()
-    prompt = clean_text(prompt, "prompt")
+    request = GenerationRequest.checked(prompt, settings or GenerationSettings())
+    return open_generation(request, model_key, tuple(prefix), force)
+
+
+def open_generation(
+    request: GenerationRequest, model_key: str, prefix: tuple[int, ...] = (), force: int | None = None,
+) -> GenerationStream:
+    """The stream for a checked request: loads the model, encodes the prompt, and checks what
+    needs the model (the window, the token numbers, the attention record's size)."""
+    prompt, settings = request.prompt, request.settings
     handle = get_model(model_key)
     with handle.lock:  # the tokenizer is shared too
         prompt_ids = encode_prompt(handle, prompt, settings.chat, settings.system_prompt)
@@ -171,8 +191,9 @@ def submit_generate(
     """Queue a generation on the in-process model; its `Step`s arrive through `job.stream()`,
     the finished `GenerationStream` is `job.outcome()`. It decodes together with the other
     generations queued on the model (scheduler.py, `joinable`)."""
+    request = GenerationRequest.checked(prompt, settings or GenerationSettings())
     prefix = tuple(int(i) for i in prefix)
     return submit_stream(
-        model_key, generate, prompt, settings or GenerationSettings(), model_key, prefix, force,
+        model_key, open_generation, request, model_key, prefix, force,
         owner=owner, slot=slot, client=client, joinable=True,
     )

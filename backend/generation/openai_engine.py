@@ -17,6 +17,7 @@ from backend.generation.engines import Engine, check_allowed, check_destination
 from backend.generation.remote_http import Exchange
 from backend.generation.token_steps import (
     Candidate,
+    GenerationRequest,
     GenerationSettings,
     Step,
     StepStream,
@@ -134,7 +135,7 @@ class RemoteStream(StepStream):
         with Exchange(self.engine, deadline, self._stopping()) as exchange:
             exchange.request("POST", path, body)
             for line in exchange.lines():
-                if self._should_end(deadline):
+                if self.should_end(deadline):
                     break
                 if not line or line.startswith(b":"):
                     continue
@@ -167,12 +168,18 @@ class RemoteStream(StepStream):
         )
 
 
+def open_remote(request: GenerationRequest, engine: Engine) -> RemoteStream:
+    """The stream for a checked request (what the queue's worker opens)."""
+    return RemoteStream(request.prompt, request.settings, engine)
+
+
 def submit_remote(
     engine: Engine, prompt: str, settings: GenerationSettings, *, owner: str | None = None, slot: str | None = None, client: str | None = None
 ) -> Job:
     """Queue a generation on a server. All servers share one pool of `POOL_SIZE` workers (a queue
     per URL would let every typed URL leave a thread behind); the server batches, not us."""
     check_allowed(engine)
+    request = GenerationRequest.checked(prompt, settings)
     pool = [f"remote-engines/{i}" for i in range(POOL_SIZE)]
     queue_key = min(pool, key=lambda key: SCHEDULER.queue(key).length)
-    return submit_stream(queue_key, RemoteStream, prompt, settings, engine, owner=owner, slot=slot, client=client)
+    return submit_stream(queue_key, open_remote, request, engine, owner=owner, slot=slot, client=client)

@@ -139,8 +139,9 @@ class StepStream:
         """End the generation before its next token."""
         self._cancel.set()
 
-    def _should_end(self, deadline: float) -> bool:
-        """Checked before each token: Stop was asked for, or the wall-clock limit passed."""
+    def should_end(self, deadline: float) -> bool:
+        """Checked by the producer before each token: Stop was asked for, or the wall-clock
+        limit passed (and `stop_reason` says which)."""
         if self._cancel.is_set():
             self.stop_reason = "stopped"
         elif time.perf_counter() > deadline:
@@ -167,27 +168,42 @@ class StepStream:
             raise
 
     def _produce(self, started: float, deadline: float) -> Iterator[Step]:
-        """The steps, one at a time; check `_should_end(deadline)` before each token."""
+        """The steps, one at a time; check `should_end(deadline)` before each token."""
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A prompt and its settings, checked and cleaned: build it with `checked`, once per request.
+    Engines open their streams from it and do not check it again (what they still check needs
+    the model: the window, the token numbers)."""
+
+    prompt: str  # the user's text, cleaned (without the chat template)
+    settings: GenerationSettings
+
+    @classmethod
+    def checked(cls, prompt: str, settings: GenerationSettings) -> GenerationRequest:
+        """Raises `InputError` naming the fix when a setting is out of range or the prompt is not text."""
+        settings.validate()
+        return cls(clean_text(prompt, "prompt"), settings)
+
+
 def submit_stream(
-    queue_key: str, open_stream: Callable[..., StepStream], prompt: str, settings: GenerationSettings,
+    queue_key: str, open_stream: Callable[..., StepStream], request: GenerationRequest,
     *more: Hashable, owner: str | None = None, slot: str | None = None, client: str | None = None,
     joinable: bool = False,
 ) -> Job:
-    """Queue a generation on any engine. The prompt and settings are checked here, before
-    queueing; the queue's worker opens `open_stream(prompt, settings, *more)` and publishes each
-    step as it comes (`job.stream()`); the finished stream is `job.outcome()`. Generations on one
-    queue run one at a time, unless they are `joinable`: those decode together (scheduler.py). A
-    greedy or seeded generation is deterministic: visitors asking for the same one while it runs
-    (a room opening one link) follow that one run."""
-    settings.validate()
-    args = (clean_text(prompt, "prompt"), settings, *more)
-    key = (open_stream, *args)
+    """Queue a generation on any engine. The queue's worker opens `open_stream(request, *more)`
+    and publishes each step as it comes (`job.stream()`); the finished stream is `job.outcome()`.
+    Generations on one queue run one at a time, unless they are `joinable`: those decode together
+    (their stream provides the batch, scheduler.py). A greedy or seeded generation is
+    deterministic: visitors asking for the same one while it runs (a room opening one link)
+    follow that one run."""
+    key = (open_stream, request, *more)
+    settings = request.settings
     deterministic = settings.greedy or settings.seed is not None
     return SCHEDULER.submit(
-        queue_key, open_stream, *args, streaming=True, owner=owner, slot=slot, client=client, request_key=key,
+        queue_key, open_stream, request, *more, streaming=True, owner=owner, slot=slot, client=client, request_key=key,
         share_key=key if deterministic else None, joinable=joinable,
     )
 

@@ -12,10 +12,11 @@ served. Every task queues the same way, `SCHEDULER.submit(model_key, function, *
   comes (`job.stream()`), closes the iterable early when Stop is asked or the owner's tab is gone,
   and the iterable itself is the job's result;
 - `joinable=True` (a streaming job whose stream can decode with others: in-process generation):
-  the stream's `together()` gives a decoder, and every joinable job that waits on the same queue
-  joins it at its next step (at most `max_joined()` at once), so a room's generations share each
-  forward pass (`joined.run_joined`). A request of another kind on the same model (logit lens,
-  where it looked) runs between two steps instead of waiting for every generation to end.
+  `function(*args)` returns a `JoinableStream`, which hands the worker its `JoinedBatch`; the
+  batch seats every joinable job that waits on the same queue at its next step, so a room's
+  generations share each forward pass (the loop lives beside the decoder, in the stream's own
+  package). A request of another kind on the same model (logit lens, where it looked) runs
+  between two steps (`run_one_between_steps`) instead of waiting for every generation to end.
 A waiting job knows its place in line and an estimate of its wait, so a page can show it; a job
 can be cancelled while it waits (its owner left), and a streaming job (generation) can be asked
 to stop.
@@ -46,11 +47,10 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from backend.runtime.device import available_cores
 from backend.runtime.errors import BusyError, DashboardError, JobStopped
-from backend.runtime.joined import run_joined
 from backend.runtime.memory import release_free_memory
 from backend.runtime.public_mode import limits
 
@@ -96,6 +96,27 @@ def checkpoint() -> None:
             f"This request ran for more than {limits().job_seconds:.0f} s, the limit here, and was stopped. "
             "Ask for less: fewer steps, a shorter text, a smaller layer or a simpler method."
         )
+
+
+class JoinedBatch(Protocol):
+    """The joinable jobs of one queue running as one batch; the queue's worker runs it."""
+
+    def run(self) -> None:
+        """Until its last row ends: seat the joinable jobs that wait on the queue (`take`), let
+        one request of another kind run between two steps (`run_one_between_steps`), step, and
+        end each job (`finish`) with its stream or its error."""
+
+    def wait_seconds(self, ahead: int, seated: int) -> float:
+        """The wait for a seat of a queued joinable job with `ahead` joinable jobs before it,
+        while `seated` jobs are in the batch."""
+
+
+class JoinableStream(Protocol):
+    """What the task of a `joinable=True` job returns: a stream that can decode together with
+    the other joinable jobs of its queue."""
+
+    def joined_batch(self, queue: ModelQueue, job: Job) -> JoinedBatch:
+        """A batch on `queue` with this stream (the one `job` opened) seated first."""
 
 
 def batch_wait_seconds() -> float:
@@ -264,7 +285,7 @@ class ModelQueue:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self.heavy = not name.startswith(LIGHT_PREFIX)
-        self.joined: Any = None  # the running batch of joined streams (`joined.Joined`), if any
+        self.joined: JoinedBatch | None = None  # the running batch of joinable jobs, if any
 
     # --- called by pages (any thread) ---
     def enqueue(self, job: Job) -> None:
@@ -394,6 +415,17 @@ class ModelQueue:
                 job._changed.notify_all()
         return taken
 
+    def run_one_between_steps(self) -> None:
+        """While a joined batch runs: the first waiting request of another kind (with the
+        requests it batches with) runs now, between two of the batch's steps."""
+        head = self.take(lambda j: not j.joinable, 1)
+        if not head:
+            return
+        batch = head
+        if head[0].batch_key is not None:
+            batch += self.take(lambda j: j.batch_key == head[0].batch_key, self.max_batch - 1)
+        self.run_batch(batch)
+
     def finish(self, job: Job, outcome: Any) -> None:
         """End one running job with its result or error."""
         with self._cond:
@@ -445,6 +477,22 @@ class ModelQueue:
                 if job.stop_requested or not job.wanted(self.scheduler.owner_alive):
                     break
 
+    def _run_joined(self, first: Job) -> None:
+        """Run `first`'s batch until its last row ends; joinable jobs arriving meanwhile join it."""
+        try:
+            stream: JoinableStream = first.task(*first.args)  # its checks and tokens
+            batch = stream.joined_batch(self, first)
+        except Exception as exc:  # a bad request fails alone
+            if not isinstance(exc, DashboardError):
+                log.exception("A joinable job could not start on %s", self.name)
+            self.finish(first, exc)
+            return
+        self.joined = batch
+        try:
+            batch.run()
+        finally:
+            self.joined = None
+
     def _work(self) -> None:
         while self._wait_for_work():
             with self.scheduler.compute_slot(self.heavy):
@@ -452,7 +500,7 @@ class ModelQueue:
                 if not batch:
                     continue
                 if batch[0].joinable:
-                    run_joined(self, batch[0])
+                    self._run_joined(batch[0])
                 else:
                     self.run_batch(batch)
             del batch  # the finished jobs (and their inputs) are not held until the next batch

@@ -14,7 +14,7 @@ from backend.generation.logit_lens import submit_logit_lens
 from backend.generation.token_steps import GenerationSettings
 from backend.runtime import device as devices
 from backend.runtime.errors import InputError
-from backend.runtime.joined import UNKNOWN_ROW_SECONDS, Joined
+from backend.generation.joined import UNKNOWN_ROW_SECONDS, seat_wait_seconds
 from backend.runtime.registry import SMOLLM2
 from backend.runtime.scheduler import Scheduler, run_now
 
@@ -177,14 +177,13 @@ def test_a_room_is_seated_at_once_and_the_rest_wait_with_an_estimate(own, monkey
 
 
 def test_a_full_batch_gives_a_wait_even_while_its_rows_are_still_being_seated(monkeypatch):
-    # CI once saw 0.0 s here: three jobs were taken for the seats, but not yet in the decoder.
+    # jobs taken for the seats but not yet in the decoder (no row's time left is known) still fill them
     monkeypatch.setenv("DASHBOARD_GENERATION_BATCH", "3")
-    joined = Joined(queue=None)
-    assert joined.wait_seconds(ahead=0, seated=1) == 0.0  # two seats free
-    assert joined.wait_seconds(ahead=0, seated=2) == 0.0  # one free, and nobody ahead
-    assert joined.wait_seconds(ahead=1, seated=2) == UNKNOWN_ROW_SECONDS  # the one ahead takes it
-    assert joined.wait_seconds(ahead=0, seated=3) == UNKNOWN_ROW_SECONDS
-    assert joined.wait_seconds(ahead=4, seated=3) == UNKNOWN_ROW_SECONDS
+    assert seat_wait_seconds([], ahead=0, seated=1) == 0.0  # two seats free
+    assert seat_wait_seconds([], ahead=0, seated=2) == 0.0  # one free, and nobody ahead
+    assert seat_wait_seconds([], ahead=1, seated=2) == UNKNOWN_ROW_SECONDS  # the one ahead takes it
+    assert seat_wait_seconds([], ahead=0, seated=3) == UNKNOWN_ROW_SECONDS
+    assert seat_wait_seconds([], ahead=4, seated=3) == UNKNOWN_ROW_SECONDS
 
 
 def test_stop_and_a_left_tab_end_their_rows_within_a_step_and_other_requests_run_between_steps(own):
