@@ -573,61 +573,81 @@ class Scheduler:
         share_key: Hashable | None = None,
         joinable: bool = False,
     ) -> Job:
-        """Queue `task(*args)` on the model's queue (see the module's docstring for `batched` and
-        `streaming`); with an owner and slot, reuse or replace that owner's job there. With a
-        `share_key` (a deterministic request: greedy, or seeded), an unfinished job of any owner
-        with the same key is joined instead of computed again (a room opening one link). Raises
-        `BusyError` when the queue is full or `client` (an address) has too many unfinished jobs."""
+        """Queue `task(*args)` on the model's queue (see the module's docstring for `batched`,
+        `streaming` and `joinable`) and return its job, or a job that already answers it: with an
+        owner and slot, the same question there while it runs is that owner's running job, and
+        anything else replaces it; with a `share_key` (a deterministic request: greedy, or
+        seeded), an unfinished job of any owner with the same key is followed instead of computed
+        again (a room opening one link). Raises `BusyError` when the queue is full or `client`
+        (an address) has too many unfinished jobs."""
         if batched and streaming:
             raise ValueError("A job is either batched or streaming, not both.")
         if joinable and not streaming:
             raise ValueError("Only a streaming job can join others.")
-        caps = limits()
         with self._lock:
             queue = self._queue(model_key)
-            held = self._held.get((owner, slot)) if owner is not None and slot is not None else None
-            replaced = held if held is not None and held.active else None
-            if replaced is not None and request_key is not None and replaced.request_key == request_key and replaced.queue is queue:
-                return replaced  # the same question while it is being answered: one answer
-            shared = self._shared.get(share_key) if share_key is not None else None
-            if shared is not None and shared.active and not shared.stop_requested:
-                if owner is not None:
-                    shared.owners.add(owner)
-                    if slot is not None:
-                        self._held[(owner, slot)] = shared
-                join = shared
-            else:
-                join = None
-        if join is not None:
-            if replaced is not None and replaced is not join:
-                replaced.leave(owner)
-            return join
-        with self._lock:
-            queue = self._queue(model_key)  # again: an idle queue may have retired meanwhile
-            mine = {j for j in self._by_client.get(client, ()) if j.active and j is not replaced} if client else set()
-            if len(mine) >= caps.jobs_per_address:
-                raise BusyError(
-                    f"You have {len(mine)} requests running or waiting, the most one address may have here. "
-                    "Wait for one of them to finish, then ask again."
-                )
-            if queue.length >= caps.queue_length:
-                raise BusyError(
-                    f"The model is busy: {queue.length} requests are ahead. Try again in about "
-                    f"{max(5, round(queue.wait_guess_seconds()))} s."
-                )
-            job = Job(queue, task, args, batched, streaming, owner, slot, request_key, client, joinable, id=next(self._ids))
-            if owner is not None:
-                job.owners.add(owner)
-            if owner is not None and slot is not None:
-                self._held[(owner, slot)] = job
-            if share_key is not None:
-                self._shared[share_key] = job
-            if client:
-                self._by_client[client] = {*mine, job}
-            queue.enqueue(job)
-        if replaced is not None:
+            replaced = self._held_active(owner, slot)
+            job = self._already_answering(queue, replaced, request_key, share_key, owner, slot)
+            if job is None:
+                others = self._admit(queue, client, replaced)
+                job = Job(queue, task, args, batched, streaming, owner, slot, request_key, client, joinable, id=next(self._ids))
+                self._enqueue(job, share_key, others)
+        if replaced is not None and replaced is not job:
             replaced.leave(owner)
         return job
+
+    # --- submit's parts (called with the lock held) ---
+    def _held_active(self, owner: str | None, slot: str | None) -> Job | None:
+        """The owner's unfinished job in `slot`: what a new request there replaces."""
+        held = self._held.get((owner, slot)) if owner is not None and slot is not None else None
+        return held if held is not None and held.active else None
+
+    def _already_answering(
+        self, queue: ModelQueue, replaced: Job | None, request_key: Hashable | None,
+        share_key: Hashable | None, owner: str | None, slot: str | None,
+    ) -> Job | None:
+        """An unfinished job that answers this request already: the owner's own (a second click
+        on the same question), else anyone's with the same share key, which the owner now
+        follows (and holds in `slot`). None: it has to be computed."""
+        if replaced is not None and request_key is not None and replaced.request_key == request_key and replaced.queue is queue:
+            return replaced
+        shared = self._shared.get(share_key) if share_key is not None else None
+        if shared is None or not shared.active or shared.stop_requested:
+            return None
+        if owner is not None:
+            shared.owners.add(owner)
+            if slot is not None:
+                self._held[(owner, slot)] = shared
+        return shared
+
+    def _admit(self, queue: ModelQueue, client: str | None, replaced: Job | None) -> set[Job]:
+        """Raise `BusyError` when `client` has too many unfinished jobs (the one being replaced
+        not counted) or the queue is full; else the client's other unfinished jobs."""
+        caps = limits()
+        mine = {j for j in self._by_client.get(client, ()) if j.active and j is not replaced} if client else set()
+        if len(mine) >= caps.jobs_per_address:
+            raise BusyError(
+                f"You have {len(mine)} requests running or waiting, the most one address may have here. "
+                "Wait for one of them to finish, then ask again."
+            )
+        if queue.length >= caps.queue_length:
+            raise BusyError(
+                f"The model is busy: {queue.length} requests are ahead. Try again in about "
+                f"{max(5, round(queue.wait_guess_seconds()))} s."
+            )
+        return mine
+
+    def _enqueue(self, job: Job, share_key: Hashable | None, others: set[Job]) -> None:
+        """Record who holds and follows the new job, then put it in its queue's line."""
+        if job.owner is not None:
+            job.owners.add(job.owner)
+            if job.slot is not None:
+                self._held[(job.owner, job.slot)] = job
+        if share_key is not None:
+            self._shared[share_key] = job
+        if job.client:
+            self._by_client[job.client] = {*others, job}
+        job.queue.enqueue(job)
 
     def _leave(self, job: Job, owner: str | None) -> bool:
         with self._lock:
