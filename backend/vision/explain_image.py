@@ -7,7 +7,8 @@ optionally, how far to trust them.
 - ROAD (`road`): the class probability after each map's top pixels are removed.
 
 Every map has the network input's size (the crop the network saw) with values in [0, 1].
-The model is shared, so everything here runs under the model's lock (the scheduler's worker).
+The model is shared, so everything here runs under the model's lock, in the model's queue (the
+scheduler's worker); a page thread never takes the lock, not even to list the CAM layers.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from backend.runtime.loaded_model import LoadedModel, RunInfo
 from backend.runtime.model_cache import get_model
 from backend.runtime.public_mode import limits
 from backend.runtime.registry import EFFICIENTNET
-from backend.runtime.scheduler import SCHEDULER, Job
+from backend.runtime.scheduler import SCHEDULER, Job, current_job, run_now
 from backend.vision.cams import class_activation_map
 from backend.vision.image_decoding import to_rgb
 from backend.vision.introspection import (
@@ -76,11 +77,29 @@ def categories(model_key: str = EFFICIENTNET.key) -> list[str]:
     return get_model(model_key).extras["categories"]
 
 
+LAYER_CHOICES = "cam_layer_choices"  # where a loaded model keeps its CAM layers, once traced
+
+
 def layer_choices(model_key: str = EFFICIENTNET.key) -> tuple[list[Stage], Stage | None]:
-    """The layers a CAM can be taken from, and the default one (loads the model if needed)."""
+    """The layers a CAM can be taken from, and the default one (loads the model if needed).
+    Finding them runs the model once (its stages are traced with hooks), so that is a request
+    in the model's queue like any other, made once per loaded model and shared by everyone
+    asking meanwhile; later calls read what it found."""
+    found = get_model(model_key).extras.get(LAYER_CHOICES)
+    if found is None and current_job() is not None:  # a queue's worker: it may use a model itself
+        found = _trace_layer_choices(model_key)
+    elif found is None:
+        found = run_now(SCHEDULER.submit(model_key, _trace_layer_choices, model_key, share_key=(LAYER_CHOICES, model_key)))
+    layers, default = found
+    return list(layers), default  # the caller's own list
+
+
+def _trace_layer_choices(model_key: str) -> tuple[list[Stage], Stage | None]:
     handle = get_model(model_key)
     with handle.lock:
-        return cam_layers(handle), default_cam_layer(handle)
+        found = cam_layers(handle), default_cam_layer(handle)
+    handle.extras[LAYER_CHOICES] = found
+    return found
 
 
 def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
