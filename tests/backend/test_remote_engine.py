@@ -65,7 +65,7 @@ def test_a_refusing_port_is_a_clear_message():
 
 
 def test_a_server_that_hangs_is_a_clear_message(monkeypatch):
-    monkeypatch.setattr(remote_http, "READ_SECONDS", 1.0)
+    monkeypatch.setattr(remote_http, "READ_SECONDS", 0.2)
     with socket.socket() as listener:  # accepts connections, never answers
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -152,8 +152,8 @@ def test_a_configured_servers_key_goes_to_its_own_url_by_name_or_by_that_exact_u
 
 
 def test_the_key_never_goes_to_a_url_a_visitor_typed(recording_server, monkeypatch):
-    """The attack: a link with engine=server&server=<their host> used to receive the operator's
-    key. A loopback server recording headers now sees none."""
+    """A link with engine=server&server=<someone's host> gets no configured key: a loopback
+    server recording headers, typed as a URL three ways, sees no Authorization header."""
     monkeypatch.setenv("DASHBOARD_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # the operator's real server
     monkeypatch.setenv("DASHBOARD_OPENAI_API_KEY", "sk-secret")
     monkeypatch.setenv("DASHBOARD_ENGINE_1_URL", "http://127.0.0.1:10/v1")
@@ -226,33 +226,39 @@ def test_redirects_are_not_followed(recording_server, monkeypatch):
 
 
 class _Hostile(http.server.BaseHTTPRequestHandler):
-    """mode 'endless': one line that never ends; 'trickle': a byte every second, forever;
-    'slow-headers': the status line, then header bytes one per second."""
+    """mode 'endless': one line that never ends; 'trickle': one token, then a byte every `every`
+    seconds; 'slow-headers': the status line, then header bytes one every `every` seconds. The
+    trickle goes on until the client hangs up or the test ends (`ended`). `begun` is set once the
+    server trickles."""
 
     mode = "endless"
+    every = 1.0
     protocol_version = "HTTP/1.0"
+    begun = threading.Event()
+    ended = threading.Event()
 
     def do_POST(self):  # noqa: N802
-        mode = type(self).mode
+        cls = type(self)
         try:
-            if mode == "slow-headers":
+            if cls.mode == "slow-headers":
                 self.wfile.write(b"HTTP/1.0 200 OK\r\n")
-                while True:
+                cls.begun.set()
+                while not cls.ended.wait(cls.every):
                     self.wfile.write(b"X")
                     self.wfile.flush()
-                    time.sleep(1.0)
+                return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            if mode == "endless":
+            if cls.mode == "endless":
                 while True:
                     self.wfile.write(b"data: " + b"a" * 65536)
             item = {"token": "x", "logprob": -0.1, "top_logprobs": []}
             chunk = b"data: " + json.dumps({"choices": [{"logprobs": {"content": [item]}}]}).encode() + b"\n\n"
-            self.wfile.write(chunk)  # one token, then a byte a second
+            self.wfile.write(chunk)  # one token, then a byte now and then
             self.wfile.flush()
-            while True:
-                time.sleep(1.0)
+            cls.begun.set()
+            while not cls.ended.wait(cls.every):
                 self.wfile.write(b":")
                 self.wfile.flush()
         except OSError:
@@ -262,70 +268,90 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _hostile(mode: str, monkeypatch) -> str:
-    monkeypatch.setattr(_Hostile, "mode", mode)
-    server, url = serve(_Hostile)
-    return server, url
+@pytest.fixture
+def hostile(monkeypatch):
+    """Start a `_Hostile` server in a mode (and trickle period). A read timeout ends nothing the
+    tests below wait for (it is a minute): what ends their exchanges is the deadline or a stop."""
+    monkeypatch.setattr(remote_http, "READ_SECONDS", 60.0)
+    monkeypatch.setattr(_Hostile, "begun", threading.Event())
+    monkeypatch.setattr(_Hostile, "ended", threading.Event())
+    servers = []
 
+    def start(mode: str, every: float = 1.0) -> str:
+        monkeypatch.setattr(_Hostile, "mode", mode)
+        monkeypatch.setattr(_Hostile, "every", every)
+        server, url = serve(_Hostile)
+        servers.append(server)
+        return url
 
-def test_a_line_without_an_end_is_cut_off_at_the_cap(monkeypatch):
-    server, url = _hostile("endless", monkeypatch)
-    try:
-        started = time.perf_counter()
-        with pytest.raises(EngineError, match="longer than 256 KB"):
-            list(RemoteStream("Hi", GenerationSettings(max_new_tokens=4), Engine.at(url, model="m")))
-        assert time.perf_counter() - started < 10
-    finally:
+    yield start
+    _Hostile.ended.set()
+    for server in servers:
         server.shutdown()
+
+
+class _AheadClock:
+    """The exchanges' clock: the real one, moved ahead by hand (their watchdog still sleeps in real time)."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def perf_counter(self) -> float:
+        return time.perf_counter() + self.ahead
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def test_a_line_without_an_end_is_cut_off_at_the_cap(hostile):
+    url = hostile("endless")
+    with pytest.raises(EngineError, match="longer than 256 KB"):
+        list(RemoteStream("Hi", GenerationSettings(max_new_tokens=4), Engine.at(url, model="m")))
 
 
 @pytest.mark.parametrize("mode", ["trickle", "slow-headers"])
-def test_a_trickling_server_ends_at_the_generation_deadline(mode, monkeypatch):
+def test_a_trickling_server_ends_at_the_generation_deadline(mode, hostile, monkeypatch):
+    """The server never pauses long enough for a read timeout; once the generation's time limit
+    has passed while it trickles, the exchange ends, with the limit as the reason."""
     monkeypatch.setenv("DASHBOARD_GENERATION_SECONDS", "3")
-    server, url = _hostile(mode, monkeypatch)
-    try:
-        started = time.perf_counter()
-        stream = RemoteStream("Hi", GenerationSettings(max_new_tokens=4), Engine.at(url, model="m"))
-        if mode == "trickle":
-            assert [step.text for step in stream] == ["x"]
-            assert stream.stop_reason == "time limit (3 s)"
-        else:
-            with pytest.raises(EngineError, match="before the time limit"):
-                list(stream)
-        assert 2.9 < time.perf_counter() - started < 4.5, "ended at the deadline, not at a read timeout"
-    finally:
-        server.shutdown()
-
-
-def test_stop_ends_a_pending_read_at_once(monkeypatch):
-    server, url = _hostile("trickle", monkeypatch)
-    try:
-        stream = RemoteStream("Hi", GenerationSettings(max_new_tokens=4), Engine.at(url, model="m"))
+    clock = _AheadClock()
+    monkeypatch.setattr(remote_http, "time", clock)
+    url = hostile(mode, every=0.2)
+    stream = RemoteStream("Hi", GenerationSettings(max_new_tokens=4), Engine.at(url, model="m"))
+    if mode == "trickle":
         steps = iter(stream)
         assert next(steps).text == "x"
-        threading.Timer(0.5, stream.stop).start()
-        started = time.perf_counter()
-        assert list(steps) == []
-        assert time.perf_counter() - started < 1.0 and stream.stop_reason == "stopped"
-    finally:
-        server.shutdown()
+        clock.ahead = 4.0  # while the server trickles
+        assert list(steps) == [] and stream.stop_reason == "time limit (3 s)"
+        return
+    # the headers trickle: the limit passes once the server has begun them
+    pass_the_limit = threading.Thread(target=lambda: _Hostile.begun.wait(30) and setattr(clock, "ahead", 4.0))
+    pass_the_limit.start()
+    with pytest.raises(EngineError, match="did not answer before the time limit"):
+        list(stream)
+    pass_the_limit.join()
 
 
-def test_stop_pressed_on_the_page_ends_a_pending_read_through_the_queue(monkeypatch):
-    server, url = _hostile("trickle", monkeypatch)
-    try:
-        job = submit_remote(Engine.at(url, model="m"), "Hi", GenerationSettings(max_new_tokens=4), owner="visitor", slot="generate")
-        deadline = time.monotonic() + 10
-        while not job.pieces and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert [step.text for step in job.pieces] == ["x"]
-        time.sleep(0.3)  # the worker now waits inside a read
-        pressed = time.monotonic()
-        job.cancel()
-        assert job.wait(5) and time.monotonic() - pressed < 1.0
-        assert job.outcome().stop_reason == "stopped"
-    finally:
-        server.shutdown()
+def test_stop_ends_a_pending_read(hostile):
+    """The server sends one token and then nothing: only the watchdog, cutting the socket when
+    Stop is pressed, can end the read that waits for more."""
+    url = hostile("trickle", every=3600)
+    stream = RemoteStream("Hi", GenerationSettings(max_new_tokens=4), Engine.at(url, model="m"))
+    steps = iter(stream)
+    assert next(steps).text == "x"
+    stream.stop()
+    assert list(steps) == [] and stream.stop_reason == "stopped"
+
+
+def test_stop_pressed_on_the_page_ends_a_pending_read_through_the_queue(hostile):
+    """As above, through the queue: Stop on the job (not on the stream) cuts the pending read."""
+    url = hostile("trickle", every=3600)
+    job = submit_remote(Engine.at(url, model="m"), "Hi", GenerationSettings(max_new_tokens=4), owner="visitor", slot="generate")
+    first = next(piece for piece in job.stream(poll=0.1) if piece is not None)
+    assert first.text == "x"
+    job.cancel()
+    assert job.wait(60)
+    assert job.outcome().stop_reason == "stopped" and [step.text for step in job.pieces] == ["x"]
 
 
 def test_every_url_shares_one_bounded_pool(recording_server):

@@ -1,5 +1,6 @@
-"""The fair queue: order, batching, positions, cancelling, one job per owner and page; and that a
-batched run on the real models gives each request exactly what an unbatched call gives."""
+"""The fair queue: order, batching, positions and wait estimates, cancelling, one job per owner
+and page, joined batches; that a batched run on the real models gives each request exactly what an
+unbatched call gives; and that the CAM layers are found in the model's queue."""
 
 import threading
 import time
@@ -8,15 +9,19 @@ import numpy as np
 import pytest
 
 from backend.attention import weights as attention
+from backend.runtime import memory, scheduler as scheduler_module
+from backend.runtime.model_cache import get_model
 from backend.runtime.registry import EFFICIENTNET, MINILM
 from backend.runtime.scheduler import (
     SCHEDULER,
     JobCancelled,
     Scheduler,
     batch_wait_seconds,
+    current_job,
     run_now,
 )
 from backend.text import classify
+from backend.vision import explain_image
 from backend.vision import recognition as recognise
 from backend.vision.image_decoding import EXAMPLES, example_image
 
@@ -71,27 +76,46 @@ def test_batches_are_bounded():
     assert [len(b) for b in gate.batches] == [4, 4, 2]
 
 
-def test_waiting_jobs_know_their_place_and_are_served_in_order():
+class Clock:
+    """The scheduler's clock, stopped: it moves only when a test's task moves it."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_waiting_jobs_know_their_place_and_are_served_in_order(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(scheduler_module, "time", clock)
     scheduler = Scheduler(batch_wait=0)
     gate = Gate()
-    first = scheduler.submit("m", gate, "first")
+
+    def two_seconds(item):  # each run takes exactly 2 s on the scheduler's clock
+        clock.now += 2.0
+        return gate(item)
+
+    first = scheduler.submit("m", two_seconds, "first")
     assert gate.entered.wait(5)
-    later = [scheduler.submit("m", gate, f"later{i}") for i in range(3)]
+    later = [scheduler.submit("m", two_seconds, f"later{i}") for i in range(3)]
     assert first.position is None and first.state == "running"
     assert [j.position for j in later] == [1, 2, 3]
+    assert [j.eta_seconds for j in later] == [None, None, None]  # no run has been timed yet
     gate.release.set()
     for job in later:
         run_now(job)
     assert gate.batches == [["first"], ["later0"], ["later1"], ["later2"]]
-    # with a duration measured, later arrivals get an estimate of their wait
+    # every run took 2 s: a waiting job's estimate is the running one, those ahead, and its own
     gate.release.clear()
     gate.entered.clear()
-    running = scheduler.submit("m", gate, "again")
+    running = scheduler.submit("m", two_seconds, "again")
     assert gate.entered.wait(5)
-    waiting = scheduler.submit("m", gate, "waiting")
-    assert waiting.eta_seconds is not None and waiting.eta_seconds >= 0
+    waiting = [scheduler.submit("m", two_seconds, f"waiting{i}") for i in range(2)]
+    assert [j.eta_seconds for j in waiting] == [4.0, 6.0]
+    assert running.eta_seconds is None  # running: no wait
     gate.release.set()
-    run_now(running), run_now(waiting)
+    run_now(running), [run_now(j) for j in waiting]
 
 
 def test_a_second_click_returns_the_running_job_and_a_new_question_replaces_it():
@@ -200,6 +224,128 @@ def test_each_function_has_its_own_wait_estimate_and_batches_only_with_itself():
     assert set(queue._seconds) == {gate, other}
 
 
+class Rows:
+    """A joinable stream's batch without a model: each seated job gets one piece per step, and
+    ends after `steps` of them; a request of another kind may run between two steps."""
+
+    def __init__(self, queue, steps: int) -> None:
+        self.queue, self.steps = queue, steps
+        self.made: dict = {}  # job -> pieces so far
+        self.log: list[str] = []
+
+    def run(self) -> None:
+        while self.made:
+            for job in self.queue.take(lambda j: j.joinable, 8 - len(self.made)):
+                self.made[job] = 0
+            self.queue.run_one_between_steps()
+            self.log.append(f"step of {len(self.made)}")
+            for job in list(self.made):
+                self.made[job] += 1
+                job.publish(f"{job.args[0]}{self.made[job]}")
+                if self.made[job] == self.steps:
+                    self.queue.finish(job, job.args[0])
+                    del self.made[job]
+
+    def wait_seconds(self, ahead: int, seated: int) -> float:
+        return 7.0
+
+
+class Opened:
+    """What a joinable task returns: it hands the queue's worker a `Rows` batch, seated first."""
+
+    batches: list[Rows] = []
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def joined_batch(self, queue, job) -> Rows:
+        batch = Rows(queue, steps=3)
+        batch.made[job] = 0
+        Opened.batches.append(batch)
+        return batch
+
+
+def test_joinable_jobs_run_in_the_batch_their_stream_hands_over_and_others_run_between_steps():
+    scheduler = Scheduler(batch_wait=0)
+    gate = Gate()
+    blocker = scheduler.submit("m", gate, "first in line")
+    assert gate.entered.wait(5)
+    Opened.batches = []
+    rows = [scheduler.submit("m", Opened, name, streaming=True, joinable=True) for name in "ab"]
+    between = scheduler.submit("m", lambda: "ran between two steps")
+    late = scheduler.submit("m", Opened, "c", streaming=True, joinable=True)
+    gate.release.set()
+    run_now(blocker)
+    assert [run_now(job) for job in [*rows, late]] == ["a", "b", "c"]
+    assert run_now(between) == "ran between two steps"
+    (batch,) = Opened.batches  # one batch: the later joinable jobs joined the first one's
+    assert batch.log == ["step of 3", "step of 3", "step of 3"]
+    assert rows[0].pieces == ["a1", "a2", "a3"] and late.pieces == ["c1", "c2", "c3"]
+
+
+def test_a_joinable_job_whose_stream_cannot_open_fails_alone():
+    scheduler = Scheduler(batch_wait=0)
+
+    def refused(name):
+        raise ValueError(f"{name} is not a prompt")
+
+    bad = scheduler.submit("m", refused, "x", streaming=True, joinable=True)
+    bad.wait(5)
+    with pytest.raises(ValueError, match="x is not a prompt"):
+        bad.outcome()
+    assert run_now(scheduler.submit("m", Opened, "d", streaming=True, joinable=True)) == "d"
+
+
+def test_a_seat_wait_comes_from_the_running_batch():
+    scheduler = Scheduler(batch_wait=0)
+    running, hold = threading.Event(), threading.Event()
+
+    class Held(Rows):
+        def run(self) -> None:
+            running.set()
+            assert hold.wait(10)
+            super().run()
+
+    class OpensHeld(Opened):
+        def joined_batch(self, queue, job):
+            batch = Held(queue, steps=1)
+            batch.made[job] = 0
+            return batch
+
+    first = scheduler.submit("m", OpensHeld, "a", streaming=True, joinable=True)
+    assert running.wait(5)
+    waiting = scheduler.submit("m", OpensHeld, "b", streaming=True, joinable=True)
+    other = scheduler.submit("m", lambda: 1)
+    assert waiting.eta_seconds == 7.0  # the batch's own estimate
+    assert other.eta_seconds is None  # no run of its kind timed yet
+    hold.set()
+    assert run_now(first) == "a" and run_now(waiting) == "b" and run_now(other) == 1
+
+
+def test_the_cam_layers_are_found_once_in_the_models_queue_then_read_without_it(monkeypatch):
+    handle = get_model(EFFICIENTNET.key)
+    monkeypatch.delitem(handle.extras, explain_image.LAYER_CHOICES, raising=False)
+    traced = []
+    real = explain_image.cam_layers
+
+    def watched(found_on):
+        traced.append((threading.current_thread().name, current_job() is not None))
+        return real(found_on)
+
+    monkeypatch.setattr(explain_image, "cam_layers", watched)
+    layers, default = explain_image.layer_choices(EFFICIENTNET.key)
+    assert traced == [(f"queue-{EFFICIENTNET.key}", True)]  # run by the model's worker, as a job
+    with handle.lock:
+        assert layers == real(handle)
+    assert default.name == "blocks.6" and default.channels == 320
+    again = []
+    with handle.lock:  # while a request holds the model, a page still gets them (a page thread)
+        page = threading.Thread(target=lambda: again.append(explain_image.layer_choices(EFFICIENTNET.key)))
+        page.start()
+        page.join(10)
+    assert again == [(layers, default)] and len(traced) == 1
+
+
 # --- the real models: a batch gives each request what an unbatched call gives ---
 
 SENTENCES = ["The movie was great", "I hated every minute of it.", "Tea, please.", "ok"]
@@ -276,13 +422,40 @@ def test_batched_attention_equals_one_at_a_time(patient_queues):
         assert np.abs(np.asarray(a.weights) - np.asarray(b.weights)).max() < TOLERANCE
 
 
-def test_the_warm_up_and_the_memory_trimmer_give_way_while_a_model_computes(monkeypatch):
-    from backend.runtime import memory, warmup
+class WatchedScheduler(Scheduler):
+    """A scheduler that records each `busy()` answer, by the thread that asked."""
 
-    scheduler = Scheduler(batch_wait=0)
-    monkeypatch.setattr("backend.runtime.scheduler.SCHEDULER", scheduler)
+    def __init__(self) -> None:
+        super().__init__(batch_wait=0)
+        self.answers: list[tuple[str, bool]] = []
+        self.asked = threading.Condition()
+
+    def busy(self) -> bool:
+        answer = super().busy()
+        with self.asked:
+            self.answers.append((threading.current_thread().name, answer))
+            self.asked.notify_all()
+        return answer
+
+    def wait_for_answers(self, thread: str, answer: bool, count: int) -> bool:
+        with self.asked:
+            return self.asked.wait_for(lambda: self.answers.count((thread, answer)) >= count, 10)
+
+
+def test_the_warm_up_and_the_memory_trimmer_give_way_while_a_model_computes(monkeypatch):
+    from ui.startup import model_loading  # the warm-up, which waits for every queue to be idle
+
+    scheduler = WatchedScheduler()
+    monkeypatch.setattr(model_loading, "SCHEDULER", scheduler)
     trims = []
-    monkeypatch.setattr(memory, "release_free_memory", lambda: trims.append(scheduler.busy()) or True)
+    trimmed = threading.Semaphore(0)
+
+    def trim() -> bool:
+        trims.append(scheduler.busy())
+        trimmed.release()
+        return True
+
+    monkeypatch.setattr(memory, "release_free_memory", trim)
     gate = Gate()
     assert not scheduler.busy()
     job = scheduler.submit("gate-model", gate, "a question")
@@ -290,14 +463,15 @@ def test_the_warm_up_and_the_memory_trimmer_give_way_while_a_model_computes(monk
 
     trimmer = memory.trim_while_idle(scheduler.busy, every=0.05)
     waited = threading.Event()
-    waiter = threading.Thread(target=lambda: (warmup.wait_until_idle(quiet=0.3, limit=30), waited.set()))
+    waiter = threading.Thread(target=lambda: (model_loading.wait_until_idle(quiet=0.3, limit=30), waited.set()), name="warm-up")
     waiter.start()
-    assert not waited.wait(0.5)  # the warm-up's next step waits while the model computes...
-    assert trims == []  # ...and nothing is trimmed under it
+    # each has found the model busy three times: the warm-up waits, and nothing was trimmed
+    assert scheduler.wait_for_answers("warm-up", True, 3) and scheduler.wait_for_answers("memory-trim", True, 3)
+    assert not waited.is_set() and trims == []
     gate.release.set()
     assert job.wait(5)
-    assert waited.wait(5)  # then it goes on, once the model has been quiet for 0.3 s
+    assert waited.wait(5)  # then the warm-up goes on, once the model has been quiet for 0.3 s
     waiter.join()
-    time.sleep(0.3)  # a few of the trimmer's 0.05 s turns, all idle
+    assert all(trimmed.acquire(timeout=5) for _ in range(3))  # three trims, all of them idle
     trimmer.stop()
-    assert trims and not any(trims), trims  # trimmed only while idle
+    assert trims and not any(trims), trims
