@@ -36,11 +36,9 @@ with shown_errors():
     image, image_id = chosen_image(source)
 state.publish()
 
-if spec is None:
-    pass  # the typed model id's message is shown above
-elif image is None:
+if image is None:
     st.info("Upload an image, take a photo, or choose an example photo.", icon=":material/upload:")
-else:
+elif spec is not None:  # else the typed model id's message is shown above
     with shown_errors():
         result = remembered(request.recognition(state.values(), image, image_id), **mine("recognise"))
         predictions(image, result)
