@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Collection
+from functools import lru_cache
 
 import torch
 
@@ -75,6 +77,60 @@ def select_device() -> torch.device:
     if _mps_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's instruction-set features, named as Linux names them ("avx2", "avx512_bf16",
+    "amx_bf16"...).
+
+    Read from `torch.cpu.get_capabilities()`: the cpuinfo library PyTorch itself consults, on every
+    operating system, and it counts a feature only where the operating system has enabled it (AMX's
+    tile state included). Neither of PyTorch's other answers can tell native bf16 apart:
+    `torch.backends.cpu.get_cpu_capability()` names the vector width its own kernels were built
+    for ("AVX512" for an AVX-512 CPU with or without bf16 instructions, never "AMX"), and
+    `torch.ops.mkldnn._is_mkldnn_bf16_supported()` is true on any AVX-512 CPU, where oneDNN emulates
+    bf16. Without `get_capabilities` (an older torch), Linux's /proc/cpuinfo gives the same names."""
+    capabilities = getattr(torch.cpu, "get_capabilities", None)
+    if capabilities is not None:
+        try:
+            return frozenset(name for name, value in capabilities().items() if value is True)
+        except RuntimeError:
+            pass
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def native_bf16(device_type: str, flags: Collection[str] = (), gpu_major: int = 0) -> str | None:
+    """What computes bf16 natively on this device ("CPU has AMX"), or None where nothing does.
+
+    On an x86 CPU that is AMX (`amx_bf16`) or AVX-512 BF16 (`avx512_bf16`): there PyTorch's bf16
+    matrix products run on bf16 instructions. Without them (AVX2, AVX-512 without BF16) PyTorch
+    converts through another path, which rounds differently and is slower than fp32 for a batch of
+    rows (bench/RESULTS.md, "SmolLM2's MLP dtype"). ARM CPUs and Apple's GPU are not counted:
+    nothing here checks how PyTorch computes bf16 on them, and fp32 is right everywhere. On CUDA
+    bf16 is native from compute capability 8 (Ampere) on."""
+    if device_type == "cpu":
+        if "amx_bf16" in flags:
+            return "CPU has AMX"
+        if "avx512_bf16" in flags:
+            return "CPU has AVX-512 BF16"
+    elif device_type == "cuda" and gpu_major >= 8:
+        return "GPU has bf16"
+    return None
+
+
+def native_bf16_on(device: torch.device) -> str | None:
+    """`native_bf16` for this machine's `device`."""
+    if device.type == "cuda":
+        return native_bf16("cuda", gpu_major=torch.cuda.get_device_capability(device)[0])
+    return native_bf16(device.type, cpu_flags() if device.type == "cpu" else ())
 
 
 def describe(device: torch.device) -> str:

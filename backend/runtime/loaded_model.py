@@ -32,11 +32,13 @@ class LoadedModel:
     load_seconds: float
     extras: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    precision: str = ""  # chosen for this machine, said in every run info: "MLPs in bf16 (CPU has AMX)"
 
     def run_info(self, started: float) -> RunInfo:
+        where = devices.describe(self.device)
         return RunInfo(
             model=self.spec.name,
-            device=devices.describe(self.device),
+            device=f"{where}, {self.precision}" if self.precision else where,
             seconds=time.perf_counter() - started,
         )
 

