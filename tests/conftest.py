@@ -1,4 +1,34 @@
+import logging
 import os
+from collections import Counter
 
 # Tests load models when they need them; the app's background warm-up would only compete.
 os.environ.setdefault("DASHBOARD_WARMUP", "0")
+
+
+class _ModelLoads(logging.Handler):
+    """Counts the models this test process loads (model_cache logs one line per load)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.loads: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if isinstance(record.msg, str) and record.msg.startswith("Loaded ") and record.args:
+            name, *_rest, seconds = record.args
+            self.loads[name] += 1
+            self.seconds[name] += float(seconds)
+
+
+MODEL_LOADS = _ModelLoads()
+logging.getLogger("backend.runtime.model_cache").addHandler(MODEL_LOADS)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Each model loaded in this process, how often and for how long: a model loaded more than
+    once is a test that threw the shared copy away."""
+    if MODEL_LOADS.loads:
+        terminalreporter.section("model loads in the test process")
+        for name, count in MODEL_LOADS.loads.most_common():
+            terminalreporter.write_line(f"{count} x {name}: {MODEL_LOADS.seconds[name]:.1f} s")

@@ -39,6 +39,19 @@ CSVS: dict[str, bytes] = {
 }
 
 
+# What reading each CSV gives: None when its rows are read, else a part of the refusal's message.
+CSV_REFUSALS: dict[str, str | None] = {
+    "empty": "The file is empty",
+    "header only": "a header but no rows",
+    "binary": "not a text CSV file",
+    "one huge cell": "field larger than field limit",
+    "wrong encoding (UTF-16)": "not a text CSV file",
+    "latin-1": None,
+    "ragged rows": "unexpected end of data",
+    "formula cells": None,
+}
+
+
 def _patched(data: bytes, marker: bytes, offset: int, value: bytes) -> bytes:
     at = data.index(marker) + offset
     return data[:at] + value + data[at + len(value):]
@@ -66,8 +79,21 @@ def _bombs() -> dict[str, bytes]:
     return {"bomb.jpg": jpeg, "bomb.gif": gif, "bomb.bmp": bmp, "bomb.webp": webp, "bomb.tif": tiff.getvalue(), "bomb.avif": avif}
 
 
+# The message part each bomb's refusal carries (the bad uploads carry theirs in `bad_uploads()`).
+BOMB_REFUSALS = {
+    "bomb.jpg": "more pixels than Pillow", "bomb.gif": "more pixels than Pillow", "bomb.bmp": "more pixels than Pillow",
+    "bomb.webp": "more pixels than Pillow", "bomb.tif": "more pixels than Pillow",
+    "bomb.avif": "is not an image this app can read",
+}
+
+
 def bad_images() -> dict[str, bytes]:
     return {**{name: data for name, (data, _) in bad_uploads().items()}, **bombs()}
+
+
+def bad_image_refusals() -> dict[str, str]:
+    """Each bad image's name and a part of the message that refuses it."""
+    return {**{name: word for name, (_, word) in bad_uploads().items()}, **BOMB_REFUSALS}
 
 
 # Link values at and past each page's bounds (a few per parameter kind).

@@ -12,7 +12,7 @@ from backend.text.classify import classify
 from backend.text.evaluation import read_table
 from backend.text.explain_text import explain_text
 from backend.vision.image_decoding import load_image
-from tests.hostile_inputs import CSVS, TEXTS, bad_images, bad_uploads
+from tests.hostile_inputs import CSV_REFUSALS, CSVS, TEXTS, bad_image_refusals, bad_images
 
 TEXT_TASKS = {
     "classify": lambda text: classify(text)[0].label,
@@ -54,23 +54,7 @@ def _expected_texts(public: bool) -> dict[tuple[str, str], str]:
     return {(name, task): outcome for name, by_task in table.items() for task, outcome in by_task.items()}
 
 
-# The bombs in hostile_inputs.bombs(), by the message each gets (uploads carry their own word).
-BOMBS = {
-    "bomb.jpg": "more pixels than Pillow", "bomb.gif": "more pixels than Pillow", "bomb.bmp": "more pixels than Pillow",
-    "bomb.webp": "more pixels than Pillow", "bomb.tif": "more pixels than Pillow",
-    "bomb.avif": "is not an image this app can read",
-}
-
-CSV_OUTCOMES = {
-    "empty": _refused("The file is empty"),
-    "header only": _refused("a header but no rows"),
-    "binary": _refused("not a text CSV file"),
-    "one huge cell": _refused("field larger than field limit"),
-    "wrong encoding (UTF-16)": _refused("not a text CSV file"),
-    "latin-1": ANSWERED,
-    "ragged rows": _refused("unexpected end of data"),
-    "formula cells": ANSWERED,
-}
+CSV_OUTCOMES = {name: ANSWERED if reason is None else _refused(reason) for name, reason in CSV_REFUSALS.items()}
 
 
 def _outcome(call) -> str:
@@ -119,8 +103,7 @@ def test_every_bad_image_and_bomb_is_refused_with_its_own_reason(public, monkeyp
         monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
     else:
         monkeypatch.delenv("DASHBOARD_PUBLIC", raising=False)
-    expected = {name: _refused(word) for name, (_data, word) in bad_uploads().items()}
-    expected.update({name: _refused(reason) for name, reason in BOMBS.items()})
+    expected = {name: _refused(reason) for name, reason in bad_image_refusals().items()}
     outcomes = {name: _outcome(lambda data=data, name=name: load_image(data, name)) for name, data in bad_images().items()}
     _check(outcomes, expected)
     assert len(outcomes) == 15 + 6

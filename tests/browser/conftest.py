@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -37,15 +38,20 @@ def _chromium() -> str:
 
 
 @contextmanager
-def running_app(log_name: str = "streamlit-server.log", env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A fresh `streamlit run app.py` on a free port, as people run it: (its URL, the process)."""
+def running_app(
+    log_name: str = "streamlit-server.log", env: dict[str, str] | None = None, warm_up: bool = False
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A fresh `streamlit run app.py` on a free port, as people run it: (its URL, the process).
+    The start-up warm-up (models loaded in the background, every page's examples answered once)
+    runs only with `warm_up`, for the tests of a server's start-up; elsewhere models load when a
+    page first asks for them."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / log_name, "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env={**os.environ, "DASHBOARD_WARMUP": "1", **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env={**os.environ, "DASHBOARD_WARMUP": "1" if warm_up else "0", **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -55,7 +61,7 @@ def running_app(log_name: str = "streamlit-server.log", env: dict[str, str] | No
                 if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
                     break
             except OSError:
-                time.sleep(0.5)
+                time.sleep(0.2)
             if server.poll() is not None:
                 raise RuntimeError(f"streamlit exited early; see {log.name}")
         else:
@@ -72,8 +78,55 @@ def running_app(log_name: str = "streamlit-server.log", env: dict[str, str] | No
 
 @pytest.fixture(scope="session")
 def app_url():
+    """One server for every test that needs no fresh one (no warm-up: models load on first use)."""
     with running_app() as (url, _server):
         yield url
+
+
+def _run_finished(payload: bytes | str) -> bool:
+    """A message from the server that says a script run (or a fragment's) has finished, not one
+    cut short by the rerun that follows it."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    if not isinstance(payload, bytes):
+        return False
+    message = ForwardMsg()
+    try:
+        message.ParseFromString(payload)
+    except Exception:  # not a message of this protocol
+        return False
+    return message.WhichOneof("type") == "script_finished" and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN
+
+
+def new_tab(browser, **context_options) -> Page:
+    """A page in a browser context of its own (close it with `page.context.close()`) whose
+    connection to the app is kept, so that `run_after` can wait on its messages."""
+    page = browser.new_context(**context_options).new_page()
+    page.on("websocket", lambda socket: setattr(page, "_app_socket", socket) if "/_stcore/stream" in socket.url else None)
+    return page
+
+
+def idle(page: Page, timeout: float = 180_000) -> None:
+    """The app's own idle state: a script run has finished and none is running."""
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_have_count(1, timeout=timeout)
+
+
+def painted(page: Page) -> None:
+    """Return once the browser has laid out and drawn two frames since the call (after a viewport
+    change, before a screenshot)."""
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+@contextmanager
+def run_after(page: Page, timeout: float = 180_000) -> Iterator[None]:
+    """Around an action that reruns the script (a click, an upload, Enter in a text box): wait for
+    the server's message that this run has finished. Right after the action the page still reads
+    idle from before, so the app's idle state cannot tell that the run is over. The page must come
+    from `new_tab` and have opened the app."""
+    with page._app_socket.expect_event("framereceived", predicate=_run_finished, timeout=timeout):
+        yield
+    idle(page, timeout)
+    painted(page)  # the page has handled the message and drawn what the run sent
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +141,6 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    tab = context.new_page()
+    tab = new_tab(browser, viewport={"width": 1600, "height": 1000})
     yield tab
-    context.close()
+    tab.context.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, painted
 
 pytestmark = pytest.mark.browser
 ANSWER_TIMEOUT = 180_000  # ms; the first answer may wait for a model load on a cold machine
@@ -34,7 +34,7 @@ def _shot(page: Page, name: str) -> None:
     # is as tall as the content.
     height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     page.set_viewport_size({"width": 1600, "height": max(1000, min(int(height) + 40, 4000))})
-    page.wait_for_timeout(500)
+    painted(page)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
@@ -244,7 +244,7 @@ def test_attention_visualizer(page, app_url):
     grid = page.get_by_test_id("stDataFrame").first
     box = grid.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5)  # select a number cell
-    page.wait_for_timeout(300)
+    expect(grid.locator('td[aria-selected="true"]')).to_have_count(1, timeout=10_000)  # the grid's own selection
     page.keyboard.press("Enter")  # open its editor
     editor = page.locator("#portal textarea, #portal input").first
     expect(editor).to_be_visible(timeout=10_000)

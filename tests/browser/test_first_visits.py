@@ -1,6 +1,8 @@
-"""A fresh server whose first visitors open page links (a presenter's shared link, a Space waking
-up): every session gets the app's own navigation and a real answer; a crowd on one page queues
-visibly; a link copied from each page reopens the same view in a new browser."""
+"""Fresh servers whose first visitors open page links (a presenter's shared link, a Space waking
+up): every session gets the app's own navigation and a real answer, while the start-up warm-up
+loads the models and answers the examples; a crowd of first visitors on one page follows one
+shared run or queues visibly; a link copied from each page reopens the same view in a new browser
+(on the shared server)."""
 
 import re
 import time
@@ -56,7 +58,8 @@ def _close(tabs: list[Page]) -> None:
 
 
 def test_every_page_link_opened_first_on_a_fresh_server(browser):
-    with running_app("fresh-server-every-page.log") as (url, _server):
+    # the server as it starts for people: its warm-up runs while these first visitors arrive
+    with running_app("fresh-server-every-page.log", warm_up=True) as (url, _server):
         tabs = _tabs(browser, len(FIRST_USE))
         try:
             for tab, path in zip(tabs, FIRST_USE, strict=True):  # all at once: nobody opens the root first
@@ -74,6 +77,7 @@ def test_every_page_link_opened_first_on_a_fresh_server(browser):
 
 
 def test_twelve_sessions_open_the_generation_link_together(browser):
+    # no warm-up: an example answered at start-up would be served from memory, with no run to share
     with running_app("fresh-server-twelve.log") as (url, _server):
         tabs = _tabs(browser, 12)
         try:

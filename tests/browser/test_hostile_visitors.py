@@ -1,7 +1,9 @@
 """The hostile-input corpus against the running app in public mode, as a stranger's browser sends
-it: link values at and past their bounds, texts typed and linked, bad images and bombs uploaded,
-bad CSVs. Each is answered or refused with a message; no traceback; the server answers after."""
+it: link values at and past their bounds, texts linked and typed, bad images and bombs uploaded,
+bad CSVs. Each input's outcome is pinned: the page shows no error or warning, or one that names the
+reason; never a traceback; the server answers after."""
 
+import json
 import re
 import urllib.request
 from urllib.parse import quote
@@ -9,75 +11,177 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS, running_app
-from tests.hostile_inputs import CSVS, LINKS, TEXTS, bad_images
+from tests.browser.conftest import ARTIFACTS, idle, new_tab, run_after, running_app
+from tests.hostile_inputs import CSV_REFUSALS, CSVS, LINKS, TEXTS, bad_image_refusals, bad_images
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 180_000
+QUIET = None  # the page shows no error and no warning
 
 
-def _settled(tab: Page) -> None:
-    expect(tab.get_by_test_id("stApp")).to_be_visible(timeout=60_000)
-    tab.wait_for_timeout(700)
+def _reset(value: str) -> str:
+    """The page's warning that a link value was not understood and the default is used instead."""
+    return "were reset to defaults: " + value
+
+
+# Each link value's outcome: QUIET, or a part of the error or warning the page shows.
+LINK_OUTCOMES: dict[str, dict[str, str | None]] = {
+    "classify": {
+        "steps=64": QUIET, "steps=65": _reset("steps='65'"), "steps=0": _reset("steps='0'"), "steps=-1": _reset("steps='-1'"),
+        "steps=1e9": _reset("steps='1e9'"), "steps=nan": _reset("steps='nan'"), "classifier=nope": _reset("classifier='nope'"),
+        "labels=" + "x," * 30: QUIET,
+        # a run of one letter is one unknown token to the English encoder: it says so, and answers
+        "text=" + "a" * 1500: "was trained on English text", "text=" + "a" * 1501: "was trained on English text",
+        "explain=%3Cb%3E": QUIET, "examples=[[1,2]]": _reset("examples='[[1,2]]'"), "%3Cscript%3E=1": _reset("<script>='1'"),
+        "model=hub:evil": _reset("model='hub:evil'"),
+    },
+    "generate": {
+        "max_tokens=256": QUIET, "max_tokens=257": _reset("max_tokens='257'"), "max_tokens=99999": _reset("max_tokens='99999'"),
+        "temperature=inf": _reset("temperature='inf'"), "top_p=0": _reset("top_p='0'"), "seed=-5": _reset("seed='-5'"),
+        "engine=server&server=http://169.254.169.254/&run=1": _reset("engine='server'"),
+        "prompt=%00%01&run=1": "The prompt has no visible characters", "attention=1&max_tokens=256&run=1&prompt=hi": QUIET,
+        "system=" + "s" * 5000: _reset("system='sss"),
+    },
+    "recognise": {
+        "class=5000": "Class 5000 does not exist", "class=-2": _reset("class='-2'"), "top=0": _reset("top='0'"),
+        "top=21": _reset("top='21'"), "layer=../../etc": "has no CAM layer '../../etc'",
+        "model_id=timm:resnet50.a1_in1k": "does not offer 'timm:resnet50.a1_in1k'",
+        "model_id=http://169.254.169.254/": "'http:' is not a model source",
+        "compare=1&cam=scorecam&layer=bn2": "would run the network 1280 times", "opacity=2": _reset("opacity='2'"),
+        "channels=999": _reset("channels='999'"),
+    },
+    "attention": {
+        "text=" + "word " * 300: "302 tokens long, but the attention view", "layer=99": _reset("layer='99'"),
+        "head=-1": _reset("head='-1'"), "model=hub:gpt2": _reset("model='hub:gpt2'"),
+        "text=%E2%80%8B": "The text has no visible characters",
+    },
+}
+
+# Each text, linked to each page (its first 1,500 characters): QUIET or a part of the message.
+# An empty text in a link leaves the page's own example in place.
+NOT_ENGLISH = "was trained on English text"  # the classifier's warning beside its answer
+NO_VISIBLE = "has no visible characters"
+TEXT_OUTCOMES: dict[str, dict[str, str | None]] = {
+    "empty": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
+    "whitespace": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
+    "100k characters": {
+        "classify": "502 tokens long, but all-MiniLM-L6-v2 (sentence encoder) reads at most 128",
+        "attention": "502 tokens long, but the attention view",
+        "generate": "656 tokens long, but SmolLM2-135M-Instruct (decoder) reads at most 512",
+    },
+    "NUL and controls": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
+    "zero-width only": {"classify": NO_VISIBLE, "attention": NO_VISIBLE, "generate": NO_VISIBLE},
+    "lone surrogates": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
+    "emoji": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
+    "CJK": {"classify": NOT_ENGLISH, "attention": QUIET, "generate": QUIET},
+    "RTL": {"classify": NOT_ENGLISH, "attention": QUIET, "generate": QUIET},
+    "HTML payload": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
+    "Markdown payload": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
+    "one long word": {"classify": NOT_ENGLISH, "attention": QUIET, "generate": QUIET},
+    "combining marks": {"classify": QUIET, "attention": QUIET, "generate": "690 tokens long, but SmolLM2-135M-Instruct (decoder) reads at most 512"},
+}
+TEXT_PAGES = {"classify": "text", "attention": "text", "generate": "prompt"}
+TOO_BIG_FOR_THE_BROWSER = "File must be 20.0MB or smaller"
+
+
+def _link_name(page: str, value: str) -> str:
+    return f"{page}?{value}" if len(value) <= 60 else f"{page}?{value[:40]}… ({len(value)} characters)"
+
+
+def _expected() -> dict[str, str | None]:
+    """Every input of the corpus by the name the test records its outcome under."""
+    assert LINK_OUTCOMES.keys() == LINKS.keys() and all(LINK_OUTCOMES[p].keys() == set(LINKS[p]) for p in LINKS), \
+        "every link value has exactly one expected outcome"
+    assert TEXT_OUTCOMES.keys() == TEXTS.keys(), "every text has exactly one expected outcome per page"
+    expected = {_link_name(page, value): LINK_OUTCOMES[page][value] for page, values in LINKS.items() for value in values}
+    expected.update({f"{page}: {name}": TEXT_OUTCOMES[name][page] for name in TEXTS for page in TEXT_PAGES})
+    expected["100k characters typed"] = QUIET
+    expected.update({f"upload {name}": reason for name, reason in bad_image_refusals().items()})
+    expected["upload too-big.png"] = TOO_BIG_FOR_THE_BROWSER
+    expected.update({f"csv {name}": reason for name, reason in CSV_REFUSALS.items()})
+    return expected
+
+
+def _opened(tab: Page, url: str) -> None:
+    """Open a link and wait for the page's first run to finish (until then the app reads 'initial')."""
+    tab.goto(url)
+    idle(tab, TIMEOUT)
     expect(tab.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=TIMEOUT)
 
 
-def _judge(tab: Page, counts: dict[str, int], what: str) -> None:
+def _judge(tab: Page, outcomes: dict[str, str], what: str, shown: str | None = None) -> None:
+    """No traceback and no live script link; records the page's errors and warnings (or `shown`)."""
     expect(tab.get_by_test_id("stException")).to_have_count(0)
     body = tab.get_by_test_id("stMain").inner_text(timeout=30_000)
     assert "Traceback" not in body and "Something went wrong inside the app" not in body, what
     assert "javascript:alert" not in (tab.locator("a").evaluate_all("links => links.map(a => a.href).join(' ')") or ""), what
-    refused = tab.get_by_test_id("stAlertContentError").count() + tab.get_by_test_id("stAlertContentWarning").count()
-    counts["refused" if refused else "answered"] += 1
+    alerts = tab.locator('[data-testid="stAlertContentError"], [data-testid="stAlertContentWarning"]').all_inner_texts()
+    assert what not in outcomes, what
+    outcomes[what] = shown if shown is not None else " | ".join(" ".join(a.split()) for a in alerts)
+
+
+def _mismatches(outcomes: dict[str, str], expected: dict[str, str | None]) -> list[str]:
+    assert outcomes.keys() == expected.keys(), sorted(outcomes.keys() ^ expected.keys())
+    wrong = []
+    for what, want in expected.items():
+        got = outcomes[what]
+        if (want is QUIET and got) or (want is not QUIET and want not in got):
+            wrong.append(f"{what}: expected {'no message' if want is QUIET else repr(want)}, the page showed {got or 'none'!r}")
+    return wrong
 
 
 def test_the_corpus_against_the_app_in_public_mode(browser):
-    counts = {"answered": 0, "refused": 0}
+    expected = _expected()
+    outcomes: dict[str, str] = {}
     with running_app("hostile-visitors.log", env={"DASHBOARD_PUBLIC": "1"}) as (url, _server):
-        tab = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        tab = new_tab(browser, viewport={"width": 1280, "height": 900})
         try:
             for page, values in LINKS.items():
                 for value in values:
-                    tab.goto(f"{url}/{page}?{value}")
-                    _settled(tab)
-                    _judge(tab, counts, f"{page}?{value[:60]}")
+                    _opened(tab, f"{url}/{page}?{value}")
+                    _judge(tab, outcomes, _link_name(page, value))
             for name, text in TEXTS.items():
-                for page, param in (("classify", "text"), ("attention", "text"), ("generate", "prompt")):
-                    tab.goto(f"{url}/{page}?{param}={quote(text[:1500].encode('utf-8', 'surrogatepass'))}" + ("&max_tokens=4&run=1" if page == "generate" else ""))
-                    _settled(tab)
-                    _judge(tab, counts, f"{page}: {name}")
-            tab.goto(f"{url}/classify")
-            _settled(tab)
+                for page, param in TEXT_PAGES.items():
+                    _opened(tab, f"{url}/{page}?{param}={quote(text[:1500].encode('utf-8', 'surrogatepass'))}" + ("&max_tokens=4&run=1" if page == "generate" else ""))
+                    _judge(tab, outcomes, f"{page}: {name}")
+            _opened(tab, f"{url}/classify")
             box = tab.get_by_role("textbox", name="Text", exact=True)
             box.fill(TEXTS["100k characters"])  # the box never holds more than the cap (4,000 in public mode)
-            box.press("Control+Enter")
-            _settled(tab)
+            box.press("Control+Enter")  # a paste over the cap is not taken: the box keeps its text, and no run starts
+            idle(tab, TIMEOUT)
             assert len(box.input_value()) <= 4000
-            _judge(tab, counts, "100k characters typed")
-            tab.goto(f"{url}/recognise")
-            _settled(tab)
-            tab.get_by_text("Upload", exact=True).click()
+            _judge(tab, outcomes, "100k characters typed")
+            _opened(tab, f"{url}/recognise")
+            with run_after(tab, TIMEOUT):
+                tab.get_by_text("Upload", exact=True).click()
             for name, data in bad_images().items():
-                tab.locator("input[type=file]").set_input_files({"name": name, "mimeType": "application/octet-stream", "buffer": data})
-                _settled(tab)
-                if len(data) > 20 * 2**20:  # refused by the browser itself, before it is sent
-                    expect(tab.get_by_text(re.compile("File must be 20.0MB or smaller"))).to_be_visible(timeout=60_000)
-                else:  # the app's own message, about this file
+                upload = {"name": name, "mimeType": "application/octet-stream", "buffer": data}
+                if len(data) > 20 * 2**20:  # refused by the browser itself, before it is sent: no run
+                    tab.locator("input[type=file]").set_input_files(upload)
+                    expect(tab.get_by_text(TOO_BIG_FOR_THE_BROWSER)).to_be_visible(timeout=60_000)
+                    _judge(tab, outcomes, f"upload {name}", shown=TOO_BIG_FOR_THE_BROWSER)
+                else:  # the app's own message, about this file, once the upload's run has finished
+                    with run_after(tab, TIMEOUT):
+                        tab.locator("input[type=file]").set_input_files(upload)
                     expect(tab.get_by_test_id("stAlertContentError").filter(has_text=name)).to_be_visible(timeout=60_000)
-                _judge(tab, counts, f"upload {name}")
+                    _judge(tab, outcomes, f"upload {name}")
             tab.screenshot(path=str(ARTIFACTS / "hostile-upload-refused.png"))
-            tab.goto(f"{url}/classify")
-            _settled(tab)
+            _opened(tab, f"{url}/classify")
             tab.get_by_role("tab", name=re.compile("Classify a CSV")).click()
             for name, data in CSVS.items():
-                tab.locator("input[type=file]").last.set_input_files({"name": f"{name}.csv", "mimeType": "text/csv", "buffer": data})
-                _settled(tab)
-                _judge(tab, counts, f"csv {name}")
+                with run_after(tab, TIMEOUT):
+                    tab.locator("input[type=file]").last.set_input_files({"name": f"{name}.csv", "mimeType": "text/csv", "buffer": data})
+                _judge(tab, outcomes, f"csv {name}")
             tab.screenshot(path=str(ARTIFACTS / "hostile-csv.png"))
             assert urllib.request.urlopen(f"{url}/_stcore/health", timeout=10).status == 200
             tab.goto(f"{url}/classify?text=What+a+wonderful+film")
             expect(tab.get_by_test_id("stMetricValue")).to_have_text("positive", timeout=TIMEOUT)
         finally:
             tab.context.close()
-    print(f"hostile corpus in the browser: {sum(counts.values())} inputs, {counts['answered']} answered, {counts['refused']} refused, 0 tracebacks")
-    assert counts["refused"] >= 30 and counts["answered"] >= 20
+    (ARTIFACTS / "hostile-visitors-outcomes.json").write_text(json.dumps(outcomes, indent=1, ensure_ascii=False))
+    wrong = _mismatches(outcomes, expected)
+    assert not wrong, "\n".join(wrong)
+    assert len(outcomes) == 39 + 13 * 3 + 1 + 21 + 8
+    messages = sum(bool(v) for v in outcomes.values())
+    print(f"hostile corpus in the browser: {len(outcomes)} outcomes checked, {messages} with a message, "
+          f"{len(outcomes) - messages} without, 0 tracebacks")

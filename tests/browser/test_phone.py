@@ -7,8 +7,9 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.browser.conftest import ARTIFACTS, running_app
+from tests.browser.conftest import ARTIFACTS, idle, new_tab, painted
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 240_000  # ms: first answers wait for the models to load on a cold, shared 2-core machine
@@ -104,23 +105,35 @@ PAGES = {
 }
 
 
-def _idle(page: Page) -> None:
-    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_have_count(1, timeout=180_000)
+# Plotly has drawn every chart to its container's width (its own layout width is the element's).
+CHARTS_DRAWN_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].every(
+  (gd) => gd._fullLayout && Math.abs(gd._fullLayout.width - gd.clientWidth) <= 1)"""
+
+
+def _charts_drawn(page: Page) -> None:
+    """Wait until every chart is drawn to its container's width and every frame has loaded; a
+    chart that never fits is left to the checks below, which say so."""
+    try:
+        page.wait_for_function(CHARTS_DRAWN_JS, timeout=15_000, polling=100)
+    except PlaywrightTimeoutError:
+        pass
+    for frame in page.frames:
+        frame.wait_for_load_state()
 
 
 def _full_page_screenshot(page: Page, name: str) -> None:
     """The main area scrolls, not the document: the viewport is made as tall as the page for the picture."""
     height = page.evaluate('document.querySelector(\'[data-testid="stMain"]\').scrollHeight')
     page.set_viewport_size({"width": 390, "height": min(max(height, 844), 12_000)})
-    page.wait_for_timeout(500)
+    painted(page)
     page.screenshot(path=str(ARTIFACTS / f"phone-{name}.png"), full_page=True)
     page.set_viewport_size(PHONE["viewport"])
-    page.wait_for_timeout(300)
+    painted(page)
 
 
 def _misfits(page: Page, name: str, buttons: list[str]) -> list[str]:
     """What does not fit this page at phone width (empty when all does); a full-page screenshot too."""
-    page.wait_for_timeout(800)  # Plotly redraws to its container's width after the last layout change
+    _charts_drawn(page)
     width = page.evaluate("window.innerWidth")
     assert width == 390, f"{name}: the phone viewport is {width} px wide"
     problems = []
@@ -153,26 +166,24 @@ def _misfits(page: Page, name: str, buttons: list[str]) -> list[str]:
     return problems
 
 
-def test_every_page_fits_a_phone(browser):
-    with running_app("phone.log") as (url, _server):
-        context = browser.new_context(**PHONE)
-        page = context.new_page()
-        problems = []
-        try:
-            for name, (path, answer, buttons) in PAGES.items():
-                page.goto(f"{url}/{path}")
-                expect(page.get_by_test_id("stApp")).to_be_visible(timeout=60_000)
-                _idle(page)
-                answer(page)
-                _idle(page)
-                expect(page.get_by_test_id("stException")).to_have_count(0)
-                problems += _misfits(page, name, buttons)
-            # The head view is an iframe drawn by the page's own HTML: it must fit as well.
-            page.get_by_role("tab", name=re.compile("^Head view")).click()
-            frame = page.locator('[data-testid="stMain"] iframe').first
-            expect(frame).to_be_visible(timeout=TIMEOUT)
-            _idle(page)
-            problems += _misfits(page, "attention-head-view", [])
-        finally:
-            context.close()
-        assert not problems, "\n".join(problems)
+def test_every_page_fits_a_phone(browser, app_url):
+    page = new_tab(browser, **PHONE)
+    problems = []
+    try:
+        for name, (path, answer, buttons) in PAGES.items():
+            page.goto(f"{app_url}/{path}")
+            expect(page.get_by_test_id("stApp")).to_be_visible(timeout=60_000)
+            idle(page)
+            answer(page)
+            idle(page)
+            expect(page.get_by_test_id("stException")).to_have_count(0)
+            problems += _misfits(page, name, buttons)
+        # The head view is an iframe drawn by the page's own HTML: it must fit as well.
+        page.get_by_role("tab", name=re.compile("^Head view")).click()
+        frame = page.locator('[data-testid="stMain"] iframe').first
+        expect(frame).to_be_visible(timeout=TIMEOUT)
+        idle(page)
+        problems += _misfits(page, "attention-head-view", [])
+    finally:
+        page.context.close()
+    assert not problems, "\n".join(problems)

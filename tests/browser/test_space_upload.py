@@ -22,7 +22,7 @@ from bench.space_image import (
     open_framed_uploader,
     upload_in_frame,
 )
-from tests.browser.conftest import ARTIFACTS, ROOT, _free_port, running_app
+from tests.browser.conftest import ARTIFACTS, ROOT, _free_port
 from tests.image_inputs import bad_uploads, encoded
 
 ANSWER_TIMEOUT = 180_000
@@ -45,7 +45,7 @@ def space_server() -> Iterator[str]:
                     urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
                     break
                 except OSError:
-                    time.sleep(0.5)
+                    time.sleep(0.2)
             assert server.poll() is None, "serve_space.sh exited; see test-artifacts/streamlit-space.log"
             yield url
         finally:
@@ -82,7 +82,6 @@ def test_an_upload_inside_a_cross_site_frame_works_with_the_space_settings_and_r
         context.close()
 
 
-def test_the_laptop_settings_in_the_same_frame_get_403(browser):
-    with running_app("streamlit-laptop-framed.log") as (url, _server):
-        outcome = iframe_upload(browser, url, _cat(), ARTIFACTS / "laptop-iframe-upload-403.png")
+def test_the_laptop_settings_in_the_same_frame_get_403(browser, app_url):
+    outcome = iframe_upload(browser, app_url, _cat(), ARTIFACTS / "laptop-iframe-upload-403.png")
     assert "403" in outcome, outcome

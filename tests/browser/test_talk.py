@@ -1,6 +1,6 @@
 """In front of a room: presentation mode on every page in both themes, the room joins by QR code,
 and a talk deck that is built, stepped through, saved, loaded, carried in a link, and exported as
-static HTML that opens from disk after the server has stopped."""
+static HTML that opens from disk in a browser with no network."""
 
 import json
 import re
@@ -11,9 +11,10 @@ import cv2
 import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.browser.conftest import ARTIFACTS, running_app
-from ui.deck import deck_from_json
+from tests.browser.conftest import ARTIFACTS, idle, new_tab, run_after
+from ui.talk.deck import deck_from_json
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 240_000
@@ -21,37 +22,46 @@ PAGES = {"home": "", "classify": "classify", "generate": "generate", "recognise"
 
 
 def _idle(page: Page, timeout: float = TIMEOUT) -> None:
-    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_have_count(1, timeout=timeout)
+    idle(page, timeout)
+
+
+VISIBLE_TEXT_SIZES_JS = """() => [...document.querySelectorAll('[data-testid=stMain] [data-testid=stMarkdownContainer] p')]
+    .filter(e => e.offsetParent && e.innerText.trim().length > 20 && !e.closest('[data-testid=stCaptionContainer]'))
+    .map(e => parseFloat(getComputedStyle(e).fontSize))"""
 
 
 def _visible_text_sizes(page: Page) -> list[float]:
-    return page.evaluate("""() => [...document.querySelectorAll('[data-testid=stMain] [data-testid=stMarkdownContainer] p')]
-        .filter(e => e.offsetParent && e.innerText.trim().length > 20 && !e.closest('[data-testid=stCaptionContainer]'))
-        .map(e => parseFloat(getComputedStyle(e).fontSize))""")
+    return page.evaluate(VISIBLE_TEXT_SIZES_JS)
+
+
+def _presentation_sizes(page: Page) -> list[float]:
+    """The body text sizes once the presentation stylesheet (an element of the run) is applied,
+    or as they are after 15 s."""
+    try:
+        page.wait_for_function(f"() => {{ const s = ({VISIBLE_TEXT_SIZES_JS})(); return s.length && Math.min(...s) >= 20; }}",
+                               timeout=15_000, polling=100)
+    except PlaywrightTimeoutError:
+        pass
+    return _visible_text_sizes(page)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_presentation_mode_on_every_page(browser, app_url, scheme):
-    context = browser.new_context(viewport={"width": 1280, "height": 720}, color_scheme=scheme)
-    page = context.new_page()
+    page = new_tab(browser, viewport={"width": 1280, "height": 720}, color_scheme=scheme)
+    context = page.context
     try:
         for name, path in PAGES.items():
             page.goto(f"{app_url}/{path}?present=1")
             _idle(page)
             if name == "generate":
-                page.get_by_role("radio", name="Capital of France").click()
-                _idle(page)
+                with run_after(page, TIMEOUT):
+                    page.get_by_role("radio", name="Capital of France").click()
                 page.get_by_role("button", name="Generate", exact=True).click()
                 expect(page.get_by_text("Stopped by:")).to_be_visible(timeout=TIMEOUT)
             if name in ("classify", "recognise", "attention"):
                 expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=TIMEOUT)
             _idle(page)
-            sizes = _visible_text_sizes(page)
-            for _ in range(30):  # the stylesheet is an element of the run; give the browser a moment to apply it
-                if sizes and min(sizes) >= 20:
-                    break
-                page.wait_for_timeout(500)
-                sizes = _visible_text_sizes(page)
+            sizes = _presentation_sizes(page)
             assert sizes and min(sizes) >= 20, f"{name} ({scheme}): body text sizes {sizes}"
             expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
             background = page.evaluate("() => getComputedStyle(document.querySelector('.stApp')).backgroundColor")
@@ -68,18 +78,18 @@ def test_presentation_mode_on_every_page(browser, app_url, scheme):
 
 
 def test_the_presentation_toggle_writes_the_link_and_a_reload_keeps_it(browser, app_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    page = context.new_page()
+    page = new_tab(browser, viewport={"width": 1280, "height": 720})
+    context = page.context
     try:
         page.goto(f"{app_url}/attention")
         _idle(page)
         page.get_by_test_id("stSidebar").get_by_text("Presentation mode").click()
         expect(page).to_have_url(re.compile(r"present=1"), timeout=30_000)
         _idle(page)
-        assert min(_visible_text_sizes(page)) >= 20
+        assert min(_presentation_sizes(page)) >= 20
         page.reload()
         _idle(page)
-        assert min(_visible_text_sizes(page)) >= 20
+        assert min(_presentation_sizes(page)) >= 20
     finally:
         context.close()
 
@@ -150,10 +160,11 @@ def _clicker(page: Page, key: str) -> None:
     for _ in range(3):  # as a presenter does when a press lands while the page is still drawing: press again
         page.get_by_test_id("stMain").click(position={"x": 8, "y": 8})  # an empty spot: no link, no text box
         page.keyboard.press(key)
-        for _ in range(20):
-            if page.url != before:
-                return
-            page.wait_for_timeout(500)
+        try:
+            page.wait_for_url(lambda url: url != before, timeout=10_000, wait_until="commit")
+            return
+        except PlaywrightTimeoutError:
+            continue
 
 
 def _nav(page: Page, title: str) -> None:
@@ -161,10 +172,12 @@ def _nav(page: Page, title: str) -> None:
     _idle(page)
 
 
-def test_a_talk_deck_is_built_stepped_through_saved_carried_and_exported(browser, tmp_path):
-    with running_app("talk-deck.log") as (url, _server):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page = context.new_page()
+def test_a_talk_deck_is_built_stepped_through_saved_carried_and_exported(browser, app_url, tmp_path):
+    url = app_url
+    archive = tmp_path / "talk.zip"
+    page = new_tab(browser, viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context = page.context
+    try:
         page.goto(f"{url}/classify")
         _idle(page)
         page.get_by_role("radio", name="Terrible service").click()
@@ -183,9 +196,8 @@ def test_a_talk_deck_is_built_stepped_through_saved_carried_and_exported(browser
         # rename the first view, move the last one up
         title = _sidebar(page).get_by_role("textbox", name="View 1")
         title.fill("Why negative?")
-        title.press("Enter")
-        page.wait_for_timeout(1000)  # the rename's run: the boxes are drawn again
-        _idle(page)
+        with run_after(page, TIMEOUT):  # the rename's run: the boxes are drawn again
+            title.press("Enter")
         renamed = _sidebar(page).get_by_role("textbox", name="View 1")
         expect(renamed).to_have_count(1, timeout=30_000)  # while the run redraws the panel, the old box may stay beside the new one
         expect(renamed).to_have_value("Why negative?")
@@ -229,10 +241,11 @@ def test_a_talk_deck_is_built_stepped_through_saved_carried_and_exported(browser
         # exported as static HTML
         with page.expect_download(timeout=TIMEOUT) as exported:
             _sidebar(page).get_by_role("button", name="Download as static HTML (zip)").click()
-        archive = tmp_path / "talk.zip"
         archive.write_bytes(Path(exported.value.path()).read_bytes())
+    finally:
         context.close()
-    # the server has stopped: the exported talk opens from disk, with no network
+    # the exported talk opens from disk in a browser with no network at all (it cannot reach the
+    # server, as if it had stopped), and asks for nothing but its own files
     with zipfile.ZipFile(archive) as z:
         z.extractall(tmp_path / "talk")
     views = sorted((tmp_path / "talk").glob("*/view-*.html"))
