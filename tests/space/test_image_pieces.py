@@ -49,8 +49,8 @@ if os.environ.get("REFUSE_FIRST_USE"):
     def refuse(*args, **kwargs):
         raise AssertionError("this was to be done at build time")
     gguf_convert._convert = sentiment._fit = refuse
-    import ui.attention_sections, ui.generation_sections, ui.image_sections, ui.text_sections  # noqa: F401
-from backend.warm_start import main
+    import ui.attention.sections, ui.generate.sections, ui.recognise.sections, ui.classify.sections  # noqa: F401
+from ui.startup.first_calls import main
 status = main()
 maps = set(re.findall(r"(/\S+)$", open("/proc/self/maps").read(), re.M))
 modules = {getattr(m, "__file__", None) for m in list(sys.modules.values())} - {None}
