@@ -111,6 +111,19 @@ def idle(page: Page, timeout: float = 180_000) -> None:
     expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_have_count(1, timeout=timeout)
 
 
+NAVIGATION = ["Home", "Text classification", "Text generation", "Image recognition", "Attention visualizer"]
+
+
+def has_app_navigation(page: Page) -> None:
+    """The sidebar lists the app's own page titles, never the raw file names of `pages/` (which a
+    fresh server's first sessions got when they opened a page's link)."""
+    nav = page.get_by_test_id("stSidebarNav")
+    for title in NAVIGATION:
+        expect(nav.get_by_text(title, exact=True)).to_be_visible(timeout=60_000)
+    for raw_file_name in ("app", "classify", "generate", "recognise", "attention"):
+        expect(nav.get_by_text(raw_file_name, exact=True)).to_have_count(0)
+
+
 def painted(page: Page) -> None:
     """Return once the browser has laid out and drawn two frames since the call (after a viewport
     change, before a screenshot)."""

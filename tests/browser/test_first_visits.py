@@ -1,28 +1,18 @@
-"""Fresh servers whose first visitors open page links (a presenter's shared link, a Space waking
-up): every session gets the app's own navigation and a real answer, while the start-up warm-up
-loads the models and answers the examples; a crowd of first visitors on one page follows one
-shared run or queues visibly; a link copied from each page reopens the same view in a new browser
-(on the shared server)."""
+"""A fresh server whose first visitors open every page's own link at once (a presenter's shared
+link, a Space waking up): every session gets the app's own navigation and a real answer while the
+start-up warm-up loads the models and answers the examples. A link copied from each page reopens
+the same view in a new browser (on the shared server). The crowd of first visitors on one page is
+in test_room.py."""
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS, running_app
+from tests.browser.conftest import ARTIFACTS, has_app_navigation, running_app
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 240_000  # ms: first answers wait for the models to load on a cold 2-core machine
-NAVIGATION = ["Home", "Text classification", "Text generation", "Image recognition", "Attention visualizer"]
-
-
-def _has_app_navigation(page: Page) -> None:
-    nav = page.get_by_test_id("stSidebarNav")
-    for title in NAVIGATION:
-        expect(nav.get_by_text(title, exact=True)).to_be_visible(timeout=60_000)
-    for raw_file_name in ("app", "classify", "generate", "recognise", "attention"):
-        expect(nav.get_by_text(raw_file_name, exact=True)).to_have_count(0)
 
 
 def _plot(page: Page, pattern: str):
@@ -66,58 +56,12 @@ def test_every_page_link_opened_first_on_a_fresh_server(browser):
                 tab.goto(f"{url}/{path}", wait_until="commit")
             for tab, (path, (act, _)) in zip(tabs, FIRST_USE.items(), strict=True):
                 expect(tab.get_by_test_id("stApp")).to_be_visible(timeout=60_000)
-                _has_app_navigation(tab)
+                has_app_navigation(tab)
                 act(tab)
             for tab, (path, (_, answer)) in zip(tabs, FIRST_USE.items(), strict=True):
                 answer(tab)
                 expect(tab.get_by_test_id("stException")).to_have_count(0)
                 tab.screenshot(path=str(ARTIFACTS / f"first-visit-{path or 'home'}.png"))
-        finally:
-            _close(tabs)
-
-
-def test_twelve_sessions_open_the_generation_link_together(browser):
-    # no warm-up: an example answered at start-up would be served from memory, with no run to share
-    with running_app("fresh-server-twelve.log") as (url, _server):
-        tabs = _tabs(browser, 12)
-        try:
-            for tab in tabs:
-                tab.goto(f"{url}/generate", wait_until="commit")
-            for tab in tabs:
-                expect(tab.get_by_role("radio", name="Capital of France")).to_be_visible(timeout=120_000)
-                _has_app_navigation(tab)
-            for tab in tabs:
-                _ask_capital(tab)
-            # The same greedy question: visitors who ask while it runs follow that one run (the page
-            # says how many); whoever asks after it ended waits for the model, and sees their place.
-            seen_places: set[str] = set()
-            followers: set[str] = set()
-            answered = [False] * len(tabs)
-            deadline = time.monotonic() + TIMEOUT / 1000
-            while not all(answered) and time.monotonic() < deadline:
-                for i, tab in enumerate(tabs):
-                    notice = tab.get_by_text(re.compile(r"\d+(st|nd|rd|th) in line"))
-                    if notice.count():
-                        try:
-                            seen_places.add(re.search(r"\d+(st|nd|rd|th) in line", notice.first.inner_text(timeout=1000)).group())
-                        except Exception:  # the notice went away between count() and reading it
-                            pass
-                        if len(seen_places) == 1:
-                            tab.screenshot(path=str(ARTIFACTS / "queue-position.png"))
-                    shared = tab.get_by_text(re.compile(r"\d+ visitors follow this same generation"))
-                    if shared.count():
-                        try:
-                            followers.add(re.search(r"\d+ visitors", shared.first.inner_text(timeout=1000)).group())
-                        except Exception:  # it ended between count() and reading it
-                            pass
-                    answered[i] = answered[i] or tab.get_by_text(re.compile(r"Tokens: \d+")).count() > 0
-                time.sleep(0.3)
-            assert all(answered), f"{answered.count(False)} of 12 sessions got no answer"
-            for tab in tabs:
-                expect(tab.get_by_text(re.compile("Paris")).first).to_be_visible()
-                expect(tab.get_by_test_id("stException")).to_have_count(0)
-            assert followers or len(seen_places) >= 2, f"neither one shared run ({followers}) nor a queue ({seen_places}) was shown"
-            tabs[-1].screenshot(path=str(ARTIFACTS / "twelve-sessions-last.png"))
         finally:
             _close(tabs)
 

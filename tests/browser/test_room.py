@@ -1,10 +1,11 @@
 """A room: every visitor's example click counts, whatever the load.
 
-Twelve visitors open the generation page of a server that has answered nobody yet (this module's
-own), click an example, and click Generate as soon as the app shows it is idle again (its own
-pace, no sleeps); every one of them must get an answer to the example, none "The prompt is empty".
-Then twelve on the same server click an example and Classify at once. Meanwhile, on the shared
-server, visitors generating side by side each keep their own views and their own Stop."""
+Twelve visitors are the first to open the generation page's link on a fresh server (this
+module's own), all at once: each gets the app's navigation; they click an example, and click
+Generate as soon as the app shows it is idle again (its own pace, no sleeps); every one of them
+gets an answer to the example, none "The prompt is empty", and they follow one shared run or
+queue visibly. Then twelve on the same server click an example and Classify at once. On the
+shared server, visitors generating side by side each keep their own views and their own Stop."""
 
 import re
 import time
@@ -12,7 +13,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS, running_app
+from tests.browser.conftest import ARTIFACTS, has_app_navigation, running_app
 from tests.fake_servers import Recording, serve
 
 pytestmark = pytest.mark.browser
@@ -22,9 +23,9 @@ EMPTY = "The prompt is empty"
 
 @pytest.fixture(scope="module")
 def room_url():
-    """This module's own server: the generation example has been asked by nobody before the room
-    asks it (a finished example is kept and served from memory), so the twelve share or queue
-    for a live run."""
+    """This module's own server, fresh for its first test: nobody has opened a page or asked the
+    generation example (a finished example is kept and served from memory), so the twelve share
+    or queue for a live run."""
     with running_app("room.log") as (url, _server):
         yield url
 
@@ -46,13 +47,39 @@ def _open_together(tabs: list[Page], link: str, example: str) -> None:
         expect(tab.get_by_role("radio", name=example)).to_be_visible(timeout=120_000)
 
 
-def _answered_or_lost(tabs: list[Page], answered: str, lost: str, timeout_s: float) -> tuple[list[int], list[int]]:
+class _Notices:
+    """What the waiting visitors are told, read while they wait: their place in line, or how many
+    follow one shared run. Notices come and go, so each read may find one gone."""
+
+    PLACE, FOLLOWERS = re.compile(r"\d+(st|nd|rd|th) in line"), re.compile(r"\d+ visitors follow this same generation")
+
+    def __init__(self) -> None:
+        self.places: set[str] = set()
+        self.followers: set[str] = set()
+
+    def read(self, tab: Page) -> None:
+        for pattern, seen in ((self.PLACE, self.places), (self.FOLLOWERS, self.followers)):
+            notice = tab.get_by_text(pattern)
+            if notice.count():
+                try:
+                    seen.add(pattern.search(notice.first.inner_text(timeout=1000)).group())
+                except Exception:  # it went away between count() and reading it
+                    continue
+                if seen is self.places and len(seen) == 1:
+                    tab.screenshot(path=str(ARTIFACTS / "queue-position.png"))
+
+
+def _answered_or_lost(tabs: list[Page], answered: str, lost: str, timeout_s: float,
+                      notices: _Notices | None = None) -> tuple[list[int], list[int]]:
+    """Which tabs show the answer and which the lost click's message, polled until each shows one."""
     done, missed = set(), set()
     deadline = time.monotonic() + timeout_s
     while len(done | missed) < len(tabs) and time.monotonic() < deadline:
         for i, tab in enumerate(tabs):
             if i in done or i in missed:
                 continue
+            if notices is not None:
+                notices.read(tab)
             if tab.get_by_text(lost).count():
                 missed.add(i)
             elif tab.get_by_text(re.compile(answered)).count():
@@ -61,20 +88,28 @@ def _answered_or_lost(tabs: list[Page], answered: str, lost: str, timeout_s: flo
     return sorted(done), sorted(missed)
 
 
-def test_twelve_visitors_click_an_example_then_generate_and_all_get_answers(browser, room_url):
+def test_twelve_first_visitors_click_an_example_then_generate_and_all_get_answers(browser, room_url):
     url = room_url
     tabs = _tabs(browser, 12)
     try:
-        _open_together(tabs, f"{url}/generate", "Capital of France")
+        _open_together(tabs, f"{url}/generate", "Capital of France")  # nobody opens the root first
+        for tab in tabs:
+            has_app_navigation(tab)
         for tab in tabs:
             tab.get_by_role("radio", name="Capital of France").click()
         for tab in tabs:  # each as soon as their page is idle again
             _idle(tab)
             tab.get_by_role("button", name="Generate", exact=True).click()
-        done, missed = _answered_or_lost(tabs, r"Stopped by:", EMPTY, TIMEOUT / 1000)
+        # The same greedy question: visitors who ask while it runs follow that one run (the page
+        # says how many); whoever asks after it ended waits for the model, and sees their place.
+        notices = _Notices()
+        done, missed = _answered_or_lost(tabs, r"Stopped by:", EMPTY, TIMEOUT / 1000, notices)
         tabs[0].screenshot(path=str(ARTIFACTS / "room-generate-first.png"))
+        tabs[-1].screenshot(path=str(ARTIFACTS / "twelve-sessions-last.png"))
         assert not missed, f"{len(missed)} of 12 example clicks were lost (the page said '{EMPTY}')"
         assert len(done) == 12, f"only {len(done)} of 12 got an answer"
+        assert notices.followers or len(notices.places) >= 2, \
+            f"neither one shared run ({notices.followers}) nor a queue ({notices.places}) was shown"
         for i, tab in enumerate(tabs):
             expect(tab.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("What is the capital of France?")
             if not tab.get_by_text(re.compile("Paris")).count():
