@@ -134,11 +134,17 @@ class _Sections:
 def _finished(request: Request) -> Any:
     """The request's answer: kept by the server (an example, a view a visitor opened), or computed now."""
     found = answer_or_job(request)
-    if not isinstance(found, Job):
-        return found
-    if not found.wait(WAIT_SECONDS):
+    return _waited(found) if isinstance(found, Job) else found
+
+
+def _waited(job: Job, own: bool = False) -> Any:
+    """The job's outcome, or the view left out when it outlasts the export's wait (and the job
+    cancelled when it is the export's `own`, shared with no visitor)."""
+    if not job.wait(WAIT_SECONDS):
+        if own:
+            job.cancel()
         raise DashboardError(f"This view took more than {WAIT_SECONDS:.0f} s to compute and was left out.")
-    return found.outcome()
+    return job.outcome()
 
 
 def _page_name(path: str) -> str:
@@ -209,11 +215,7 @@ def _generate(values: dict[str, Any], out: _Sections) -> None:
         out.quote("System prompt", values["generate_system"])
     if not prompt.strip():
         raise DashboardError("This view's link has no prompt to answer.")
-    job = kept_or_submitted(generate_request.generation(values))
-    if not job.wait(WAIT_SECONDS):
-        job.cancel()
-        raise DashboardError(f"This view took more than {WAIT_SECONDS:.0f} s to compute and was left out.")
-    stream = job.outcome()
+    stream = _waited(kept_or_submitted(generate_request.generation(values)), own=True)
     out.heading("The answer, token by token")
     out.raw(legend_html())
     out.raw(steps_html(stream.steps))
