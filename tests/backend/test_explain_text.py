@@ -91,10 +91,14 @@ def test_zero_shot_and_more_steps():
         explain_text("Messi", spec, methods=("magic",))
 
 
-def test_ig_deletes_better_than_random_over_the_heldout_file():
-    """Averaged over all 630 held-out sentences, deleting IG's top tokens first lowers the
-    predicted label's probability faster than deleting them in a random order."""
-    rows = read_rows(HELDOUT_FILE)
+def test_ig_deletes_better_than_random_over_held_out_sentences():
+    """Over every sixth held-out sentence (105, spread over the whole file), deleting IG's top
+    tokens first lowers the predicted label's probability far faster than a random order, and
+    does so for nearly every sentence, not only on average. The averages over the whole file, with
+    leave one out and gradient x input beside them, come from `bench/explain.py`
+    (bench/RESULTS.md); measured there: deletion area 0.43 vs 0.72, comprehensiveness 0.34 vs 0.06."""
+    rows = read_rows(HELDOUT_FILE)[::6]
+    assert len(rows) == 105
     ig_area, random_area, ig_comp, random_comp = [], [], [], []
     for row in rows:
         found = explain_text(row.text, SENTIMENT, methods=("ig",), steps=16)
@@ -103,8 +107,10 @@ def test_ig_deletes_better_than_random_over_the_heldout_file():
         random_area.append(random.deletion_area)
         ig_comp.append(ig.comprehensiveness)
         random_comp.append(random.comprehensiveness)
-    assert np.mean(ig_area) < np.mean(random_area)
-    assert np.mean(ig_comp) > np.mean(random_comp)
+    ig_area, random_area = np.array(ig_area), np.array(random_area)
+    assert ig_area.mean() < random_area.mean() - 0.15
+    assert np.mean(ig_comp) > np.mean(random_comp) + 0.15
+    assert (ig_area < random_area).mean() >= 0.85
 
 
 def test_figures_and_escaped_tokens():
