@@ -96,6 +96,16 @@ def bad_image_refusals() -> dict[str, str]:
     return {**{name: word for name, (_, word) in bad_uploads().items()}, **BOMB_REFUSALS}
 
 
+# Server URLs a visitor may type or link on a laptop (`engine=server&server=...`) that point where
+# no generation server lives: cloud metadata services and the ranges around them, also inside IPv6.
+SERVER_URLS: list[str] = [
+    "http://169.254.169.254/latest/meta-data", "http://[fe80::1]:80/v1", "http://0.0.0.0:8080/v1",
+    "http://[::ffff:169.254.169.254]/v1", "http://224.0.0.1/v1",
+    "http://100.100.100.200/latest/meta-data", "http://100.64.0.1:8080/v1", "http://192.0.0.192/opc/v2",
+    "http://[fd00:ec2::254]/latest/meta-data", "http://[64:ff9b::a9fe:a9fe]/v1", "http://[2002:a9fe:a9fe::1]/v1",
+]
+
+
 # Link values at and past each page's bounds (a few per parameter kind).
 LINKS: dict[str, list[str]] = {
     "classify": ["steps=64", "steps=65", "steps=0", "steps=-1", "steps=1e9", "steps=nan", "classifier=nope",

@@ -136,25 +136,56 @@ def check_allowed(engine: Engine) -> None:
         raise InputError("This public deployment offers only its own servers: pick one by name.")
 
 
+# Ranges no server of a visitor's choosing lives at that Python's `ipaddress` flags do not cover.
+_NO_SERVER_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "100.64.0.0/10",  # shared address space (carrier-grade NAT); Alibaba Cloud's metadata service is 100.100.100.200
+        "192.0.0.0/24",  # IETF protocol assignments; Oracle Cloud's metadata service is 192.0.0.192
+        "fd00:ec2::/64",  # AWS's IPv6 metadata service (fd00:ec2::254), and its DNS and time servers
+    )
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+# Where a checked connection may go: (address family, socket address), as `getaddrinfo` gave them.
+Destination = tuple[socket.AddressFamily, tuple]
+
+
 def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Addresses no server of a visitor's choosing lives at: link-local (169.254.169.254 is the
-    cloud metadata service), unspecified, multicast, reserved."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_link_local or address.is_unspecified or address.is_multicast or address.is_reserved
+    cloud metadata service), unspecified, multicast, reserved, and the ranges above; an IPv4
+    address inside IPv6 (mapped, 6to4, NAT64) counts as itself."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            address = embedded
+    return (
+        address.is_link_local or address.is_unspecified or address.is_multicast or address.is_reserved
+        or any(address in network for network in _NO_SERVER_NETWORKS)
+    )
 
 
-def check_destination(engine: Engine) -> None:
-    """Before connecting to a typed URL: refuse metadata-like and other addresses no server lives
-    at. Loopback and private addresses stay allowed outside public mode (a llama.cpp server on
-    the presenter's machine is the common case); configured servers are the operator's choice."""
+def checked_destinations(engine: Engine) -> tuple[Destination, ...]:
+    """Before connecting to a typed URL: its host resolved once, and every address it resolved to
+    checked; the connection then goes to these addresses only (`remote_http` connects to them and
+    keeps the name for the Host header and TLS), so a name that answers differently a moment later
+    (DNS rebinding) cannot lead it to an address that was never checked. Loopback and private
+    addresses stay allowed outside public mode (a llama.cpp server on the presenter's machine is
+    the common case). Empty for a configured server: the operator's choice, connected to by name."""
     if engine.configured:
-        return
-    host = urlsplit(engine.base_url).hostname or ""
+        return ()
+    parts = urlsplit(engine.base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+        found = socket.getaddrinfo(parts.hostname or "", port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
         raise InputError(f"Could not find the host of {engine.base_url}. Is the URL right?") from exc
-    for text in addresses:
-        if _forbidden(ipaddress.ip_address(text.split("%", 1)[0])):
+    destinations = tuple(dict.fromkeys((family, sockaddr) for family, _, _, _, sockaddr in found))
+    if not destinations:
+        raise InputError(f"Could not find the host of {engine.base_url}. Is the URL right?")
+    for _, sockaddr in destinations:
+        if _forbidden(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])):
             raise InputError(f"{engine.base_url} points at an address no generation server lives at; it is not contacted.")
+    return destinations

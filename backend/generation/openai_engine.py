@@ -13,7 +13,12 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from backend.generation.engines import Engine, check_allowed, check_destination
+from backend.generation.engines import (
+    Destination,
+    Engine,
+    check_allowed,
+    checked_destinations,
+)
 from backend.generation.remote_http import Exchange
 from backend.generation.token_steps import (
     Candidate,
@@ -116,9 +121,9 @@ class RemoteStream(StepStream):
         job = current_job()
         return lambda: self._cancel.is_set() or (job is not None and job.abandoned)
 
-    def _model_name(self, deadline: float) -> str:
+    def _model_name(self, deadline: float, destinations: tuple[Destination, ...]) -> str:
         """The first model the server lists (vLLM needs a name; llama.cpp accepts any)."""
-        with Exchange(self.engine, min(deadline, time.perf_counter() + MODEL_LIST_SECONDS), self._stopping()) as exchange:
+        with Exchange(self.engine, min(deadline, time.perf_counter() + MODEL_LIST_SECONDS), self._stopping(), destinations) as exchange:
             try:
                 exchange.request("GET", "models")
                 return str(exchange.read_json()["data"][0]["id"])[:200]
@@ -127,12 +132,12 @@ class RemoteStream(StepStream):
 
     def _produce(self, started: float, deadline: float) -> Iterator[Step]:
         check_allowed(self.engine)
-        check_destination(self.engine)
+        destinations = checked_destinations(self.engine)  # resolved once: both requests go there
         if not self.model_name:
-            self.model_name = self._model_name(deadline)
+            self.model_name = self._model_name(deadline, destinations)
         path, body = self._request_body()
         where = f"server: {self.engine.name}" if self.engine.configured else f"server at {self.engine.base_url}"
-        with Exchange(self.engine, deadline, self._stopping()) as exchange:
+        with Exchange(self.engine, deadline, self._stopping(), destinations) as exchange:
             exchange.request("POST", path, body)
             for line in exchange.lines():
                 if self.should_end(deadline):

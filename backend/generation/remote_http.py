@@ -7,6 +7,10 @@
   thread for every exchange in the process) shuts the socket down at the deadline, or as soon as
   the caller says to stop (Stop pressed, the visitor left). A server that trickles a byte every
   29 s therefore ends at the deadline, not never.
+- A typed URL's host is resolved once, every address checked (`engines.checked_destinations`),
+  and the socket connects to those addresses only, while the Host header, TLS's server name and
+  its certificate check keep the URL's name: a name that resolves elsewhere a moment later (DNS
+  rebinding) cannot lead the connection to an address that was never checked.
 - Error messages say what happened (status code, refused, timed out), never what the server sent.
 """
 
@@ -18,10 +22,10 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
-from backend.generation.engines import Engine
+from backend.generation.engines import Destination, Engine, checked_destinations
 from backend.runtime.errors import EngineError
 from backend.runtime.public_mode import is_public
 
@@ -64,14 +68,57 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
+def _connect_to(destinations: Sequence[Destination], timeout: float | None) -> socket.socket:
+    """A socket connected to the first checked destination that answers; nothing is resolved."""
+    failure: OSError = OSError("no address to connect to")
+    for family, sockaddr in destinations:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            failure = exc
+    raise failure
+
+
+def _connection(base_url: str, destinations: Sequence[Destination]) -> http.client.HTTPConnection:
+    """http.client's connection to the URL's host (its name in the Host header and, for https, in
+    TLS's server name and certificate check); with destinations, its socket goes to them only."""
+    parts = urlsplit(base_url)
+    secure = parts.scheme == "https"
+    port = parts.port or (443 if secure else 80)
+    if secure:
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            parts.hostname, port, timeout=CONNECT_SECONDS, context=ssl.create_default_context()
+        )
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, port, timeout=CONNECT_SECONDS)
+    if destinations:
+        # http.client opens its socket through this attribute (set per connection in __init__);
+        # HTTPSConnection wraps that socket with server_hostname=self.host, the URL's name.
+        connection._create_connection = lambda address, timeout, source_address=None: _connect_to(destinations, timeout)  # type: ignore[attr-defined]
+    return connection
+
+
 class Exchange:
     """`with Exchange(engine, deadline, should_stop) as x: x.request(...); for line in x.lines(): ...`
 
     After the exchange, `ended_by` is "deadline" or "stop" when the watchdog cut it short (the
     read that was pending then raises nothing: `lines()` simply ends)."""
 
-    def __init__(self, engine: Engine, deadline: float, should_stop: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        deadline: float,
+        should_stop: Callable[[], bool] = lambda: False,
+        destinations: Sequence[Destination] | None = None,
+    ) -> None:
+        """`destinations`: what `checked_destinations(engine)` gave, to share one resolution
+        between exchanges; None resolves and checks here."""
         self.engine = engine
+        self.destinations = destinations
         self.deadline = deadline  # time.perf_counter() value
         self.should_stop = should_stop
         self.ended_by: str | None = None
@@ -120,15 +167,9 @@ class Exchange:
         return self.engine.label
 
     def request(self, method: str, path: str, body: dict | None = None) -> http.client.HTTPResponse:
-        parts = urlsplit(self.engine.base_url)
-        secure = parts.scheme == "https"
-        port = parts.port or (443 if secure else 80)
-        if secure:
-            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                parts.hostname, port, timeout=CONNECT_SECONDS, context=ssl.create_default_context()
-            )
-        else:
-            connection = http.client.HTTPConnection(parts.hostname, port, timeout=CONNECT_SECONDS)
+        if self.destinations is None:
+            self.destinations = checked_destinations(self.engine)
+        connection = _connection(self.engine.base_url, self.destinations)
         with self._sock_lock:
             self._connection = connection
         payload = json.dumps(body).encode() if body is not None else None
@@ -148,7 +189,7 @@ class Exchange:
                 self._sock = connection.sock
             if self.ended_by is not None:  # the deadline or a stop came while connecting
                 self._cut()
-            connection.request(method, f"{parts.path}/{path}", body=payload, headers=headers)
+            connection.request(method, f"{urlsplit(self.engine.base_url).path}/{path}", body=payload, headers=headers)
             response = connection.getresponse()
         except TimeoutError as exc:
             raise self._failure("did not answer in time") from exc

@@ -5,14 +5,24 @@ table covers every input of the corpus, so a new input needs its own expected ou
 import pytest
 
 from backend.attention.weights import attention
+from backend.generation import remote_http
+from backend.generation.engines import choose_engine
 from backend.generation.in_process import generate
+from backend.generation.openai_engine import RemoteStream
 from backend.generation.token_steps import GenerationSettings
 from backend.runtime.errors import DashboardError
 from backend.text.classify import classify
 from backend.text.evaluation import read_table
 from backend.text.explain_text import explain_text
 from backend.vision.image_decoding import load_image
-from tests.hostile_inputs import CSV_REFUSALS, CSVS, TEXTS, bad_image_refusals, bad_images
+from tests.hostile_inputs import (
+    CSV_REFUSALS,
+    CSVS,
+    SERVER_URLS,
+    TEXTS,
+    bad_image_refusals,
+    bad_images,
+)
 
 TEXT_TASKS = {
     "classify": lambda text: classify(text)[0].label,
@@ -115,6 +125,32 @@ def test_every_bad_csv_gets_its_pinned_outcome():
     _check(outcomes, CSV_OUTCOMES)
     assert len(outcomes) == 8
     print(_summary("CSVs", outcomes))
+
+
+@pytest.mark.parametrize("public", [False, True], ids=["laptop", "public"])
+def test_every_server_url_is_refused_before_anything_connects(public, monkeypatch):
+    """On a laptop a typed URL's every address is checked first; in public mode no URL is taken."""
+    for name in [n for n in __import__("os").environ if n.startswith(("DASHBOARD_OPENAI_", "DASHBOARD_ENGINE_"))]:
+        monkeypatch.delenv(name)
+    if public:
+        monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
+    else:
+        monkeypatch.delenv("DASHBOARD_PUBLIC", raising=False)
+
+    def no_connection(*args, **kwargs):
+        raise AssertionError(f"a connection was attempted: {args}")
+
+    monkeypatch.setattr(remote_http, "_connect_to", no_connection)
+    monkeypatch.setattr(__import__("socket"), "create_connection", no_connection)
+    reason = "offers only its own servers" if public else "points at an address no generation server lives at"
+    expected = {url: _refused(reason) for url in SERVER_URLS}
+    outcomes = {
+        url: _outcome(lambda url=url: list(RemoteStream("Hi", GenerationSettings(max_new_tokens=2), choose_engine(url))))
+        for url in SERVER_URLS
+    }
+    _check(outcomes, expected)
+    assert len(outcomes) == 11
+    print(_summary(f"{'public' if public else 'laptop'} server URLs", outcomes))
 
 
 def test_formula_cells_from_a_csv_do_not_run_in_the_downloaded_results():

@@ -4,8 +4,11 @@ import http.server
 import json
 import math
 import socket
+import ssl
+import subprocess
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -17,6 +20,7 @@ from backend.generation.token_steps import GenerationSettings
 from backend.runtime.errors import EngineError, InputError
 from backend.runtime.scheduler import run_now
 from tests.fake_servers import Recording, serve
+from tests.hostile_inputs import SERVER_URLS
 
 
 @pytest.fixture(autouse=True)
@@ -185,17 +189,92 @@ def test_public_mode_refuses_every_url_before_connecting(recording_server, monke
     assert [step.text for step in stream] == ["Hello", " there"]
 
 
-@pytest.mark.parametrize(
-    "url", ["http://169.254.169.254/latest/meta-data", "http://[fe80::1]:80/v1", "http://0.0.0.0:8080/v1",
-            "http://[::ffff:169.254.169.254]/v1", "http://224.0.0.1/v1"],
-)
+@pytest.mark.parametrize("url", SERVER_URLS)
 def test_metadata_like_addresses_are_never_contacted(url, monkeypatch):
     def no_connection(*args, **kwargs):
         raise AssertionError(f"a connection was attempted: {args}")
 
     monkeypatch.setattr(socket, "create_connection", no_connection)
+    monkeypatch.setattr(remote_http, "_connect_to", no_connection)
     with pytest.raises(InputError, match="no generation server lives at"):
         list(RemoteStream("Hi", GenerationSettings(max_new_tokens=4), Engine.at(url)))
+
+
+class _RecordingHost(Recording):
+    """The recording server, also noting the Host header of each request."""
+
+    hosts: ClassVar[list[str]] = []
+
+    def do_GET(self):  # noqa: N802
+        type(self).hosts.append(self.headers["Host"])
+        super().do_GET()
+
+    def do_POST(self):  # noqa: N802
+        type(self).hosts.append(self.headers["Host"])
+        super().do_POST()
+
+
+def _tls_context_for(name: str, folder) -> tuple[ssl.SSLContext, str]:
+    """A server context with a fresh self-signed certificate for `name`, and the certificate's path."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"],
+        check=True, capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context, str(cert)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_the_connection_goes_to_the_address_that_was_checked(scheme, monkeypatch, tmp_path):
+    """DNS rebinding: a name that first resolves to an allowed address (here the loopback server)
+    and then to the metadata service. The name is resolved once; both requests (the model list and
+    the generation) reach the checked address, with the name in the Host header and, over TLS, in
+    the server name and the certificate check; the second answer is never asked for or used."""
+    Recording.seen, _RecordingHost.hosts = [], []
+    server, _ = serve(_RecordingHost)
+    port = server.server_address[1]
+    names: list[str | None] = []
+    if scheme == "https":
+        context, cert = _tls_context_for("rebind.test", tmp_path)
+        context.sni_callback = lambda sock, name, ctx: names.append(name)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        trusted = ssl.create_default_context(cafile=cert)
+        monkeypatch.setattr(remote_http.ssl, "create_default_context", lambda *a, **k: trusted)
+    real_getaddrinfo, answers, attempts = socket.getaddrinfo, [], []
+
+    def rebinding(host, port_, *args, **kwargs):
+        if host != "rebind.test":
+            return real_getaddrinfo(host, port_, *args, **kwargs)
+        address = "127.0.0.1" if not answers else "169.254.169.254"
+        answers.append(address)
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port_ or 0))]
+
+    real_create_connection = socket.create_connection
+
+    def connecting(address, *args, **kwargs):  # resolves as the standard library does; never reaches 169.254.x
+        resolved = socket.getaddrinfo(address[0], address[1], 0, socket.SOCK_STREAM)[0][4][0]
+        attempts.append(resolved)
+        if resolved != "127.0.0.1":
+            raise ConnectionRefusedError(f"a connection to {resolved} was attempted")
+        return real_create_connection((resolved, address[1]), *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(socket, "create_connection", connecting)
+    try:
+        stream = RemoteStream("Hi", GenerationSettings(max_new_tokens=4), Engine.at(f"{scheme}://rebind.test:{port}"))
+        steps = [step.text for step in stream]
+    finally:
+        server.shutdown()
+    assert answers == ["127.0.0.1"], "the name was resolved once, for the check"
+    assert "169.254.169.254" not in attempts
+    assert steps == ["Hello", " there"] and stream.model_name == "listed-model"
+    assert [path for path, _, _ in Recording.seen] == ["/v1/models", "/v1/chat/completions"]
+    assert _RecordingHost.hosts == [f"rebind.test:{port}"] * 2
+    if scheme == "https":
+        assert names == ["rebind.test"] * 2, "TLS was asked for the URL's name (and its certificate checked for it)"
 
 
 class _Redirect(http.server.BaseHTTPRequestHandler):
