@@ -46,6 +46,9 @@ async def server_lifespan(_app):
     PagesManager.uses_pages_directory = False  # navigation comes from st.navigation below, always
     import backend.shared.plotting  # noqa: F401  # the first visitors' pages do not each wait on these imports
     SCHEDULER.owner_alive = _session_alive  # queued requests of closed tabs are skipped
+    from ui.core.addresses import trusted_proxies
+
+    trusted_proxies()  # a DASHBOARD_TRUSTED_PROXIES that means nothing stops the start here, not each visit
     # The default models load while the first visitors arrive, each when no visitor's request is
     # computing, and each page's computation runs once, briefly, as soon as its model is there, so
     # that its first-call costs are not a visitor's; then the pages' own imports; then every page's

@@ -4,6 +4,10 @@
 cd "$(dirname "$0")/.."
 # Every visitor is a stranger (docs/public-mode.md); the operator may still turn it off.
 export DASHBOARD_PUBLIC="${DASHBOARD_PUBLIC:-1}"
+# One reverse proxy (the Space's) stands in front of the container and appends the address it saw
+# to X-Forwarded-For: the per-address limits count that entry (ui/core/addresses.py). Behind more
+# proxies of your own, set the number of hops, or their addresses.
+export DASHBOARD_TRUSTED_PROXIES="${DASHBOARD_TRUSTED_PROXIES:-1}"
 # Allowed online models were fetched when the image was built; nothing is fetched at run time.
 export HF_HUB_OFFLINE=1
 # The Space page shows the app inside an iframe on huggingface.co, a cross-site frame, where the

@@ -118,3 +118,15 @@ LINKS: dict[str, list[str]] = {
                   "model_id=http://169.254.169.254/", "compare=1&cam=scorecam&layer=bn2", "opacity=2", "channels=999"],
     "attention": ["text=" + "word " * 300, "layer=99", "head=-1", "model=hub:gpt2", "text=%E2%80%8B"],
 }
+
+# X-Forwarded-For as a visitor on the room's Wi-Fi sends it (every peer private): name ->
+# (direct peer, header, the key it counts under behind one trusted proxy hop). Without a
+# configured proxy the direct peer counts, whatever is sent. "%d" differs from request to request.
+SPOOFED_FORWARDS: dict[str, tuple[str, str, str]] = {
+    "another visitor's address": ("192.168.1.23", "192.168.1.40", "192.168.1.40"),
+    "a public address": ("192.168.1.23", "203.0.113.9", "203.0.113.9"),
+    "a chain": ("10.0.0.7", "198.51.100.1, 203.0.113.9, 192.168.1.40", "192.168.1.40"),
+    "loopback": ("192.168.1.23", "127.0.0.1", "127.0.0.1"),
+    "garbage": ("192.168.1.23", "<script>, , ;;, 999.1.1.%d", "192.168.1.23"),
+    "a new IPv6 address per request": ("fd00::23", "2001:db8:1:2::%d", "2001:db8:1:2::/64"),
+}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -13,9 +13,11 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from backend.runtime.scheduler import Job, JobCancelled
+from ui.core.addresses import trusted_proxies, visitor_key
 from ui.core.request import Request
 
 POLL_SECONDS = 0.25
+log = logging.getLogger("dashboard")
 
 
 def session_id() -> str | None:
@@ -25,20 +27,23 @@ def session_id() -> str | None:
 
 
 def client_address() -> str | None:
-    """The visitor's address, for the per-address limit. Behind a proxy on a private or loopback
-    address (a Space's), the last X-Forwarded-For entry, the one that proxy added; the entries
-    before it are the client's own say and are not trusted."""
+    """The key the visitor's requests count under for the per-address limits: their address, or
+    the one a configured proxy forwarded (see `ui.core.addresses`); an IPv6 visitor's /64."""
     try:
         direct = st.context.ip_address
         forwarded = st.context.headers.get("X-Forwarded-For", "")
     except Exception:  # no request context (a bare script)
         return None
-    last = forwarded.split(",")[-1].strip() if forwarded else ""
-    try:
-        behind_proxy = direct is None or ipaddress.ip_address(direct).is_private or ipaddress.ip_address(direct).is_loopback
-    except ValueError:
-        behind_proxy = False
-    return last[:64] if behind_proxy and last else direct
+    proxies = trusted_proxies()
+    if not _told_once.is_set():  # for the operator checking their proxy setting in the server's log
+        _told_once.set()
+        entries = len([e for e in forwarded.split(",") if e.strip()])
+        log.info("First visit: X-Forwarded-For has %d entries; DASHBOARD_TRUSTED_PROXIES trusts %s",
+                 entries, f"{proxies.hops} hop(s)" if proxies.hops else f"{len(proxies.networks)} network(s)")
+    return visitor_key(direct, forwarded, proxies)
+
+
+_told_once = threading.Event()
 
 
 def mine(page: str, part: str | None = None) -> dict[str, str | None]:
