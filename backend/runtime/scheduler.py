@@ -1,8 +1,9 @@
-"""One fair queue per model: requests run in arrival order, and compatible ones run as one batch.
+"""One fair queue per model: visitors take turns, and compatible requests run as one batch.
 
 A loaded model is shared by every visitor. When a room full of people asks at once, each request
-gets a `Job` in that model's queue; one worker thread per model takes jobs first come, first
-served. Every task queues the same way, `SCHEDULER.submit(model_key, function, *args)`:
+gets a `Job` in that model's queue; one worker thread per model takes jobs in turn: round-robin
+between visitors, arrival order within one visitor's (`fairness.FairLine`). Every task queues
+the same way, `SCHEDULER.submit(model_key, function, *args)`:
 - alone: the worker calls `function(*args)`;
 - `batched=True`: `function` takes a list in place of its first argument and returns one result
   (or exception) per element; requests for the same function with the same other arguments that
@@ -43,7 +44,6 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -51,6 +51,7 @@ from typing import Any, Protocol
 
 from backend.runtime.device import available_cores
 from backend.runtime.errors import BusyError, DashboardError, JobStopped
+from backend.runtime.fairness import FairLine
 from backend.runtime.memory import release_free_memory
 from backend.runtime.public_mode import limits
 
@@ -266,7 +267,7 @@ class Job:
 
 
 class ModelQueue:
-    """First come, first served for one model, with batching of compatible neighbours."""
+    """Visitors in turn for one model (`FairLine`), with batching of compatible requests."""
 
     def __init__(
         self,
@@ -279,7 +280,7 @@ class ModelQueue:
         self.scheduler = scheduler
         self.batch_wait = batch_wait_seconds() if batch_wait is None else batch_wait
         self.max_batch = max_batch
-        self._waiting: deque[Job] = deque()
+        self._waiting = FairLine()  # in turn order: the head runs next
         self._running: list[Job] = []
         self._seconds: dict[Callable[..., Any], float] = {}  # moving average of a batch's run time, per task
         self._cond = threading.Condition()
@@ -376,10 +377,10 @@ class ModelQueue:
                     ):
                         self._cond.wait(deadline - time.monotonic())
                     if not self._waiting or self._waiting[0] is not head:
-                        continue  # the head was cancelled while waiting for company
+                        continue  # the head was cancelled, or a request whose turn comes first arrived
                 batch, gone = [], []
                 for job in self._compatible(head):
-                    self._waiting.remove(job)
+                    self._waiting.start(job)
                     (batch if job.wanted(self.scheduler.owner_alive) else gone).append(job)
                 for job in batch:
                     job.state, job.started, job.batch_size = "running", time.monotonic(), len(batch)
@@ -394,7 +395,7 @@ class ModelQueue:
                 return batch
 
     def take(self, wanted: Callable[[Job], bool], most: int) -> list[Job]:
-        """Up to `most` waiting jobs that `wanted` picks, in arrival order, now running; waiting
+        """Up to `most` waiting jobs that `wanted` picks, in turn order, now running; waiting
         ones whose tab is gone are cancelled on the way."""
         with self._cond:
             picked = [job for job in self._waiting if wanted(job)]
@@ -402,7 +403,7 @@ class ModelQueue:
             for job in picked:
                 if len(taken) >= most:
                     break
-                self._waiting.remove(job)
+                self._waiting.start(job)
                 (taken if job.wanted(self.scheduler.owner_alive) else gone).append(job)
             for job in taken:
                 job.state, job.started, job.batch_size = "running", time.monotonic(), 1

@@ -118,6 +118,64 @@ def test_waiting_jobs_know_their_place_and_are_served_in_order(monkeypatch):
     run_now(running), [run_now(j) for j in waiting]
 
 
+def test_visitors_take_turns_so_eight_queued_requests_do_not_delay_another_visitors_one():
+    scheduler = Scheduler(batch_wait=0)
+    gate = Gate()
+    first = scheduler.submit("m", gate, "a0", client="10.0.0.1")
+    assert gate.entered.wait(5)
+    flood = [scheduler.submit("m", gate, f"a{i}", client="10.0.0.1") for i in range(1, 8)]
+    single = scheduler.submit("m", gate, "b0", client="10.0.0.2")
+    assert single.position == 1  # next, not behind seven
+    assert [j.position for j in flood] == [2, 3, 4, 5, 6, 7, 8]  # the flood keeps its own order
+    gate.release.set()
+    for job in [first, *flood, single]:
+        run_now(job)
+    assert gate.batches == [["a0"], ["b0"], *[[f"a{i}"] for i in range(1, 8)]]
+
+
+def test_turns_go_round_between_visitors_and_one_visitor_alone_keeps_arrival_order():
+    scheduler = Scheduler(batch_wait=0)
+    gate = Gate()
+    blocker = scheduler.submit("m", gate, "a0", client="A")
+    assert gate.entered.wait(5)
+    jobs = [scheduler.submit("m", gate, name, client=name[0].upper()) for name in ["a1", "a2", "b0", "b1", "b2", "c0"]]
+    jobs.append(scheduler.submit("m", gate, "s0", owner="session-without-address", slot="/p"))
+    gate.release.set()
+    for job in [blocker, *jobs]:
+        run_now(job)
+    # b0, c0 and the session's s0 join the round served now; then one each of A and B per round
+    assert [b[0] for b in gate.batches] == ["a0", "b0", "c0", "s0", "a1", "b1", "a2", "b2"]
+
+
+def test_a_batch_takes_compatible_requests_in_turn_not_one_visitors_first_sixteen():
+    scheduler = Scheduler(batch_wait=0, max_batch=4)
+    gate = Gate()
+    blocker = scheduler.submit("m", gate, "blocker", client="Z")
+    assert gate.entered.wait(5)
+    flood = [scheduler.submit("m", gate, f"a{i}", "same", batched=True, client="A") for i in range(6)]
+    single = scheduler.submit("m", gate, "b0", "same", batched=True, client="B")
+    gate.release.set()
+    for job in [blocker, *flood, single]:
+        run_now(job)
+    assert gate.batches == [["blocker"], ["a0", "b0", "a1", "a2"], ["a3", "a4", "a5"]]
+
+
+def test_a_request_given_up_before_its_turn_gives_the_round_back():
+    scheduler = Scheduler(batch_wait=0)
+    gate = Gate()
+    blocker = scheduler.submit("m", gate, "z0", client="Z")
+    assert gate.entered.wait(5)
+    others = [scheduler.submit("m", gate, f"b{i}", client="B") for i in range(3)]
+    a0 = scheduler.submit("m", gate, "a0", owner="visitor", slot="/p", client="A")
+    assert a0.position == 2
+    a1 = scheduler.submit("m", gate, "a1", owner="visitor", slot="/p", client="A")  # asks for something else
+    assert a0.state == "cancelled" and a1.position == 2  # a0's round, not the next one behind b1
+    gate.release.set()
+    for job in [blocker, *others, a1]:
+        run_now(job)
+    assert gate.batches == [["z0"], ["b0"], ["a1"], ["b1"], ["b2"]]
+
+
 def test_a_second_click_returns_the_running_job_and_a_new_question_replaces_it():
     scheduler = Scheduler(batch_wait=0)
     gate = Gate()
