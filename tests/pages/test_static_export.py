@@ -2,14 +2,20 @@
 
 import io
 import re
+import threading
+import time
 import zipfile
 from urllib.parse import quote
 
 import pytest
 
+from backend.runtime.errors import BusyError
+from backend.runtime.registry import MINILM
+from backend.runtime.scheduler import SCHEDULER, run_now
 from ui.core.state import values_from_link
 from ui.navigation import BY_PATH
 from ui.talk.deck import Deck, View, checked_view
+from ui.talk import static_site
 from ui.talk.static_site import export_deck, render_view, slug
 
 HOSTILE = "<script>alert(1)</script>"
@@ -90,3 +96,94 @@ def test_link_values_fall_back_to_defaults_with_a_notice():
     assert values["attention_layer"] == 3 and values["attention_head"] == 0
     assert len(notices) == 2 and any("head=" in n for n in notices) and any("unknown setting" in n for n in notices)
     assert slug("Ça va? Attention, explained!") == "ca-va-attention-explained" and slug("<>") == "deck"
+
+
+# ---- the export inside the caps (the hostile corpus's export flood, one visitor at a time) ----
+
+class _Gate:
+    """A model call that blocks its queue until released."""
+
+    def __init__(self) -> None:
+        self.release, self.entered = threading.Event(), threading.Event()
+
+    def __call__(self, *args):
+        self.entered.set()
+        assert self.release.wait(60)
+        return "held"
+
+
+def _fresh_view(n: int) -> View:
+    """A classification no one has asked for yet (nothing held: it has to be computed)."""
+    return checked_view(f"Fresh {n}", "/classify?classifier=sentiment&text=" + quote(f"Export check number {n} {time.time()}"))
+
+
+def _archive(data: bytes) -> dict[str, str]:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    return {name.split("/", 1)[1]: archive.read(name).decode("utf-8") for name in archive.namelist()}
+
+
+def test_export_jobs_count_against_the_visitors_address(monkeypatch):
+    """The export's jobs carry the visitor's address: with the address's only place taken by a
+    request still running, the export's view is refused with the per-address message."""
+    monkeypatch.setenv("DASHBOARD_JOBS_PER_ADDRESS", "1")
+    gate = _Gate()
+    blocker = SCHEDULER.submit("export-test-gate", gate, client="203.0.113.5")
+    try:
+        assert gate.entered.wait(30)
+        files = _archive(export_deck(Deck("Flood", (_fresh_view(1),)), owner="visitor-a", client="203.0.113.5"))
+        assert "the most one address may have here" in files["view-01.html"]
+        other = _archive(export_deck(Deck("Calm", (_fresh_view(2),)), owner="visitor-b", client="198.51.100.9"))
+        assert "Prediction: " in other["view-01.html"]
+    finally:
+        gate.release.set()
+        run_now(blocker)
+
+
+def test_an_export_is_dropped_when_its_visitor_leaves(monkeypatch):
+    monkeypatch.setattr(SCHEDULER, "owner_alive", lambda owner: owner != "closed-tab")
+    files = _archive(export_deck(Deck("Gone", (_fresh_view(3), _fresh_view(4))), owner="closed-tab", client="198.51.100.10"))
+    for name in ("view-01.html", "view-02.html"):
+        assert "has left" in files[name] and "Prediction" not in files[name]
+    assert "2 of 2 views were left out" in files["index.html"]
+
+
+def test_the_budget_gives_up_the_job_at_hand_and_leaves_out_the_rest(monkeypatch):
+    """With the classifier's queue held, the export's first view waits out the (shortened)
+    budget; its job is then cancelled, not left queued, and the remaining view is left out."""
+    monkeypatch.setattr(static_site, "LAPTOP_EXPORT_SECONDS", 1.5)
+    gate = _Gate()
+    blocker = SCHEDULER.submit(MINILM.key, gate)
+    try:
+        assert gate.entered.wait(30)
+        started = time.monotonic()
+        files = _archive(export_deck(Deck("Slow", (_fresh_view(5), _fresh_view(6))), owner="visitor-c", client="198.51.100.11"))
+        assert time.monotonic() - started < 30
+        assert SCHEDULER.queue(MINILM.key).length == 1  # the blocker alone: the export's job left the line
+        for name in ("view-01.html", "view-02.html"):
+            assert "time budget (2 s) was used up" in files[name]
+        assert "2 of 2 views were left out" in files["index.html"]
+    finally:
+        gate.release.set()
+        run_now(blocker)
+
+
+def test_one_export_per_session_and_per_address_at_a_time(monkeypatch):
+    visitor = static_site.Visitor("visitor-d", "198.51.100.12")
+    with static_site.RUNNING.hold(visitor):
+        assert static_site.RUNNING.busy("visitor-d", None) and static_site.RUNNING.busy(None, "198.51.100.12")
+        for owner, client in (("visitor-d", "198.51.100.99"), ("another-tab", "198.51.100.12")):
+            with pytest.raises(BusyError, match="still being made"):
+                export_deck(Deck("Twice", (_fresh_view(7),)), owner=owner, client=client)
+        monkeypatch.setattr(static_site, "LAPTOP_MOST_EXPORTS", 1)
+        with pytest.raises(BusyError, match="the most it makes at once"):
+            export_deck(Deck("Another", (_fresh_view(8),)), owner="visitor-e", client="198.51.100.13")
+    assert not static_site.RUNNING.busy("visitor-d", "198.51.100.12")
+
+
+def test_a_bug_in_a_view_shows_an_error_id_not_the_exception(monkeypatch):
+    def broken(values, out, visitor):
+        raise RuntimeError("<img src=x onerror=alert(1)> at /srv/app/secret.py line 3")
+
+    monkeypatch.setitem(static_site.PAGES, "attention", broken)
+    page = render_view(View("Broken", "/attention?text=hello"))
+    assert "error id" in page and "secret.py" not in page and "<img" not in page and "RuntimeError" not in page

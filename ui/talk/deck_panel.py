@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from ui.core.jobs import client_address, session_id
 from ui.core.markdown import plain
 from ui.core.state import CURRENT_PAGE, KEPT, VIEW
 from ui.navigation import BY_PATH
@@ -26,7 +27,7 @@ from ui.talk.deck import (
     view_link,
 )
 from ui.talk.share import app_root
-from ui.talk.static_site import export_deck
+from ui.talk.static_site import RUNNING, export_deck, export_seconds
 
 DECK = "_deck"  # session_state: the Deck
 AT = "_deck_at"  # session_state: index of the view last opened from the deck
@@ -191,12 +192,19 @@ def _files(current: Deck) -> None:
         st.download_button("Save the deck (JSON)", data=deck_to_json(current), file_name="deck.json",
                            mime="application/json", key="deck_save", on_click="ignore", icon=":material/download:",
                            width="stretch")
+        # The zip is made when clicked, in a server thread with no page around it: who asked is
+        # read now, so the export's jobs are this visitor's (their caps, dropped when they leave).
+        owner, client = session_id(), client_address()
+        making = RUNNING.busy(owner, client)
         st.download_button(
-            "Download as static HTML (zip)", data=lambda: _static_zip(current), file_name="talk.zip",
-            mime="application/zip", key="deck_static", on_click="ignore", icon=":material/folder_zip:", width="stretch",
-            help="Every view computed now, as web pages that open from a USB stick or any static host, "
-                 "with no server and no network.",
+            "Download as static HTML (zip)", data=lambda: export_deck(current, owner=owner, client=client),
+            file_name="talk.zip", mime="application/zip", key="deck_static", on_click="ignore",
+            icon=":material/folder_zip:", width="stretch", disabled=making,
+            help=f"Every view computed now (at most {export_seconds() / 60:.0f} minutes for the whole deck), as web "
+                 "pages that open from a USB stick or any static host, with no server and no network.",
         )
+        if making:
+            st.caption("Your export is being made; its download starts when it is ready.")
         st.caption("The deck as a link:")
         st.code(f"{app_root()}/?{PARAM}={deck_to_param(current)}", language=None, wrap_lines=True)
     # In a popover: its uploader is drawn only when opened, so a page's own uploader stays the
@@ -204,6 +212,3 @@ def _files(current: Deck) -> None:
     with st.popover("Load a deck (JSON)", icon=":material/upload_file:", width="stretch"):
         st.file_uploader("A deck file saved here before", type=None, key="deck_upload", on_change=_load_file)
 
-
-def _static_zip(current: Deck) -> bytes:
-    return export_deck(current)

@@ -8,6 +8,13 @@ read from its link through the page's own fields and built by the page's own req
 means on the page. Links come from strangers: every text that reaches the HTML is escaped, and a
 view that cannot be computed (a Hub model offline, an empty text) becomes a message on its page.
 Nothing here draws with Streamlit.
+
+An export is the visitor's own work, inside the same caps as their pages: each job it queues
+carries their session and address (the per-address limit counts it, and it is dropped when their
+tab closes); one export per session and per address at a time; a time budget for the whole export
+(`export_seconds()`: 10 minutes on a laptop, 2 in public mode), after which the job at hand is
+given up and the remaining views say they were left out. Views the server already holds (the
+pages' examples, views a visitor just opened) cost nothing and come first-come from memory.
 """
 
 from __future__ import annotations
@@ -16,9 +23,14 @@ import html
 import io
 import logging
 import re
+import threading
+import time
 import unicodedata
+import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,9 +44,10 @@ from backend.generation.generation_figures import (
     step_probabilities_chart,
     steps_html,
 )
-from backend.runtime.errors import DashboardError
+from backend.runtime.errors import BusyError, DashboardError
+from backend.runtime.public_mode import is_public
 from backend.runtime.registry import MODELS
-from backend.runtime.scheduler import Job
+from backend.runtime.scheduler import SCHEDULER, Job
 from backend.shared.plotting import png_source
 from backend.text.text_figures import attribution_bars, label_probabilities, tokens_html
 from backend.vision.image_figures import saliency_overlay, top_classes
@@ -54,7 +67,10 @@ from ui.talk.deck import MAX_VIEWS, Deck, View
 
 log = logging.getLogger(__name__)
 
-WAIT_SECONDS = 900.0  # a job past its own time limit is stopped by the queue long before this
+LAPTOP_EXPORT_SECONDS = 600.0  # the whole export's time budget on a laptop
+PUBLIC_EXPORT_SECONDS = 120.0  # and in public mode
+LAPTOP_MOST_EXPORTS, PUBLIC_MOST_EXPORTS = 4, 2  # exports made at once, all visitors together
+POLL_SECONDS = 0.5  # how often a wait checks the budget and that the visitor is still there
 PHOTO_SIDE = 640  # the example photo is embedded at most this many pixels on its longer side
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
 # The main text of each page: shown as a quotation, not as a row of the settings table.
@@ -131,20 +147,112 @@ class _Sections:
         return "\n".join(self.parts)
 
 
-def _finished(request: Request) -> Any:
+def export_seconds() -> float:
+    """The time budget of one export (public mode's is short: see the module's docstring)."""
+    return PUBLIC_EXPORT_SECONDS if is_public() else LAPTOP_EXPORT_SECONDS
+
+
+class OverBudget(DashboardError):
+    """The export's time budget ran out (or its visitor left) before this view was computed."""
+
+
+@dataclass
+class Visitor:
+    """Who an export computes for: their session (`owner`) and address (`client`), as the
+    pages' own requests carry them, and when the export's time is up."""
+
+    owner: str | None = None
+    client: str | None = None
+    deadline: float = field(default_factory=lambda: time.monotonic() + export_seconds())
+    left_out: int = 0  # views left out because the budget ran out or the visitor left
+
+    @property
+    def submit_args(self) -> dict[str, str | None]:
+        # no slot: the visitor moving between pages while the export runs does not cancel it
+        return {"owner": self.owner, "client": self.client}
+
+    def check(self) -> None:
+        """Raise `OverBudget` once the budget is spent or the visitor's tab has closed."""
+        if not SCHEDULER.owner_alive(self.owner):
+            self.left_out += 1
+            raise OverBudget("Left out: the visitor who asked for this export has left.")
+        if time.monotonic() >= self.deadline:
+            self.left_out += 1
+            raise OverBudget(f"Left out: this export's time budget ({export_seconds():.0f} s) was used up "
+                             "before this view. Export fewer views at a time, or open the views on their pages "
+                             "first: views the server already holds cost no time.")
+
+    def wait(self, job: Job) -> Any:
+        """The job's outcome; the job given up (see `give_up`) when the budget runs out first."""
+        while not job.wait(POLL_SECONDS):
+            try:
+                self.check()
+            except OverBudget:
+                self.give_up(job)
+                raise
+        return job.outcome()
+
+    def give_up(self, job: Job) -> None:
+        """Stop following `job`: cancelled if this visitor was the only one following it, left
+        running for the others otherwise (an example the server keeps, another visitor's view)."""
+        if self.owner is not None and self.owner in job.owners:
+            job.leave(self.owner)
+        elif self.owner is None and not job.owners and job.owner is None and job.client == self.client:
+            job.cancel()  # a script's or test's own export job
+
+
+def most_exports() -> int:
+    """Exports made at once on the whole server (each holds one of the server's few worker threads)."""
+    return PUBLIC_MOST_EXPORTS if is_public() else LAPTOP_MOST_EXPORTS
+
+
+class _Running:
+    """The exports being made now, by session and by address: one of each at a time, and at
+    most `most_exports()` in all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owners: set[str] = set()
+        self._clients: set[str] = set()
+        self._count = 0
+
+    def busy(self, owner: str | None, client: str | None) -> bool:
+        """True while this session or address has an export being made."""
+        with self._lock:
+            return (owner is not None and owner in self._owners) or (client is not None and client in self._clients)
+
+    @contextmanager
+    def hold(self, visitor: Visitor) -> Iterator[None]:
+        with self._lock:
+            if (visitor.owner is not None and visitor.owner in self._owners) or (
+                visitor.client is not None and visitor.client in self._clients
+            ):
+                raise BusyError("An export you asked for is still being made. Wait for its download, then try again.")
+            if self._count >= most_exports():
+                raise BusyError(f"The server is making {self._count} exports already, the most it makes at once. "
+                                "Try again in a minute.")
+            self._count += 1
+            if visitor.owner is not None:
+                self._owners.add(visitor.owner)
+            if visitor.client is not None:
+                self._clients.add(visitor.client)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count -= 1
+                self._owners.discard(visitor.owner)
+                self._clients.discard(visitor.client)
+
+
+RUNNING = _Running()
+
+
+def _finished(request: Request, visitor: Visitor) -> Any:
     """The request's answer: kept by the server (an example, a view a visitor opened), or computed now."""
-    found = answer_or_job(request)
-    return _waited(found) if isinstance(found, Job) else found
-
-
-def _waited(job: Job, own: bool = False) -> Any:
-    """The job's outcome, or the view left out when it outlasts the export's wait (and the job
-    cancelled when it is the export's `own`, shared with no visitor)."""
-    if not job.wait(WAIT_SECONDS):
-        if own:
-            job.cancel()
-        raise DashboardError(f"This view took more than {WAIT_SECONDS:.0f} s to compute and was left out.")
-    return job.outcome()
+    visitor.check()
+    found = answer_or_job(request, **visitor.submit_args)
+    return visitor.wait(found) if isinstance(found, Job) else found
 
 
 def _page_name(path: str) -> str:
@@ -179,7 +287,7 @@ def _settings_table(rows: list[tuple[str, str]]) -> str:
 
 # ---- one function per page: the link's values in, the view's sections out ----
 
-def _classify(values: dict[str, Any], out: _Sections) -> None:
+def _classify(values: dict[str, Any], out: _Sections, visitor: Visitor) -> None:
     spec = MODELS[values["classify_model"]]
     text = values["classify_text"]
     if spec.kind != "sequence-classifier" and values["classify_mode"] == "zero-shot":
@@ -192,7 +300,7 @@ def _classify(values: dict[str, Any], out: _Sections) -> None:
     if not text.strip():
         raise DashboardError("This view's link has no text to classify.")
     classifier = classify_request.classifier(values)
-    result = _finished(classify_request.answer(text, classifier))
+    result = _finished(classify_request.answer(text, classifier), visitor)
     out.raw(f'<p class="answer">Prediction: {html.escape(result.label)} '
             f'({result.scores[0].probability:.1%})</p>')
     if result.warning:
@@ -200,7 +308,7 @@ def _classify(values: dict[str, Any], out: _Sections) -> None:
     if result.about:
         out.text(result.about, "caption")
     out.figure(label_probabilities(result))
-    found = _finished(classify_request.explanation(values, classifier, [s.label for s in result.scores]))
+    found = _finished(classify_request.explanation(values, classifier, [s.label for s in result.scores]), visitor)
     out.heading(f"Why: which tokens pushed toward “{found.target}” (Integrated Gradients)")
     out.raw(tokens_html(found.tokens, found.attribution("ig").scores))
     out.text("Blue pushes toward the label, orange away from it; stronger colour, stronger push.", "caption")
@@ -208,14 +316,15 @@ def _classify(values: dict[str, Any], out: _Sections) -> None:
     out.text(f"Model: {result.run.model} · device: {result.run.device}", "caption")
 
 
-def _generate(values: dict[str, Any], out: _Sections) -> None:
+def _generate(values: dict[str, Any], out: _Sections, visitor: Visitor) -> None:
     prompt = values["generate_prompt"]
     out.quote("Prompt", prompt)
     if values["generate_chat"] and values["generate_system"].strip():
         out.quote("System prompt", values["generate_system"])
     if not prompt.strip():
         raise DashboardError("This view's link has no prompt to answer.")
-    stream = _waited(kept_or_submitted(generate_request.generation(values)), own=True)
+    visitor.check()
+    stream = visitor.wait(kept_or_submitted(generate_request.generation(values), **visitor.submit_args))
     out.heading("The answer, token by token")
     out.raw(legend_html())
     out.raw(steps_html(stream.steps))
@@ -233,18 +342,18 @@ def _photo_html(image: Image.Image, caption: str) -> str:
             f"{html.escape(caption)}</figcaption></figure>")
 
 
-def _recognise(values: dict[str, Any], out: _Sections) -> None:
+def _recognise(values: dict[str, Any], out: _Sections, visitor: Visitor) -> None:
     if values["recognise_source"] != "Example photo":
         out.notice("Uploaded and camera photos are never part of a link: this view shows the example photo.")
     image, image_id = recognise_request.example(values)
     out.raw(_photo_html(image, f"Example photo: {values['recognise_example']} ({image.width}×{image.height} pixels)"))
-    result = _finished(recognise_request.recognition(values, image, image_id))
+    result = _finished(recognise_request.recognition(values, image, image_id), visitor)
     out.raw(f'<p class="answer">Top class: {html.escape(result.label)} ({result.top[0].probability:.1%})</p>')
     out.figure(top_classes(result))
     layer, found_asked = recognise_request.cam_layer(values)
     if not found_asked:
         out.notice(f"This model has no CAM layer '{values['recognise_layer']}'; showing {layer}.")
-    found = _finished(recognise_request.explanation(values, image, image_id))
+    found = _finished(recognise_request.explanation(values, image, image_id), visitor)
     first = recognise_request.methods(values, is_cnn=layer is not None)[0]
     shown = found.maps[first]
     where = f" at {found.layer.name}" if found.layer else ""
@@ -255,12 +364,12 @@ def _recognise(values: dict[str, Any], out: _Sections) -> None:
     out.text(f"Model: {result.run.model} · device: {result.run.device}", "caption")
 
 
-def _attention(values: dict[str, Any], out: _Sections) -> None:
+def _attention(values: dict[str, Any], out: _Sections, visitor: Visitor) -> None:
     text = values["attention_text"]
     out.quote("Text", text)
     if not text.strip():
         raise DashboardError("This view's link has no text to look at.")
-    result = _finished(attention_request.weights(values))
+    result = _finished(attention_request.weights(values), visitor)
     layer, head_choice = values["attention_layer"], values["attention_head"]
     for asked, size, what in ((layer, result.n_layers, "layers"), (head_choice, result.n_heads, "heads")):
         if asked > size:
@@ -285,7 +394,7 @@ def _attention(values: dict[str, Any], out: _Sections) -> None:
              f"{n} tokens · {result.n_layers} layers × {result.n_heads} heads · {kind}.", "caption")
 
 
-PAGES: dict[str, Callable[[dict[str, Any], _Sections], None]] = {
+PAGES: dict[str, Callable[[dict[str, Any], _Sections, Visitor], None]] = {
     "classify": _classify, "generate": _generate, "recognise": _recognise, "attention": _attention,
 }
 
@@ -305,9 +414,11 @@ def _home(view: View, deck: Deck | None) -> str:
     return out.html()
 
 
-def render_view(view: View, deck: Deck | None = None) -> str:
-    """The body HTML of one view, computed now with the real models. A view that cannot be
-    computed (a Hub model offline, an empty text, a link that names nothing) shows why instead."""
+def render_view(view: View, deck: Deck | None = None, visitor: Visitor | None = None) -> str:
+    """The body HTML of one view, computed now with the real models for `visitor` (by default
+    a script's, with a fresh budget). A view that cannot be computed (a Hub model offline, an
+    empty text, a link that names nothing, the budget spent) shows why instead."""
+    visitor = visitor if visitor is not None else Visitor()
     if view.page == "":
         return _home(view, deck)
     out = _Sections()
@@ -324,12 +435,14 @@ def render_view(view: View, deck: Deck | None = None) -> str:
     if notices:
         out.notice("Some values in the link were not understood and were reset to defaults: " + "; ".join(notices) + ".")
     try:
-        compute(values, out)
-    except DashboardError as error:  # what the pages show as a message: the input or the model
+        compute(values, out, visitor)
+    except DashboardError as error:  # what the pages show as a message: the input, the model, the budget
         out.message(str(error))
-    except Exception as error:  # a bug: the rest of the deck still exports
-        log.exception("Deck export: view %r failed", view.link)
-        out.message(f"This view could not be computed ({type(error).__name__}: {error}).")
+    except Exception:  # a bug: the rest of the deck still exports, and the details stay in the log
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("Deck export: view %r failed (error id %s)", view.link, error_id)
+        out.message(f"This view could not be computed: something went wrong inside the app (error id {error_id}). "
+                    "Whoever runs the server finds the details in its log under that id.")
     return out.html()
 
 
@@ -369,33 +482,41 @@ def _nav(index: int, count: int) -> str:
     return f'<nav>{"".join(links)}<span class="where">{where}</span></nav>'
 
 
-def _index(deck: Deck, views: tuple[View, ...]) -> str:
+def _index(deck: Deck, views: tuple[View, ...], left_out: int = 0) -> str:
     items = "".join(
         f'<li><a href="view-{i:02d}.html">{html.escape(v.title)}</a> '
         f'<span class="caption">({_page_name(v.page)})</span></li>'
         for i, v in enumerate(views, 1)
     )
-    body = (f"<h1>{html.escape(deck.title)}</h1>\n<ol class=\"views\">{items}</ol>\n"
+    missing = (f'<p class="notice">{left_out} of {len(views)} views were left out: the export\'s time budget '
+               f"({export_seconds():.0f} s) ran out first. Each of them says so on its page.</p>\n") if left_out else ""
+    body = (f"<h1>{html.escape(deck.title)}</h1>\n{missing}<ol class=\"views\">{items}</ol>\n"
             '<p class="caption">Arrow keys or Page Up / Page Down move between views. '
             "Everything here opens from disk, with no server and no network.</p>")
     return _page(deck.title, body, _nav(0, len(views)), plotly=False)
 
 
-def export_deck(deck: Deck, on_view: Callable[[int, int, View], None] | None = None) -> bytes:
-    """The deck as a zip of one folder: index.html, view-01.html, … and plotly.min.js.
-    `on_view(i, n, view)` is called before view i (1-based) of n is computed (for progress)."""
+def export_deck(
+    deck: Deck, on_view: Callable[[int, int, View], None] | None = None, owner: str | None = None,
+    client: str | None = None,
+) -> bytes:
+    """The deck as a zip of one folder: index.html, view-01.html, … and plotly.min.js, computed
+    for the visitor `owner` (their session) at `client` (their address) within one time budget.
+    `on_view(i, n, view)` is called before view i (1-based) of n is computed (for progress).
+    Raises `BusyError` while the same session or address has an export being made."""
     from plotly.offline import get_plotlyjs
 
+    visitor = Visitor(owner, client)
     views = deck.views[:MAX_VIEWS]
     folder = slug(deck.title)
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"{folder}/index.html", _index(deck, views))
+    with RUNNING.hold(visitor), zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for i, view in enumerate(views, 1):
             if on_view is not None:
                 on_view(i, len(views), view)
-            body = render_view(view, deck)
+            body = render_view(view, deck, visitor)
             page = _page(f"{view.title} · {deck.title}", body, _nav(i, len(views)), plotly=True)
             archive.writestr(f"{folder}/view-{i:02d}.html", page)
+        archive.writestr(f"{folder}/index.html", _index(deck, views, visitor.left_out))
         archive.writestr(f"{folder}/plotly.min.js", get_plotlyjs())
     return buffer.getvalue()
