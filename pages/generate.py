@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from backend.generation.token_steps import time_limit_seconds
 from backend.runtime.public_mode import limits
 from ui.core.jobs import mine
 from ui.core.widgets import example_pills, model_picker, shown_errors
@@ -29,7 +30,8 @@ remote = engine == SERVER
 if remote and OFFERED.public:
     st.selectbox(
         "Server", OFFERED.server_names, key="generate_server",
-        help="The servers this deployment offers. The server samples; it returns each token's top alternatives (logprobs).",
+        help="The servers this deployment offers. The server samples; it returns each token's top alternatives (logprobs). "
+        f"One address may have {limits().server_generations_per_address} generation on the servers at a time here.",
     )
 elif remote:
     st.text_input(
@@ -54,7 +56,8 @@ c3.checkbox(
     "without it the view runs one forward pass when opened.",
 )
 c1, c2, c3, c4, c5, c6 = st.columns(6)
-c1.number_input("Max new tokens", 1, OFFERED.max_new_tokens, key="generate_max_tokens", help=f"At most {OFFERED.max_new_tokens} here.")
+c1.number_input("Max new tokens", 1, OFFERED.max_new_tokens, key="generate_max_tokens",
+                 help=f"At most {OFFERED.max_new_tokens} here; a generation stops after {time_limit_seconds():.0f} s.")
 c2.number_input("Temperature", 0.0, 2.0, step=0.1, key="generate_temperature", help="0 = greedy (always the most likely token).")
 c3.number_input("Top-k", 0, 200, key="generate_top_k", help="Draw only from the k likeliest tokens; 0 = off.")
 c4.number_input("Top-p", 0.05, 1.0, step=0.05, key="generate_top_p", help="Draw only from the likeliest tokens that together reach p; 1 = off.")

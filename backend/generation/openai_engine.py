@@ -182,9 +182,12 @@ def submit_remote(
     engine: Engine, prompt: str, settings: GenerationSettings, *, owner: str | None = None, slot: str | None = None, client: str | None = None
 ) -> Job:
     """Queue a generation on a server. All servers share one pool of `POOL_SIZE` workers (a queue
-    per URL would let every typed URL leave a thread behind); the server batches, not us."""
+    per URL would let every typed URL leave a thread behind); the server batches, not us. In public
+    mode one address has one generation there at a time (`server_generations_per_address`)."""
     check_allowed(engine)
     request = GenerationRequest.checked(prompt, settings)
     pool = [f"remote-engines/{i}" for i in range(POOL_SIZE)]
     queue_key = min(pool, key=lambda key: SCHEDULER.queue(key).length)
-    return submit_stream(queue_key, open_remote, request, engine, owner=owner, slot=slot, client=client)
+    return submit_stream(
+        queue_key, open_remote, request, engine, owner=owner, slot=slot, client=client, about=f"a generation on {engine.label}"
+    )

@@ -24,11 +24,12 @@ MAX_TOP_K = 1000
 MAX_REPETITION_PENALTY = 3.0
 MAX_SYSTEM_CHARS = 4000
 TIME_LIMIT_ENV = "DASHBOARD_GENERATION_SECONDS"
-DEFAULT_TIME_LIMIT = 180.0  # wall clock per generation: a shared model is not held forever
 
 
 def time_limit_seconds() -> float:
-    return env_number(TIME_LIMIT_ENV, DEFAULT_TIME_LIMIT, 1.0)
+    """The wall clock of one generation, so a shared model or a server worker is not held
+    forever: `DASHBOARD_GENERATION_SECONDS`, else the mode's (180 s on a laptop, 90 s in public)."""
+    return env_number(TIME_LIMIT_ENV, limits().generation_seconds, 1.0)
 
 
 def _whole(value: object) -> bool:
@@ -191,7 +192,7 @@ class GenerationRequest:
 def submit_stream(
     queue_key: str, open_stream: Callable[..., StepStream], request: GenerationRequest,
     *more: Hashable, owner: str | None = None, slot: str | None = None, client: str | None = None,
-    joinable: bool = False,
+    joinable: bool = False, about: str = "",
 ) -> Job:
     """Queue a generation on any engine. The queue's worker opens `open_stream(request, *more)`
     and publishes each step as it comes (`job.stream()`); the finished stream is `job.outcome()`.
@@ -204,7 +205,7 @@ def submit_stream(
     deterministic = settings.greedy or settings.seed is not None
     return SCHEDULER.submit(
         queue_key, open_stream, request, *more, streaming=True, owner=owner, slot=slot, client=client, request_key=key,
-        share_key=key if deterministic else None, joinable=joinable,
+        share_key=key if deterministic else None, joinable=joinable, about=about,
     )
 
 

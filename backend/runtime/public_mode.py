@@ -39,17 +39,21 @@ class Limits:
     job_seconds: float  # wall clock of one request on a shared model (generation has its own limit)
     queue_length: int  # requests waiting for one model; more get "busy, try again"
     jobs_per_address: int  # unfinished requests from one client address, all pages together
+    generation_seconds: float  # wall clock of one generation (DASHBOARD_GENERATION_SECONDS overrides)
+    server_generations_per_address: int  # generations on the shared pool of server workers, per address
 
 
 LAPTOP = Limits(
     text_chars=20_000, text_tokens=256, ig_steps=300, score_cam_channels=2048, prompt_tokens=2048,
     recorded_attention_tokens=2048, new_tokens=1024, csv_rows=2000, upload_pixels=50_000_000,
-    job_seconds=300.0, queue_length=64, jobs_per_address=24,
+    job_seconds=300.0, queue_length=64, jobs_per_address=24, generation_seconds=180.0,
+    server_generations_per_address=24,
 )
 PUBLIC = Limits(
     text_chars=4000, text_tokens=128, ig_steps=64, score_cam_channels=320, prompt_tokens=512,
     recorded_attention_tokens=384, new_tokens=256, csv_rows=300, upload_pixels=16_000_000,
-    job_seconds=60.0, queue_length=24, jobs_per_address=8,
+    job_seconds=60.0, queue_length=24, jobs_per_address=8, generation_seconds=90.0,
+    server_generations_per_address=1,
 )
 
 

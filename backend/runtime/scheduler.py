@@ -144,6 +144,7 @@ class Job:
     request_key: Hashable | None
     client: str | None = None  # the visitor's address, for the per-address limit
     joinable: bool = False  # a stream that decodes together with others (see the module docstring)
+    about: str = ""  # what it is, for a message naming it ("a generation on the server 'x'")
     id: int = 0
     owners: set[str] = field(default_factory=set)  # every session following it (a shared job has several)
     state: str = "queued"  # queued -> running -> done | failed | cancelled
@@ -573,6 +574,7 @@ class Scheduler:
         client: str | None = None,
         share_key: Hashable | None = None,
         joinable: bool = False,
+        about: str = "",
     ) -> Job:
         """Queue `task(*args)` on the model's queue (see the module's docstring for `batched`,
         `streaming` and `joinable`) and return its job, or a job that already answers it: with an
@@ -591,7 +593,7 @@ class Scheduler:
             job = self._already_answering(queue, replaced, request_key, share_key, owner, slot)
             if job is None:
                 others = self._admit(queue, client, replaced)
-                job = Job(queue, task, args, batched, streaming, owner, slot, request_key, client, joinable, id=next(self._ids))
+                job = Job(queue, task, args, batched, streaming, owner, slot, request_key, client, joinable, about, next(self._ids))
                 self._enqueue(job, share_key, others)
         if replaced is not None and replaced is not job:
             replaced.leave(owner)
@@ -623,13 +625,21 @@ class Scheduler:
 
     def _admit(self, queue: ModelQueue, client: str | None, replaced: Job | None) -> set[Job]:
         """Raise `BusyError` when `client` has too many unfinished jobs (the one being replaced
-        not counted) or the queue is full; else the client's other unfinished jobs."""
+        not counted), or already one on the servers' shared workers (in public mode), or the queue
+        is full; else the client's other unfinished jobs."""
         caps = limits()
         mine = {j for j in self._by_client.get(client, ()) if j.active and j is not replaced} if client else set()
         if len(mine) >= caps.jobs_per_address:
             raise BusyError(
                 f"You have {len(mine)} requests running or waiting, the most one address may have here. "
                 "Wait for one of them to finish, then ask again."
+            )
+        on_servers = sorted((j for j in mine if not j.queue.heavy), key=lambda j: j.id)
+        if not queue.heavy and len(on_servers) >= caps.server_generations_per_address:
+            raise BusyError(
+                f"You already have {on_servers[0].about or 'a request on a server'} running or waiting, and one "
+                f"address may have {caps.server_generations_per_address} on the servers at once here: wait for it "
+                "or stop it, then ask again."
             )
         if queue.length >= caps.queue_length:
             raise BusyError(

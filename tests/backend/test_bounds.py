@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from backend.generation.in_process import submit_generate
-from backend.generation.token_steps import GenerationSettings
+from backend.generation import token_steps
+from backend.generation.token_steps import GenerationSettings, Step, StepStream
 from backend.runtime import model_cache, public_mode, scheduler
 from backend.runtime.errors import (
     BusyError,
@@ -319,3 +320,38 @@ def test_asking_for_something_else_while_waiting_does_not_lock_the_shared_answer
     assert waiting.state == "cancelled" and results.sizes() == (0, 1)
     gate.release.set()
     assert run_now(blocker) == "answer to first in line"
+
+
+class _TenSecondTokens(StepStream):
+    """A generation whose every token takes 10 s on the stream's (stopped) clock."""
+
+    def __init__(self, clock) -> None:
+        super().__init__("count", GenerationSettings(max_new_tokens=256))
+        self.clock = clock
+
+    def _produce(self, started, deadline):
+        while not self.should_end(deadline):
+            self.clock.now += 10.0
+            step = Step(len(self.steps), -1, "x", 0.5, 1, self.clock.now - started, ())
+            self.steps.append(step)
+            yield step
+
+
+class _StoppedClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+def test_public_mode_stops_a_generation_at_its_shorter_time_limit(monkeypatch):
+    monkeypatch.delenv("DASHBOARD_GENERATION_SECONDS", raising=False)
+    monkeypatch.setattr(token_steps, "time", _StoppedClock())
+    laptop = _TenSecondTokens(token_steps.time)  # tokens begun at 0, 10, ..., 180 s: not past the limit yet
+    assert len(list(laptop)) == 19 and laptop.stop_reason == "time limit (180 s)"
+    monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
+    public = _TenSecondTokens(token_steps.time)
+    assert len(list(public)) == 10 and public.stop_reason == "time limit (90 s)"
+    monkeypatch.setenv("DASHBOARD_GENERATION_SECONDS", "30")  # the operator's setting wins in either mode
+    assert len(list(_TenSecondTokens(token_steps.time))) == 4

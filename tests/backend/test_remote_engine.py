@@ -17,7 +17,7 @@ from backend.generation import openai_engine as remote_engine
 from backend.generation.engines import Engine, choose_engine, normalise_url
 from backend.generation.openai_engine import RemoteStream, submit_remote
 from backend.generation.token_steps import GenerationSettings
-from backend.runtime.errors import EngineError, InputError
+from backend.runtime.errors import BusyError, EngineError, InputError
 from backend.runtime.scheduler import run_now
 from tests.fake_servers import Recording, serve
 from tests.hostile_inputs import SERVER_URLS
@@ -443,3 +443,28 @@ def test_every_url_shares_one_bounded_pool(recording_server):
     assert not any("engine:" in name for name in new)
     pool = {t.name for t in threading.enumerate() if t.name.startswith("queue-remote-engines/")}
     assert 1 <= len(pool) <= remote_engine.POOL_SIZE
+
+
+def test_public_mode_gives_one_address_one_generation_on_the_servers_at_a_time(hostile, monkeypatch):
+    """The pool's workers are few: a second generation from the same address is refused while
+    its first one holds a worker, naming the server; another address, or asking for something
+    else in the same place (which replaces the first), still gets one."""
+    monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
+    monkeypatch.setenv("DASHBOARD_OPENAI_BASE_URL", hostile("trickle", every=3600))
+    monkeypatch.setenv("DASHBOARD_OPENAI_NAME", "Lab server")
+    lab, settings = choose_engine("Lab server"), GenerationSettings(max_new_tokens=4)
+    first = submit_remote(lab, "Hi", settings, owner="tab1", slot="generate", client="10.0.0.1")
+    assert next(piece for piece in first.stream(poll=0.1) if piece is not None).text == "x"  # it holds a worker
+    with pytest.raises(BusyError, match="already have a generation on the server 'Lab server' running or waiting"):
+        submit_remote(lab, "Hello", settings, owner="tab2", slot="generate", client="10.0.0.1")
+    other = submit_remote(lab, "Hi", settings, owner="tab3", slot="generate", client="10.0.0.2")
+    instead = submit_remote(lab, "Hello", settings, owner="tab1", slot="generate", client="10.0.0.1")
+    assert first.wait(60) and first.outcome().stop_reason == "stopped"  # replaced: nobody follows it
+    for job in (other, instead):
+        job.cancel()
+        assert job.wait(60)
+    monkeypatch.delenv("DASHBOARD_PUBLIC")  # a laptop: only the per-address cap of all requests
+    laptop = [submit_remote(lab, "Hi", settings, owner=f"tab{i}", slot="generate", client="10.0.0.1") for i in range(2)]
+    for job in laptop:
+        job.cancel()
+        assert job.wait(60)
