@@ -41,19 +41,21 @@ class Limits:
     jobs_per_address: int  # unfinished requests from one client address, all pages together
     generation_seconds: float  # wall clock of one generation (DASHBOARD_GENERATION_SECONDS overrides)
     server_generations_per_address: int  # generations on the shared pool of server workers, per address
+    held_uploads: int  # browser sessions holding a decoded uploaded image at once, the whole server
+    held_uploads_per_address: int  # of those, from one client address
 
 
 LAPTOP = Limits(
     text_chars=20_000, text_tokens=256, ig_steps=300, score_cam_channels=2048, prompt_tokens=2048,
     recorded_attention_tokens=2048, new_tokens=1024, csv_rows=2000, upload_pixels=50_000_000,
     job_seconds=300.0, queue_length=64, jobs_per_address=24, generation_seconds=180.0,
-    server_generations_per_address=24,
+    server_generations_per_address=24, held_uploads=200, held_uploads_per_address=200,
 )
 PUBLIC = Limits(
     text_chars=4000, text_tokens=128, ig_steps=64, score_cam_channels=320, prompt_tokens=512,
     recorded_attention_tokens=384, new_tokens=256, csv_rows=300, upload_pixels=16_000_000,
     job_seconds=60.0, queue_length=24, jobs_per_address=8, generation_seconds=90.0,
-    server_generations_per_address=1,
+    server_generations_per_address=1, held_uploads=32, held_uploads_per_address=3,
 )
 
 

@@ -12,8 +12,8 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from backend.generation.in_process import submit_generate
 from backend.generation import token_steps
+from backend.generation.in_process import submit_generate
 from backend.generation.token_steps import GenerationSettings, Step, StepStream
 from backend.runtime import model_cache, public_mode, scheduler
 from backend.runtime.errors import (
@@ -22,6 +22,7 @@ from backend.runtime.errors import (
     JobStopped,
     ModelUnavailableError,
 )
+from backend.runtime.held_uploads import HeldUploads
 from backend.runtime.registry import EFFICIENTNET, MINILM, get_spec, models_for
 from backend.runtime.scheduler import SCHEDULER, JobCancelled, Scheduler, run_now
 from backend.vision.explain_image import explain_image, submit_explain_image
@@ -355,3 +356,27 @@ def test_public_mode_stops_a_generation_at_its_shorter_time_limit(monkeypatch):
     assert len(list(public)) == 10 and public.stop_reason == "time limit (90 s)"
     monkeypatch.setenv("DASHBOARD_GENERATION_SECONDS", "30")  # the operator's setting wins in either mode
     assert len(list(_TenSecondTokens(token_steps.time))) == 4
+
+
+def test_uploads_held_in_memory_are_capped_per_address_and_for_the_server(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
+    assert (public_mode.limits().held_uploads, public_mode.limits().held_uploads_per_address) == (32, 3)
+    open_tabs = set()
+    uploads = HeldUploads(alive=lambda owner: owner in open_tabs)
+    open_tabs.update(f"a{i}" for i in range(4))
+    for i in range(3):
+        uploads.hold(f"a{i}", "10.0.0.1")
+    with pytest.raises(BusyError, match="already has uploaded images open in 3 tabs"):
+        uploads.hold("a3", "10.0.0.1")
+    uploads.hold("a0", "10.0.0.1")  # a new file in a tab that holds one takes no second place
+    uploads.release("a0")  # that tab removed its upload
+    uploads.hold("a3", "10.0.0.1")
+    open_tabs.update(f"v{i}" for i in range(30))
+    for i in range(29):
+        uploads.hold(f"v{i}", f"10.0.1.{i}")
+    assert len(uploads) == 32
+    with pytest.raises(BusyError, match="holding uploaded images for 32 visitors"):
+        uploads.hold("v29", "10.0.2.1")
+    open_tabs.discard("v0")  # a tab closed: its place comes free
+    uploads.hold("v29", "10.0.2.1")
+    assert len(uploads) == 32

@@ -1,4 +1,5 @@
-"""The image page's image: an example photo, an upload or the camera, decoded once per file."""
+"""The image page's image: an example photo, an upload or the camera, decoded once per file and
+held in the session, within the server's cap on uploads held (`backend.runtime.held_uploads`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Hashable
 import streamlit as st
 from PIL import Image
 
+from backend.runtime.held_uploads import UPLOADS
+from backend.runtime.public_mode import limits as caps
 from backend.vision.image_decoding import (
     EXAMPLES,
     FORMATS_TEXT,
@@ -15,6 +18,7 @@ from backend.vision.image_decoding import (
     load_image,
     max_pixels,
 )
+from ui.core.jobs import client_address, session_id
 from ui.recognise import request
 
 DECODED = "_recognise_decoded"  # session_state: (SHA-256 of the upload, its decoded image)
@@ -24,8 +28,10 @@ def chosen_image(source: str) -> tuple[Image.Image | None, Hashable | None]:
     """Draw the input for `source` and return (the image, its id), or (None, None) before a file
     arrives. An uploaded file that is not an image raises `InputError` saying what it is."""
     limits = (f"Up to {MAX_UPLOAD_MB} MB and {max_pixels() // 1_000_000} megapixels. The image is read in memory and "
-              "never written to disk; it is not part of the page's link.")
+              f"never written to disk; it is not part of the page's link. The server holds uploads for {caps().held_uploads} "
+              f"visitors at once here, {caps().held_uploads_per_address} per address.")
     if source == "Example photo":
+        _let_go()
         st.selectbox("Example", list(EXAMPLES), key="recognise_example",
                      help="Real photos shipped inside scikit-image and matplotlib.")
         return request.example({"recognise_example": st.session_state["recognise_example"]})
@@ -39,11 +45,23 @@ def chosen_image(source: str) -> tuple[Image.Image | None, Hashable | None]:
         st.caption("If the browser blocks the camera, allow it from the camera icon in the address bar, "
                    f"or upload a photo instead. {limits}")
     if upload is None:
+        _let_go()
         return None, None
     data = upload.getvalue()
     digest = hashlib.sha256(data).hexdigest()
     decoded = st.session_state.get(DECODED)
     if decoded is None or decoded[0] != digest:  # decoded once per upload, not on every rerun
-        st.session_state.pop(DECODED, None)
-        decoded = st.session_state[DECODED] = (digest, load_image(data, upload.name))
+        _let_go()
+        UPLOADS.hold(session_id(), client_address())  # BusyError past the cap: not decoded, not kept
+        try:
+            decoded = st.session_state[DECODED] = (digest, load_image(data, upload.name))
+        except Exception:
+            UPLOADS.release(session_id())
+            raise
     return decoded[1], ("upload", digest)
+
+
+def _let_go() -> None:
+    """This session holds no uploaded image any more: its place under the cap is free."""
+    if st.session_state.pop(DECODED, None) is not None:
+        UPLOADS.release(session_id())
