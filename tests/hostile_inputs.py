@@ -3,13 +3,31 @@ clearly (never a traceback), fed both to the backend and to the running app in p
 
 from __future__ import annotations
 
+import base64
 import functools
 import io
+import json
 import struct
+import zlib
+from urllib.parse import quote, urlencode
 
 from PIL import Image
 
 from tests.image_inputs import bad_uploads, coffee, encoded
+
+# Markdown and HTML that would draw a stranger's links and images on the app's own pages (a
+# "refund" link on the Space's domain, shared by QR code; a remote image that reports who opened
+# the link): inline links and images, raw HTML, bare URLs and an e-mail address (GitHub-flavoured
+# Markdown links those by itself) and a link spelled in entities. All of them point at EVIL_HOST.
+EVIL_HOST = "evil.example"
+MARKDOWN_LINKS = (
+    "[Claim refund](https://evil.example/r) ![x](https://evil.example/p.png) "
+    '<a href="https://evil.example/h">h</a> <img src="https://evil.example/i.png"> '
+    "https://evil.example/u www.evil.example/w me@evil.example &#91;e&#93;(https&#58;//evil.example/e)"
+)
+MARKDOWN_SHORT = "[Claim refund](https://evil.example/r) ![x](https://evil.example/p.png)"  # for 100-character fields
+# Without commas and colons, for a zero-shot label (a comma ends a label, a colon starts its description).
+MARKDOWN_LABEL = "[Claim refund](//evil.example/r) ![x](//evil.example/p.png) <img src=//evil.example/i.png> www.evil.example/w"
 
 TEXTS: dict[str, str] = {
     "empty": "",
@@ -23,6 +41,7 @@ TEXTS: dict[str, str] = {
     "RTL": "هذا الفيلم رائع جدا שלום עולם",
     "HTML payload": "<script>alert(1)</script><img src=x onerror=alert(2)><b>bold</b>",
     "Markdown payload": "[click](javascript:alert(1)) ![x](http://127.0.0.1:9/t.png) # Head $x^2$ :red[red] **b**",
+    "Markdown links and images": MARKDOWN_LINKS,
     "one long word": "a" * 3000,
     "combining marks": "Z̸̢̛̖̗a̷̡̛͇l̵̡̛g̶o̵" * 20,
 }
@@ -106,17 +125,79 @@ SERVER_URLS: list[str] = [
 ]
 
 
-# Link values at and past each page's bounds (a few per parameter kind).
+def _taught(example: str) -> list[list[str]]:
+    """A teaching table: `example` beside three short ones, two labels."""
+    return [[example, "complaint"], ["Broken again, I want a refund.", "complaint"], ["Thanks, great service!", "praise"],
+            ["I love the new design.", "praise"]]
+
+
+# Teaching tables a visitor may type, upload or link (`classifier=taught&examples=`): each example is
+# held to the limits on any typed text (characters, then the encoder's tokens).
+TAUGHT_EXAMPLES: dict[str, list[list[str]]] = {
+    "102 tokens": _taught("the refund never came " * 20),
+    "3,000 characters, 687 tokens": _taught("the refund never came " * 137),  # past the encoder's 512 positions
+    "5,000 characters": _taught("lorem ipsum " * 417),
+    "20,001 characters": _taught("a" * 20_001),
+    "zero-width only": _taught("\u200b\u200c\u200d"),
+}
+
+
+def _examples_link(rows: object) -> str:
+    return "classifier=taught&examples=" + quote(json.dumps(rows, ensure_ascii=False, separators=(",", ":")))
+
+
+TAUGHT_LINKS: list[str] = [
+    _examples_link(_taught("the refund never came " * 40)),  # 879 characters, 202 tokens
+    _examples_link(_taught("lorem ipsum " * 350)),  # one example within 4,000 characters, the link over them
+    "classifier=taught&examples=" + "%5B" * 3000,  # lists nested 3,000 deep
+]
+
+
+def _query(**params: str) -> str:
+    return urlencode(params, quote_via=quote)
+
+
+def _deck(views: list[tuple[str, str]], title: str = "My talk") -> str:
+    """A deck as its link carries it (`deck=`), packed as ui.talk.deck.deck_to_param packs it, but
+    unchecked: a view's link may point anywhere."""
+    raw = json.dumps({"title": title, "views": [{"title": t, "link": link} for t, link in views]})
+    return base64.urlsafe_b64encode(zlib.compress(raw.encode("utf-8"), 9)).decode("ascii").rstrip("=")
+
+
+# Markdown links in every text a link can carry, by page ("" is Home, where only the app's own
+# parameters apply): labels, taught examples and their labels, the label to explain, the texts,
+# the prompt and system prompt, a model id, a layer name, a deck's titles, and a deck whose view
+# points off the app (its refusal quotes the link).
+TAUGHT_BY_MARKDOWN = [["Give me my money back", MARKDOWN_LINKS], ["Lovely staff and great food", "happy"],
+                      ["Thanks, it arrived early", "happy"], [MARKDOWN_LINKS, "happy"]]
+MARKDOWN_IN_LINKS: dict[str, list[str]] = {
+    "classify": [
+        _query(classifier="zero-shot", labels=f"{MARKDOWN_LABEL}, sports", text=MARKDOWN_LABEL, explain=MARKDOWN_LABEL),
+        _query(classifier="taught", examples=json.dumps(TAUGHT_BY_MARKDOWN), text="Give me my money back"),
+    ],
+    "generate": [_query(prompt=MARKDOWN_LINKS, system=MARKDOWN_LINKS, max_tokens="4", run="1")],
+    "recognise": [_query(model_id=MARKDOWN_SHORT), _query(layer=MARKDOWN_SHORT)],
+    "attention": [_query(text=MARKDOWN_LINKS, view="Step through one head")],
+    "": [
+        _query(deck=_deck([(MARKDOWN_SHORT, "/classify?" + _query(text=MARKDOWN_LINKS))], title=MARKDOWN_LINKS)),
+        _query(deck=_deck([(MARKDOWN_SHORT, "https://evil.example/x")])),
+    ],
+}
+
+# Link values at and past each page's bounds (a few per parameter kind), and the Markdown above.
 LINKS: dict[str, list[str]] = {
     "classify": ["steps=64", "steps=65", "steps=0", "steps=-1", "steps=1e9", "steps=nan", "classifier=nope",
                  "labels=" + "x," * 30, "text=" + "a" * 1500, "text=" + "a" * 1501, "explain=%3Cb%3E", "examples=[[1,2]]",
-                 "%3Cscript%3E=1", "model=hub:evil"],
+                 "%3Cscript%3E=1", "model=hub:evil", *MARKDOWN_IN_LINKS["classify"], *TAUGHT_LINKS],
     "generate": ["max_tokens=256", "max_tokens=257", "max_tokens=99999", "temperature=inf", "top_p=0", "seed=-5",
                  "engine=server&server=http://169.254.169.254/&run=1", "prompt=%00%01&run=1", "attention=1&max_tokens=256&run=1&prompt=hi",
-                 "system=" + "s" * 5000],
+                 "system=" + "s" * 5000, *MARKDOWN_IN_LINKS["generate"]],
     "recognise": ["class=5000", "class=-2", "top=0", "top=21", "layer=../../etc", "model_id=timm:resnet50.a1_in1k",
-                  "model_id=http://169.254.169.254/", "compare=1&cam=scorecam&layer=bn2", "opacity=2", "channels=999"],
-    "attention": ["text=" + "word " * 300, "layer=99", "head=-1", "model=hub:gpt2", "text=%E2%80%8B"],
+                  "model_id=http://169.254.169.254/", "compare=1&cam=scorecam&layer=bn2", "opacity=2", "channels=999",
+                  *MARKDOWN_IN_LINKS["recognise"]],
+    "attention": ["text=" + "word " * 300, "layer=99", "head=-1", "model=hub:gpt2", "text=%E2%80%8B",
+                  *MARKDOWN_IN_LINKS["attention"]],
+    "": MARKDOWN_IN_LINKS[""],
 }
 
 # X-Forwarded-For as a visitor on the room's Wi-Fi sends it (every peer private): name ->
@@ -129,4 +210,18 @@ SPOOFED_FORWARDS: dict[str, tuple[str, str, str]] = {
     "loopback": ("192.168.1.23", "127.0.0.1", "127.0.0.1"),
     "garbage": ("192.168.1.23", "<script>, , ;;, 999.1.1.%d", "192.168.1.23"),
     "a new IPv6 address per request": ("fd00::23", "2001:db8:1:2::%d", "2001:db8:1:2::/64"),
+}
+
+# Deck files and deck links nested past Python's recursion limit (50,000 levels).
+_NESTED = "[" * 50_000 + "]" * 50_000
+NESTED_DECKS: dict[str, str] = {
+    "a bare list": _NESTED,
+    "in views": '{"title": "x", "views": ' + _NESTED + "}",
+    "in the title": '{"title": ' + _NESTED + ', "views": []}',
+}
+
+# Views whose text is Chinese: each character is 9 characters once percent-encoded.
+CJK_VIEW_TEXTS: dict[str, str] = {
+    "1,500 Chinese characters": "注意力机制让模型在处理每个词时关注其他词。" * 75,
+    "9,000 Chinese characters": "字" * 9000,
 }

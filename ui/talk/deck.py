@@ -11,14 +11,14 @@ import base64
 import json
 import zlib
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ui.core.state import APP_PARAMS
 from ui.navigation import PATHS
 
 MAX_VIEWS = 40
 MAX_TITLE_CHARS = 120
-MAX_LINK_CHARS = 4000
+MAX_LINK_CHARS = 8000  # characters of a view's link as its page receives them (see `link_chars`)
 MAX_JSON_BYTES = 200_000  # a deck file or link larger than this is refused
 
 
@@ -49,19 +49,36 @@ class Deck:
     views: tuple[View, ...] = field(default_factory=tuple)
 
 
+def _iri_quote(text: str, safe: str = "", encoding: str | None = None, errors: str | None = None) -> str:
+    """Percent-encode what a query needs encoded, keeping letters beyond ASCII as they are: a
+    Chinese character stays one character in a deck, instead of nine as %E6%88%91."""
+    return "".join(
+        c if ord(c) > 127 and c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF
+        else quote(c, safe=safe, errors="replace") for c in text
+    )
+
+
 def view_link(page: str, params: dict[str, str]) -> str:
-    query = urlencode({k: v for k, v in params.items() if k not in APP_PARAMS})
+    query = urlencode({k: v for k, v in params.items() if k not in APP_PARAMS}, quote_via=_iri_quote)
     return f"/{page}" + (f"?{query}" if query else "")
 
 
+def link_chars(link: str) -> int:
+    """A link's length as what is sent: its characters with escapes read (`%E6%88%91` is one
+    character), whichever way the link was written."""
+    return len(unquote(link))
+
+
 def checked_view(title: str, link: str) -> View:
-    title = " ".join(str(title).split())[:MAX_TITLE_CHARS] or "Untitled view"
+    title = " ".join(title.split())[:MAX_TITLE_CHARS] if isinstance(title, str) else ""
+    title = title or "Untitled view"
     link = str(link).strip()
     parts = urlsplit(link)
     if parts.scheme or parts.netloc or not link.startswith("/"):
         raise DeckError(f"a view's link must be a page of this app, such as /classify?text=..., not {link[:60]!r}")
-    if len(link) > MAX_LINK_CHARS:
-        raise DeckError(f"a view's link is longer than {MAX_LINK_CHARS} characters")
+    if link_chars(link) > MAX_LINK_CHARS:
+        raise DeckError(f"this view's inputs are {link_chars(link):,} characters long; a view in a deck or a short link "
+                        f"holds at most {MAX_LINK_CHARS:,}. Shorten its text")
     if parts.path.strip("/") not in PATHS:
         raise DeckError(f"{parts.path!r} is not a page of this app (pages: {', '.join('/' + p for p in PATHS)})")
     return View(title, link)
@@ -79,6 +96,8 @@ def deck_from_json(text: str | bytes) -> Deck:
         raise DeckError(f"the deck is larger than {MAX_JSON_BYTES // 1000} kB")
     try:
         raw = json.loads(text)
+    except RecursionError:
+        raise DeckError("not a deck file: its JSON is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise DeckError(f"not a deck file: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("views"), list):
@@ -89,8 +108,10 @@ def deck_from_json(text: str | bytes) -> Deck:
     for i, item in enumerate(raw["views"], 1):
         if not isinstance(item, dict) or not isinstance(item.get("link"), str):
             raise DeckError(f"view {i} has no link")
-        views.append(checked_view(item.get("title") or f"View {i}", item["link"]))
-    title = " ".join(str(raw.get("title") or "My talk").split())[:MAX_TITLE_CHARS]
+        title = item.get("title")
+        views.append(checked_view(title if isinstance(title, str) and title else f"View {i}", item["link"]))
+    title = raw.get("title")
+    title = " ".join((title if isinstance(title, str) and title else "My talk").split())[:MAX_TITLE_CHARS]
     return Deck(title, tuple(views))
 
 

@@ -90,7 +90,13 @@ def _add_current() -> None:
         st.session_state["_deck_message"] = f"A deck holds at most {MAX_VIEWS} views."
         return
     link = current_view_link()
-    _set(replace(current, views=(*current.views, checked_view(_view_title(link), link))))
+    try:
+        view = checked_view(_view_title(link), link)
+    except DeckError as exc:
+        st.session_state["_deck_message"] = f"This view cannot be added: {exc}."
+        return
+    st.session_state["_deck_message"] = None
+    _set(replace(current, views=(*current.views, view)))
 
 
 def open_view(index: int) -> None:

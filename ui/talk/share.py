@@ -2,55 +2,35 @@
 
 The QR code is drawn here, offline, by segno. The short link (`/?go=k3x9ab`) keeps the QR code
 coarse enough to scan from the back of a room even when the view's own link carries a long text;
-the server remembers which view each short link opens (a bounded memory, lost when the server
-restarts: the page then says so)."""
+the server remembers which view each short link opens (`ui.talk.short_links`: a bounded memory
+shared fairly between addresses, lost when the server restarts: the page then says so)."""
 
 from __future__ import annotations
 
-import hashlib
 import html
 import io
 import socket
-import threading
-from collections import OrderedDict
 from urllib.parse import urlsplit
 
 import segno
 import streamlit as st
 
+from backend.runtime.public_mode import is_public
+from backend.runtime.scheduler import SCHEDULER
+from ui.core.jobs import client_address, session_id
+from ui.core.markdown import plain
 from ui.core.state import CURRENT_PAGE, KEPT
 from ui.navigation import BY_PATH
-from ui.talk.deck import checked_view
+from ui.talk.deck import DeckError, checked_view
+from ui.talk.short_links import LAPTOP_PER_ADDRESS, PUBLIC_PER_ADDRESS, ShortLinks
 
 PARAM = "go"
-MAX_LINKS = 2000
-
-
-class ShortLinks:
-    """Short code -> view link ("/classify?text=..."), bounded, shared by every session."""
-
-    def __init__(self, max_links: int = MAX_LINKS) -> None:
-        self.max_links = max_links
-        self._links: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def shorten(self, link: str) -> str:
-        code = hashlib.blake2b(link.encode("utf-8"), digest_size=5).hexdigest()  # same view, same code
-        with self._lock:
-            self._links[code] = link
-            self._links.move_to_end(code)
-            while len(self._links) > self.max_links:
-                self._links.popitem(last=False)
-        return code
-
-    def resolve(self, code: str) -> str | None:
-        with self._lock:
-            return self._links.get(code[:32])
 
 
 @st.cache_resource(show_spinner=False)
 def short_links() -> ShortLinks:
-    return ShortLinks()
+    return ShortLinks(per_address=lambda: PUBLIC_PER_ADDRESS if is_public() else LAPTOP_PER_ADDRESS,
+                      alive=lambda session: SCHEDULER.owner_alive(session))
 
 
 def app_root() -> str:
@@ -72,7 +52,12 @@ def qr_png(link: str) -> bytes:
 
 @st.dialog("Let the room follow", width="large")
 def show_room_link(view_link: str) -> None:
-    short = f"{app_root()}/?{PARAM}={short_links().shorten(view_link)}"
+    try:
+        checked_view("room", view_link)  # what a phone opening it will be given
+    except DeckError as exc:
+        st.error(plain(f"This view cannot be shared as a link: {exc}."), icon=":material/link_off:")
+        return
+    short = f"{app_root()}/?{PARAM}={short_links().shorten(view_link, client_address(), session_id())}"
     left, middle, right = st.columns([1, 3, 1])
     with middle.container(key="room-qr"):
         st.image(qr_png(short), width="stretch")
@@ -111,6 +96,11 @@ def follow_short_link(params: dict[str, str]) -> None:
         st.warning("This short link is no longer known here (the server has restarted since it was made). "
                    "Ask the presenter to show the QR code again.", icon=":material/link_off:")
         return
-    view = checked_view("room", link)
+    try:
+        view = checked_view("room", link)
+    except DeckError as exc:  # a link made before a limit changed
+        del st.query_params[PARAM]
+        st.warning(plain(f"This short link cannot be opened: {exc}."), icon=":material/link_off:")
+        return
     st.session_state.setdefault(KEPT, {}).pop(view.page or "home", None)  # the link decides, as in a new tab
     st.switch_page(BY_PATH[view.page].script, query_params=view.params)
