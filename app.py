@@ -43,6 +43,10 @@ def _page_imports() -> None:
 async def server_lifespan(_app):
     from streamlit.runtime.pages_manager import PagesManager
 
+    from ui.startup.listening import check_listening_address
+
+    check_listening_address()  # first: beyond 127.0.0.1 without public mode, the server does not start
+
     PagesManager.uses_pages_directory = False  # navigation comes from st.navigation below, always
     import backend.shared.plotting  # noqa: F401  # the first visitors' pages do not each wait on these imports
     SCHEDULER.owner_alive = _session_alive  # queued requests of closed tabs are skipped
