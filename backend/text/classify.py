@@ -27,11 +27,10 @@ from backend.runtime.scheduler import SCHEDULER, Job
 from backend.shared.text_input import clean_text, tokenise_each
 from backend.shared.token_attributions import content_positions
 from backend.text.classifiers import resolve
-from backend.text.encoder import class_scores, tokenize
+from backend.text.encoder import MAX_TOKENS, class_scores, tokenize
 from backend.text.specs import SENTIMENT, ClassifierSpec, Kind, as_spec
 from backend.text.zero_shot_head import SIMILARITY_SCALE
 
-MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on up to 128 tokens; sentence-transformers cuts at 256
 MAX_TEXTS = 64
 
 

@@ -7,6 +7,7 @@ import torch
 from backend.runtime.loaded_model import LoadedModel
 from backend.text.specs import Classifier
 
+MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on up to 128 tokens; sentence-transformers cuts at 256
 
 def tokenize(handle: LoadedModel, texts: list[str]) -> dict[str, torch.Tensor]:
     batch = handle.preprocessor(texts, padding=True, return_tensors="pt")

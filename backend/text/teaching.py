@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import LoadedModel
+from backend.runtime.public_mode import limits
 from backend.runtime.registry import MINILM
-from backend.shared.text_input import MAX_CHARS
-from backend.text.encoder import embed
+from backend.shared.text_input import check_token_count, clean_text
+from backend.text.encoder import MAX_TOKENS, embed
 from backend.text.linear_heads import fit_head
 from backend.text.specs import MAX_LABELS, Classifier, ClassifierSpec
 
@@ -57,9 +58,7 @@ def teaching_set(rows: Iterable[Mapping[str, object]]) -> TeachingSet:
         if not text or not label or label.lower() in ("nan", "none"):
             dropped += int(bool(text or label))
             continue
-        if len(text) > MAX_CHARS:
-            raise InputError(f"An example is {len(text):,} characters long; the limit is {MAX_CHARS:,}.")
-        examples.append((text, label))
+        examples.append((clean_text(text, _which(text)), label))  # the limit on any typed text
     if len(examples) > MAX_EXAMPLES:
         raise InputError(f"{len(examples)} examples given; teach with at most {MAX_EXAMPLES}.")
     counts = dict(Counter(label for _, label in examples))
@@ -89,9 +88,25 @@ def teaching_set(rows: Iterable[Mapping[str, object]]) -> TeachingSet:
     return TeachingSet(tuple(examples), counts, tuple(notes))
 
 
+def _which(text: str) -> str:
+    """How a message names one example: by its first words."""
+    start = " ".join(text.split()[:5])
+    return f"taught example “{start[:40]}{'…' if len(start) > 40 or len(text) > len(start) else ''}”"
+
+
+def check_example_tokens(handle: LoadedModel, texts: Iterable[str]) -> None:
+    """Each example fits what the encoder reads, as any text classified does: a clear message
+    naming the example and the limit, before anything is embedded."""
+    limit = min(MAX_TOKENS, limits().text_tokens)
+    for text in texts:
+        n_tokens = len(handle.preprocessor(text, truncation=False)["input_ids"])
+        check_token_count(n_tokens, limit, _which(text), handle.spec.name)
+
+
 def taught_classifier(handle: LoadedModel, spec: ClassifierSpec) -> Classifier:
     """Fit the head on the spec's examples (the caller holds the model's lock)."""
     texts = [text for text, _ in spec.examples]
+    check_example_tokens(handle, texts)
     labels = tuple(dict.fromkeys(label for _, label in spec.examples))
     head = fit_head(embed(handle, texts), [labels.index(label) for _, label in spec.examples], labels)
     return Classifier(

@@ -14,11 +14,13 @@ from backend.runtime.errors import DashboardError
 from backend.text.classify import classify
 from backend.text.evaluation import read_table
 from backend.text.explain_text import explain_text
+from backend.text.teaching import teaching_set
 from backend.vision.image_decoding import load_image
 from tests.hostile_inputs import (
     CSV_REFUSALS,
     CSVS,
     SERVER_URLS,
+    TAUGHT_EXAMPLES,
     TEXTS,
     bad_image_refusals,
     bad_images,
@@ -151,6 +153,40 @@ def test_every_server_url_is_refused_before_anything_connects(public, monkeypatc
     _check(outcomes, expected)
     assert len(outcomes) == 11
     print(_summary(f"{'public' if public else 'laptop'} server URLs", outcomes))
+
+
+def _expected_taught(public: bool) -> dict[str, str]:
+    tokens = _refused(f"tokens long, but all-MiniLM-L6-v2 (sentence encoder) reads at most {128 if public else 256} here")
+    characters = _refused(f"characters long; the limit here is {'4,000' if public else '20,000'}")
+    return {
+        "102 tokens": ANSWERED,
+        "3,000 characters, 687 tokens": tokens,
+        "5,000 characters": characters if public else tokens,
+        "20,001 characters": characters,
+        "zero-width only": _refused("has no visible characters"),
+    }
+
+
+@pytest.mark.parametrize("public", [False, True], ids=["laptop", "public"])
+def test_every_taught_example_is_held_to_the_text_limits_with_a_message_naming_it(public, monkeypatch):
+    """A teaching table with one hostile example: taught and used, or refused with a message that
+    names the example and the limit (before the fix, one past the encoder's 512 positions was an
+    unexpected error)."""
+    if public:
+        monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
+    else:
+        monkeypatch.delenv("DASHBOARD_PUBLIC", raising=False)
+
+    def taught(rows: list[list[str]]) -> str:
+        spec = teaching_set({"text": text, "label": label} for text, label in rows).spec()
+        return classify("I was charged twice, give my money back.", spec)[0].label
+
+    outcomes = {name: _outcome(lambda rows=rows: taught(rows)) for name, rows in TAUGHT_EXAMPLES.items()}
+    _check(outcomes, _expected_taught(public))
+    refusals = [message for message in outcomes.values() if message != ANSWERED]
+    assert all("The taught example “" in message for message in refusals), refusals
+    assert len(outcomes) == 5
+    print(_summary(f"{'public' if public else 'laptop'} taught examples", outcomes))
 
 
 def test_formula_cells_from_a_csv_do_not_run_in_the_downloaded_results():

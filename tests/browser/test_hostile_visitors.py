@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ARTIFACTS, idle, new_tab, run_after, running_app
-from tests.hostile_inputs import CSV_REFUSALS, CSVS, LINKS, TEXTS, bad_image_refusals, bad_images
+from tests.hostile_inputs import CSV_REFUSALS, CSVS, LINKS, TAUGHT_LINKS, TEXTS, bad_image_refusals, bad_images
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 180_000
@@ -34,6 +34,11 @@ LINK_OUTCOMES: dict[str, dict[str, str | None]] = {
         "text=" + "a" * 1500: "was trained on English text", "text=" + "a" * 1501: "was trained on English text",
         "explain=%3Cb%3E": QUIET, "examples=[[1,2]]": _reset("examples='[[1,2]]'"), "%3Cscript%3E=1": _reset("<script>='1'"),
         "model=hub:evil": _reset("model='hub:evil'"),
+        # each taught example is held to the text limits, and the link's examples to one text's characters
+        **dict(zip(TAUGHT_LINKS, [
+            "The taught example “the refund never came the…” is 202 tokens long, but all-MiniLM-L6-v2 (sentence encoder) reads at most 128 here",
+            "a link's examples may have at most 4,000", "examples='" + "[" * 30 + "…' (not a list of [text, label] pairs)",
+        ], strict=True)),
     },
     "generate": {
         "max_tokens=256": QUIET, "max_tokens=257": _reset("max_tokens='257'"), "max_tokens=99999": _reset("max_tokens='99999'"),
@@ -181,7 +186,7 @@ def test_the_corpus_against_the_app_in_public_mode(browser):
     (ARTIFACTS / "hostile-visitors-outcomes.json").write_text(json.dumps(outcomes, indent=1, ensure_ascii=False))
     wrong = _mismatches(outcomes, expected)
     assert not wrong, "\n".join(wrong)
-    assert len(outcomes) == 39 + 13 * 3 + 1 + 21 + 8
+    assert len(outcomes) == 39 + len(TAUGHT_LINKS) + 13 * 3 + 1 + 21 + 8
     messages = sum(bool(v) for v in outcomes.values())
     print(f"hostile corpus in the browser: {len(outcomes)} outcomes checked, {messages} with a message, "
           f"{len(outcomes) - messages} without, 0 tracebacks")

@@ -15,10 +15,14 @@ EXAMPLES_KEY = "classify_examples"  # the teaching rows: [[text, label], ...]
 
 
 def parse_examples(raw: str) -> list[list[str]]:
-    """The teaching table from a link: a JSON list of [text, label] pairs."""
+    """The teaching table from a link: a JSON list of [text, label] pairs, no longer in all than
+    one typed text may be (each example is then checked as a text: `teaching_set`)."""
+    most = limits().text_chars
+    if len(raw) > most:
+        raise ValueError(f"{len(raw):,} characters; a link's examples may have at most {most:,}")
     try:
         rows = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: lists nested thousands deep
         raise ValueError("not a list of [text, label] pairs") from None
     if not isinstance(rows, list) or not all(
         isinstance(r, list) and len(r) == 2 and all(isinstance(v, str) for v in r) for r in rows
