@@ -11,6 +11,7 @@ from ui.classify import sections as views
 from ui.classify.inputs import EXAMPLES, MODES
 from ui.core.downloads import chart
 from ui.core.jobs import mine, remembered
+from ui.core.markdown import plain
 from ui.core.state import hand_over
 from ui.core.widgets import example_pills, model_picker, run_caption, shown_errors
 from ui.navigation import BY_PATH, page_state
@@ -42,7 +43,7 @@ if mode == "zero-shot" and not fine_tuned:
 elif mode == "taught" and not fine_tuned:
     usable = views.teaching_table() is not None
     if "classify_teach_error" in st.session_state:
-        st.error(st.session_state["classify_teach_error"], icon=":material/error:")
+        st.error(plain(st.session_state["classify_teach_error"]), icon=":material/error:")
 text = st.text_area("Text", key="classify_text", height=100, max_chars=limits().text_chars, placeholder="Type a sentence, or click an example above.")
 st.button("Classify", key="classify_run", type="primary")
 state.publish()

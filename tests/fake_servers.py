@@ -4,6 +4,8 @@ import http.server
 import json
 import threading
 
+from tests.hostile_inputs import MARKDOWN_SHORT
+
 
 def serve(handler: type[http.server.BaseHTTPRequestHandler]) -> tuple[http.server.ThreadingHTTPServer, str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -39,3 +41,26 @@ class Recording(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+class MarkdownServer(Recording):
+    """An OpenAI-compatible server whose model, tokens and alternatives are Markdown links."""
+
+    def do_GET(self):  # noqa: N802
+        body = json.dumps({"data": [{"id": MARKDOWN_SHORT}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for token in (MARKDOWN_SHORT, " www.evil.example/w", " me@evil.example"):
+            others = [{"token": token, "logprob": -0.1}, {"token": "<img src=https://evil.example/i.png>", "logprob": -2.0}]
+            item = {"token": token, "logprob": -0.1, "top_logprobs": others}
+            chunk = {"choices": [{"delta": {"content": token}, "logprobs": {"content": [item]}}]}
+            self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        self.wfile.write(b"data: [DONE]\n\n")

@@ -10,7 +10,13 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
-from backend.shared.plotting import FONT_SIZE, HEATMAP_SCALE, probability_bars, styled
+from backend.shared.plotting import (
+    FONT_SIZE,
+    HEATMAP_SCALE,
+    plotly_text,
+    probability_bars,
+    styled,
+)
 from backend.text.classify import Classification
 from backend.text.evaluation import Metrics
 from backend.text.explain_text import TextExplanation
@@ -38,7 +44,7 @@ def attribution_bars(explanation: TextExplanation, method: str) -> go.Figure:
         )
     )
     fig.update_yaxes(autorange="reversed", automargin=True, tickfont={"size": max(11, FONT_SIZE - len(labels) // 8)})
-    fig.update_xaxes(title=f"effect on p({explanation.target})", zeroline=True, zerolinecolor="#111111")
+    fig.update_xaxes(title=f"effect on p({plotly_text(explanation.target)})", zeroline=True, zerolinecolor="#111111")
     extra = f" · Δ {found.delta:.1e}" if found.delta is not None else ""
     return styled(fig, f"{found.name}{extra}", height=140 + 26 * len(labels))
 
@@ -59,7 +65,7 @@ def deletion_curves(explanation: TextExplanation) -> go.Figure:
             )
         )
     fig.update_xaxes(title="share of tokens deleted, most important first", tickformat=".0%", range=[0, 1])
-    fig.update_yaxes(title=f"p({explanation.target})", range=[0, 1.02])
+    fig.update_yaxes(title=f"p({plotly_text(explanation.target)})", range=[0, 1.02])  # a label may be a stranger's
     fig.update_layout(legend={"orientation": "h", "y": -0.3, "x": 0})
     return styled(fig, "Deletion curve: lower area = more faithful", height=460)
 

@@ -1,6 +1,7 @@
 """Explanations of the classifier, their faithfulness, and the batch evaluation (real model)."""
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,15 @@ def test_figures_and_escaped_tokens():
     assert len(bars.data[0].x) == len(found.tokens)
     curves = deletion_curves(found)
     assert [t.name.split(" (")[0] for t in curves.data] == ["Integrated Gradients", "Leave one out", "Random order"]
+
+
+def test_a_strangers_label_in_the_figures_axis_titles_is_text():
+    """Plotly draws <a href> in a title as a live link: a zero-shot or taught label is a stranger's."""
+    label = '<a href="https://evil.example/h">h</a>'
+    found = replace(explain_text("The film was great", SENTIMENT, methods=("ig",), steps=4), target=label)
+    titles = [attribution_bars(found, "ig").layout.xaxis.title.text, deletion_curves(found).layout.yaxis.title.text]
+    assert titles == ['effect on p(&lt;a href="https://evil.example/h"&gt;h&lt;/a&gt;)',
+                      'p(&lt;a href="https://evil.example/h"&gt;h&lt;/a&gt;)']
 
 
 def test_metrics_equal_scikit_learn_on_a_labelled_csv():

@@ -60,6 +60,7 @@ def _expected_texts(public: bool) -> dict[tuple[str, str], str]:
         "RTL": _every_task(ANSWERED),
         "HTML payload": _every_task(ANSWERED),
         "Markdown payload": _every_task(ANSWERED),
+        "Markdown links and images": _every_task(ANSWERED),
         "one long word": too_many_tokens,
         "combining marks": too_many_tokens,
     }
@@ -105,7 +106,7 @@ def test_every_text_gets_its_pinned_outcome_from_every_text_task(public, monkeyp
         monkeypatch.delenv("DASHBOARD_PUBLIC", raising=False)
     outcomes = {(name, task): _outcome(lambda: run(text)) for name, text in TEXTS.items() for task, run in TEXT_TASKS.items()}
     _check(outcomes, _expected_texts(public))
-    assert len(outcomes) == 13 * 4
+    assert len(outcomes) == 14 * 4
     print(_summary(f"{'public' if public else 'laptop'} texts", outcomes))
 
 

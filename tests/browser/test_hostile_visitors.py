@@ -6,13 +6,24 @@ reason; never a traceback; the server answers after."""
 import json
 import re
 import urllib.request
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ARTIFACTS, idle, new_tab, run_after, running_app
-from tests.hostile_inputs import CSV_REFUSALS, CSVS, LINKS, TAUGHT_LINKS, TEXTS, bad_image_refusals, bad_images
+from tests.fake_servers import MarkdownServer, serve
+from tests.hostile_inputs import (
+    CSV_REFUSALS,
+    CSVS,
+    LINKS,
+    MARKDOWN_IN_LINKS,
+    MARKDOWN_LABEL,
+    TAUGHT_LINKS,
+    TEXTS,
+    bad_image_refusals,
+    bad_images,
+)
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 180_000
@@ -39,6 +50,10 @@ LINK_OUTCOMES: dict[str, dict[str, str | None]] = {
             "The taught example “the refund never came the…” is 202 tokens long, but all-MiniLM-L6-v2 (sentence encoder) reads at most 128 here",
             "a link's examples may have at most 4,000", "examples='" + "[" * 30 + "…' (not a list of [text, label] pairs)",
         ], strict=True)),
+        # Markdown links in labels, taught examples and texts: shown as characters (the page test
+        # and the test below check that no link or image is drawn)
+        MARKDOWN_IN_LINKS["classify"][0]: QUIET,
+        MARKDOWN_IN_LINKS["classify"][1]: "Fewer than 2 examples for '[Claim refund](https:",
     },
     "generate": {
         "max_tokens=256": QUIET, "max_tokens=257": _reset("max_tokens='257'"), "max_tokens=99999": _reset("max_tokens='99999'"),
@@ -46,6 +61,7 @@ LINK_OUTCOMES: dict[str, dict[str, str | None]] = {
         "engine=server&server=http://169.254.169.254/&run=1": _reset("engine='server'"),
         "prompt=%00%01&run=1": "The prompt has no visible characters", "attention=1&max_tokens=256&run=1&prompt=hi": QUIET,
         "system=" + "s" * 5000: _reset("system='sss"),
+        MARKDOWN_IN_LINKS["generate"][0]: QUIET,
     },
     "recognise": {
         "class=5000": "Class 5000 does not exist", "class=-2": _reset("class='-2'"), "top=0": _reset("top='0'"),
@@ -54,11 +70,18 @@ LINK_OUTCOMES: dict[str, dict[str, str | None]] = {
         "model_id=http://169.254.169.254/": "'http:' is not a model source",
         "compare=1&cam=scorecam&layer=bn2": "would run the network 1280 times", "opacity=2": _reset("opacity='2'"),
         "channels=999": _reset("channels='999'"),
+        MARKDOWN_IN_LINKS["recognise"][0]: "'[claim refund](https:' is not a model source",
+        MARKDOWN_IN_LINKS["recognise"][1]: "has no CAM layer '[Claim refund](https:",
     },
     "attention": {
         "text=" + "word " * 300: "302 tokens long, but the attention view", "layer=99": _reset("layer='99'"),
         "head=-1": _reset("head='-1'"), "model=hub:gpt2": _reset("model='hub:gpt2'"),
         "text=%E2%80%8B": "The text has no visible characters",
+        MARKDOWN_IN_LINKS["attention"][0]: QUIET,
+    },
+    "": {  # Home, with a deck in the link
+        MARKDOWN_IN_LINKS[""][0]: QUIET,
+        MARKDOWN_IN_LINKS[""][1]: "The deck in this link could not be read: a view's link must be a page of this app",
     },
 }
 
@@ -82,6 +105,7 @@ TEXT_OUTCOMES: dict[str, dict[str, str | None]] = {
     "RTL": {"classify": NOT_ENGLISH, "attention": QUIET, "generate": QUIET},
     "HTML payload": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
     "Markdown payload": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
+    "Markdown links and images": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
     "one long word": {"classify": NOT_ENGLISH, "attention": QUIET, "generate": QUIET},
     "combining marks": {"classify": QUIET, "attention": QUIET, "generate": "690 tokens long, but SmolLM2-135M-Instruct (decoder) reads at most 512"},
 }
@@ -107,6 +131,31 @@ def _expected() -> dict[str, str | None]:
     return expected
 
 
+# Every link and image in the document and its frames whose address is not the app's own (nor
+# data: or blob:), the SVG ones of Plotly's text included.
+_OFF_THE_APP = """(origin) => {
+    const off = [];
+    for (const element of document.querySelectorAll('a, img, image')) {
+        for (const name of ['href', 'xlink:href', 'src']) {
+            const value = element.getAttribute(name);
+            if (!value) continue;
+            let url = null;
+            try { url = new URL(value, document.baseURI); } catch (error) { off.push(value); continue; }
+            if (url.origin !== origin && !['data:', 'blob:', 'about:'].includes(url.protocol)) {
+                off.push(`<${element.tagName.toLowerCase()} ${name}="${value}">`);
+            }
+        }
+    }
+    return off;
+}"""
+
+
+def links_off_the_app(tab: Page) -> list[str]:
+    """The links and images on the page (its frames too) that point anywhere but the app."""
+    address = urlsplit(tab.url)
+    return [found for frame in tab.frames for found in frame.evaluate(_OFF_THE_APP, f"{address.scheme}://{address.netloc}")]
+
+
 def _opened(tab: Page, url: str) -> None:
     """Open a link and wait for the page's first run to finish (until then the app reads 'initial')."""
     tab.goto(url)
@@ -119,7 +168,8 @@ def _judge(tab: Page, outcomes: dict[str, str], what: str, shown: str | None = N
     expect(tab.get_by_test_id("stException")).to_have_count(0)
     body = tab.get_by_test_id("stMain").inner_text(timeout=30_000)
     assert "Traceback" not in body and "Something went wrong inside the app" not in body, what
-    assert "javascript:alert" not in (tab.locator("a").evaluate_all("links => links.map(a => a.href).join(' ')") or ""), what
+    off = links_off_the_app(tab)  # javascript: links, a stranger's site, a remote image
+    assert not off, (what, off)
     alerts = tab.locator('[data-testid="stAlertContentError"], [data-testid="stAlertContentWarning"]').all_inner_texts()
     assert what not in outcomes, what
     outcomes[what] = shown if shown is not None else " | ".join(" ".join(a.split()) for a in alerts)
@@ -186,7 +236,34 @@ def test_the_corpus_against_the_app_in_public_mode(browser):
     (ARTIFACTS / "hostile-visitors-outcomes.json").write_text(json.dumps(outcomes, indent=1, ensure_ascii=False))
     wrong = _mismatches(outcomes, expected)
     assert not wrong, "\n".join(wrong)
-    assert len(outcomes) == 39 + len(TAUGHT_LINKS) + 13 * 3 + 1 + 21 + 8
+    assert len(outcomes) == 39 + len(TAUGHT_LINKS) + 9 + 14 * 3 + 1 + 21 + 8
     messages = sum(bool(v) for v in outcomes.values())
     print(f"hostile corpus in the browser: {len(outcomes)} outcomes checked, {messages} with a message, "
           f"{len(outcomes) - messages} without, 0 tracebacks")
+
+
+def test_markdown_in_every_text_a_link_carries_draws_no_link_or_image(browser, app_url):
+    """Each page opened by a link whose texts are Markdown links, images, HTML and bare URLs to
+    evil.example, and the generation page with a server whose tokens are such links: the stranger's
+    text shows as characters, and no link or image on the page points anywhere but the app."""
+    server, server_url = serve(MarkdownServer)
+    tab = new_tab(browser, viewport={"width": 1280, "height": 900})
+    links = [f"{page}?{query}" for page, queries in MARKDOWN_IN_LINKS.items() for query in queries]
+    links.append("generate?" + urlencode({"engine": "server", "server": server_url, "prompt": "Hi", "run": "1"}))
+    drawn = {}
+    try:
+        for link in links:
+            _opened(tab, f"{app_url}/{link}")
+            expect(tab.get_by_test_id("stException")).to_have_count(0)
+            drawn[link] = links_off_the_app(tab)
+            if link == links[0]:  # a zero-shot label, predicted
+                expect(tab.get_by_test_id("stMetricValue")).to_have_text(MARKDOWN_LABEL.replace("www.", "www\u2060."))
+            elif link == links[1]:  # a taught label
+                expect(tab.get_by_test_id("stMetricValue")).to_contain_text("[Claim refund](https:\u2060//evil.example/r)")
+            elif link == links[-1]:  # a server's tokens, on the slider that picks one to inspect
+                expect(tab.get_by_test_id("stSliderTickBar")).to_contain_text("me@\u2060evil.example")
+        tab.screenshot(path=str(ARTIFACTS / "hostile-markdown-server-tokens.png"))
+    finally:
+        tab.context.close()
+        server.shutdown()
+    assert not any(drawn.values()), {link[:80]: found for link, found in drawn.items() if found}

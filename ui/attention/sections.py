@@ -32,6 +32,7 @@ from backend.attention.weights import AttentionResult
 from backend.runtime.registry import ModelSpec
 from ui.core.downloads import chart
 from ui.core.jobs import mine, remembered
+from ui.core.markdown import plain
 from ui.core.presentation import presenting
 from ui.core.request import Request
 from ui.core.widgets import run_caption, shown_errors
@@ -147,10 +148,10 @@ def step_through_view(text: str, result: AttentionResult, spec: ModelSpec, layer
 
 
 def _draw_steps(step: StepThrough, window: Window) -> None:
-    token = label(step.tokens[step.query])
+    token = label(step.tokens[step.query])  # a piece of the visitor's text
     st.latex(r"\mathrm{output}_{q} = \sum_j \mathrm{softmax}_j\!\left(\frac{q \cdot k_j}{\sqrt{d_k}}\right) v_j"
              + rf"\qquad d_k = {step.d_k}")
-    facts = [f"Layer {step.layer + 1}, head {step.head + 1}, query token {step.query + 1} “{token}”."]
+    facts = [f"Layer {step.layer + 1}, head {step.head + 1}, query token {step.query + 1} “{plain(token)}”."]
     if step.kv_heads != step.heads:
         group = step.heads // step.kv_heads
         facts.append(f"Grouped-query attention: {step.heads} query heads share {step.kv_heads} key/value heads, "

@@ -72,11 +72,11 @@ def teaching_table() -> TeachingSet | None:
     try:
         taught = teaching_set({"text": t, "label": lab} for t, lab in st.session_state[EXAMPLES_KEY])
     except InputError as exc:
-        st.warning(str(exc), icon=":material/school:")
+        st.warning(plain(exc), icon=":material/school:")
         return None
-    st.caption("Examples per label: " + " · ".join(f"**{label}** {n}" for label, n in taught.counts.items()))
+    st.caption("Examples per label: " + " · ".join(f"**{plain(label)}** {n}" for label, n in taught.counts.items()))
     for note in taught.notes:
-        st.warning(note[0].upper() + note[1:] + ".", icon=":material/school:")
+        st.warning(plain(note[0].upper() + note[1:] + "."), icon=":material/school:")
     return taught
 
 
@@ -96,13 +96,13 @@ def _load_examples(data: bytes) -> None:
 
 
 def answer(result: Classification) -> None:
-    st.metric("Prediction", result.label, f"{result.scores[0].probability:.1%} probability", delta_color="off")
+    st.metric("Prediction", plain(result.label), f"{result.scores[0].probability:.1%} probability", delta_color="off")
     if result.warning:
         st.warning(result.warning, icon=":material/translate:")
     st.caption(result.about)
-    st.table(
+    st.table(  # st.table draws its cells as Markdown
         [
-            {"label": s.label, "score (logit)": f"{s.score:+.2f}", "probability": f"{s.probability:.1%}"}
+            {"label": plain(s.label), "score (logit)": f"{s.score:+.2f}", "probability": f"{s.probability:.1%}"}
             | ({"cosine similarity": f"{s.similarity:.3f}"} if result.kind == "zero-shot" else {})
             for s in result.scores
         ]
@@ -120,10 +120,11 @@ def side_by_side(text: str, specs: dict[str, ClassifierSpec], page: str) -> None
         try:
             found = remembered(request.answer(text, spec), **mine(page, "compare"))
         except InputError as exc:
-            rows.append({"classifier": name, "label": "—", "probability": "—", "note": str(exc)})
+            rows.append({"classifier": plain(name), "label": "—", "probability": "—", "note": plain(exc)})
             continue
-        rows.append({"classifier": name, "label": found.label, "probability": f"{found.scores[0].probability:.1%}", "note": found.warning or ""})
-    st.table(rows)
+        rows.append({"classifier": plain(name), "label": plain(found.label), "probability": f"{found.scores[0].probability:.1%}",
+                     "note": plain(found.warning or "")})
+    st.table(rows)  # cells are Markdown
 
 
 def explanation_controls(labels: list[str]) -> None:
@@ -151,9 +152,10 @@ def explanation_controls(labels: list[str]) -> None:
 
 
 def explanation(found: TextExplanation, compare: str) -> None:
+    target = plain(found.target)
     st.markdown(
-        f"**Why {found.target}?** Each token's share of p({found.target}) = {found.probability:.1%}. "
-        f":blue-background[blue] pushes toward **{found.target}**, :orange-background[orange] away from it."
+        f"**Why {target}?** Each token's share of p({target}) = {found.probability:.1%}. "
+        f":blue-background[blue] pushes toward **{target}**, :orange-background[orange] away from it."
     )
     left, right = st.columns(2)
     for column, method in ((left, "ig"), (right, compare)):
@@ -208,7 +210,7 @@ def batch(spec: ClassifierSpec, page: str) -> None:
         return
     digest, table = _uploaded_table(upload.getvalue())
     for note in table.notes:
-        st.info(f"Read with a note: {note}.", icon=":material/info:")
+        st.info(f"Read with a note: {plain(note)}.", icon=":material/info:")
     columns = list(table.frame.columns)
     c1, c2 = st.columns(2)
     text_col = c1.selectbox("Text column", columns, index=columns.index(guess_column(columns, TEXT_COLUMN_NAMES) or columns[0]), key="classify_batch_text")
@@ -238,13 +240,14 @@ def batch(spec: ClassifierSpec, page: str) -> None:
     table_downloads("predictions", "classify_batch", lambda: frame)
     if label_col != "(none)":
         for note in notes:
-            st.info(note[0].upper() + note[1:] + ".", icon=":material/info:")
+            st.info(plain(note[0].upper() + note[1:] + "."), icon=":material/info:")
         metrics = evaluate(frame["label"].where(frame["predicted"] != "", "").tolist(), frame["predicted"].tolist(), labels)
         m1, m2, m3 = st.columns(3)
         m1.metric("Accuracy", f"{metrics.accuracy:.1%}")
         m2.metric("Macro-F1", f"{metrics.macro_f1:.3f}")
         m3.metric("Rows evaluated", f"{metrics.n:,}")
-        st.table(metrics.per_label().style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}"}))
+        shown = metrics.per_label().assign(label=lambda frame: frame["label"].map(plain))  # cells are Markdown
+        st.table(shown.style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}"}))
         table_downloads("metrics", "classify_metrics", metrics.per_label, metrics.as_dict)
         chart(confusion_heatmap(metrics), "classify_confusion", "confusion-matrix")
 

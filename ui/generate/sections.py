@@ -58,8 +58,8 @@ def speed_caption(steps: list[Step], finished: bool) -> str:
     if not any(math.isnan(s.probability) for s in steps):  # a server may send text without odds
         parts += [f"**Log-probability:** {sequence_logprob(steps):.2f}", f"**Perplexity:** {perplexity(steps):.2f}"]
     if not finished:
-        newest = ", ".join(f"{shown(c.text)} {c.probability:.0%}" for c in last.before[:4])
-        parts.append(f"**Now:** {shown(last.text)} ({last.probability:.0%}; others: {newest})")
+        newest = ", ".join(f"{plain(shown(c.text))} {c.probability:.0%}" for c in last.before[:4])
+        parts.append(f"**Now:** {plain(shown(last.text))} ({last.probability:.0%}; others: {newest})")
     return " · ".join(p for p in parts if p)
 
 
@@ -92,7 +92,8 @@ def pick_step(steps: list[Step], key: str) -> int:
         st.session_state[key] = min(range(len(steps)), key=lambda i: 1.0 if math.isnan(steps[i].probability) else steps[i].probability)
     return st.select_slider(
         "Token to inspect", options=list(range(len(steps))), key=key,
-        format_func=lambda i: f"{i + 1}: {shown('⟨end⟩' if steps[i].special else steps[i].text)}",
+        # the slider's value and ends are Markdown; the tokens may be a server's
+        format_func=lambda i: f"{i + 1}: {plain(shown('⟨end⟩' if steps[i].special else steps[i].text))}",
         help="Starts at the least likely token the model wrote. Hover a token in the text for its odds.",
     )
 

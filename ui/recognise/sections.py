@@ -114,7 +114,7 @@ def where_it_looked(state: PageState, image: Image.Image, image_id: Hashable, re
     with shown_errors():
         found: ImageExplanation = remembered(request.explanation(values, image, image_id), **mine("recognise", "explain"))
         _draw_maps(found, request.methods(values, is_cnn), opacity)
-        run_caption(found.run, f"**Class:** {found.label} ({found.probability:.1%})")
+        run_caption(found.run, f"**Class:** {plain(found.label)} ({found.probability:.1%})")
         if found.road is not None:
             _draw_road(found)
 
@@ -184,7 +184,7 @@ def how_a_cnn_sees(image: Image.Image, image_id: Hashable, spec: ModelSpec) -> N
         highlight = [found.stage.name for found in inside.depths]
         chart(stage_sizes_figure(inside.stages, inside.seen.shape[0], highlight), "recognise_sizes", "stage-sizes")
         if not inside.depths:
-            st.info(f"{spec.name} has no stack of convolutional feature maps to show.", icon=":material/info:")
+            st.info(f"{plain(spec.name)} has no stack of convolutional feature maps to show.", icon=":material/info:")
         for found in inside.depths:
             chart(feature_maps_figure(found), f"recognise_depth_{found.depth}", f"feature-maps-{found.depth}")
         run_caption(inside.run)

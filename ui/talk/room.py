@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.core import presentation
+from ui.core.markdown import plain
 from ui.core.state import APP_LINK
 from ui.talk import deck_panel, phone, share
 
@@ -31,4 +32,4 @@ def controls(params: dict[str, str]) -> None:
         if st.query_params.get(name) != value:
             st.query_params[name] = value
     if problem:
-        st.warning(problem, icon=":material/link_off:")
+        st.warning(plain(problem), icon=":material/link_off:")
