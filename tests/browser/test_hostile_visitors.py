@@ -77,7 +77,7 @@ LINK_OUTCOMES: dict[str, dict[str, str | None]] = {
         "text=" + "word " * 300: "302 tokens long, but the attention view", "layer=99": _reset("layer='99'"),
         "head=-1": _reset("head='-1'"), "model=hub:gpt2": _reset("model='hub:gpt2'"),
         "text=%E2%80%8B": "The text has no visible characters",
-        MARKDOWN_IN_LINKS["attention"][0]: QUIET,
+        MARKDOWN_IN_LINKS["attention"][0]: "The text is 123 tokens; each view shows 64 at a time",
     },
     "": {  # Home, with a deck in the link
         MARKDOWN_IN_LINKS[""][0]: QUIET,
@@ -105,7 +105,7 @@ TEXT_OUTCOMES: dict[str, dict[str, str | None]] = {
     "RTL": {"classify": NOT_ENGLISH, "attention": QUIET, "generate": QUIET},
     "HTML payload": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
     "Markdown payload": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
-    "Markdown links and images": {"classify": QUIET, "attention": QUIET, "generate": QUIET},
+    "Markdown links and images": {"classify": QUIET, "attention": "The text is 123 tokens; each view shows 64", "generate": QUIET},
     "one long word": {"classify": NOT_ENGLISH, "attention": QUIET, "generate": QUIET},
     "combining marks": {"classify": QUIET, "attention": QUIET, "generate": "690 tokens long, but SmolLM2-135M-Instruct (decoder) reads at most 512"},
 }
