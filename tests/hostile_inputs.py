@@ -225,3 +225,14 @@ CJK_VIEW_TEXTS: dict[str, str] = {
     "1,500 Chinese characters": "注意力机制让模型在处理每个词时关注其他词。" * 75,
     "9,000 Chinese characters": "字" * 9000,
 }
+
+# The export flood: a 40-view deck of the most expensive views public mode allows (Score-CAM and
+# ROAD on a new class each, IG at the step cap on a long text, 256 new tokens sampled with a new seed).
+_LONG = " ".join(["the river teacher garden engine violin planet doctor window"] * 13)
+EXPENSIVE_VIEWS: list[str] = [
+    [f"/recognise?cam=scorecam&compare=1&road=1&class={100 + i}",
+     f"/classify?classifier=sentiment&steps=64&compare=loo&text={_LONG.replace(' ', '+')}+{i}",
+     f"/generate?prompt=Tell+me+a+long+story+{i}&max_tokens=256&temperature=1&seed={i}&run=1",
+     f"/attention?text={_LONG.replace(' ', '+')}+{i}"][i % 4]
+    for i in range(40)
+]

@@ -40,7 +40,7 @@ def _shot(page: Page, name: str) -> None:
 
 def test_home(page, app_url):
     _open(page, app_url)
-    expect(page.get_by_role("heading", name="How AI models work")).to_be_visible()
+    expect(page.get_by_role("heading", name="How AI models work")).to_be_visible(timeout=ANSWER_TIMEOUT)
     expect(page.get_by_text("Models run on:")).to_be_visible(timeout=ANSWER_TIMEOUT)
     _no_exception(page)
     _shot(page, "1-home")

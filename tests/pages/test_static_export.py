@@ -12,6 +12,7 @@ import pytest
 from backend.runtime.errors import BusyError
 from backend.runtime.registry import MINILM
 from backend.runtime.scheduler import SCHEDULER, run_now
+from tests.hostile_inputs import EXPENSIVE_VIEWS
 from ui.core.state import values_from_link
 from ui.navigation import BY_PATH
 from ui.talk.deck import Deck, View, checked_view
@@ -187,3 +188,33 @@ def test_a_bug_in_a_view_shows_an_error_id_not_the_exception(monkeypatch):
     monkeypatch.setitem(static_site.PAGES, "attention", broken)
     page = render_view(View("Broken", "/attention?text=hello"))
     assert "error id" in page and "secret.py" not in page and "<img" not in page and "RuntimeError" not in page
+
+
+def test_the_corpus_export_flood_in_public_mode_stays_inside_its_budget_and_leaves_nothing_queued(monkeypatch):
+    """The hostile corpus's export flood: a 40-view deck of the most expensive views, asked for
+    twice at once from one address in public mode (budget shortened to 3 s here). The second ask
+    is refused; the first ends once its budget is spent, with the views it could not finish left
+    out, and leaves none of its requests behind in any queue."""
+    monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
+    monkeypatch.setattr(static_site, "PUBLIC_EXPORT_SECONDS", 3.0)
+    deck = Deck("Flood", tuple(checked_view(f"V{i}", link) for i, link in enumerate(EXPENSIVE_VIEWS)))
+    assert len(deck.views) == 40
+    started = threading.Event()
+    found: dict[str, object] = {}
+
+    def first() -> None:
+        found["zip"] = export_deck(deck, on_view=lambda i, n, view: started.set(), owner="flooder-1", client="198.51.100.66")
+
+    worker = threading.Thread(target=first)
+    began = time.monotonic()
+    worker.start()
+    assert started.wait(30)
+    with pytest.raises(BusyError, match="still being made"):
+        export_deck(deck, owner="flooder-2", client="198.51.100.66")
+    worker.join(120)
+    assert not worker.is_alive() and time.monotonic() - began < 60
+    files = _archive(found["zip"])
+    left_out = sum("time budget (3 s) was used up" in files[f"view-{i:02d}.html"] for i in range(1, 41))
+    assert left_out >= 36 and f"{left_out} of 40 views were left out" in files["index.html"]
+    for name in SCHEDULER.queue_names:
+        assert not [job for job in SCHEDULER.queue(name)._waiting if job.client == "198.51.100.66"], name
