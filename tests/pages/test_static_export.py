@@ -218,3 +218,21 @@ def test_the_corpus_export_flood_in_public_mode_stays_inside_its_budget_and_leav
     assert left_out >= 36 and f"{left_out} of 40 views were left out" in files["index.html"]
     for name in SCHEDULER.queue_names:
         assert not [job for job in SCHEDULER.queue(name)._waiting if job.client == "198.51.100.66"], name
+
+
+def test_a_refused_export_downloads_a_page_that_says_why(monkeypatch):
+    """The download button cannot show a message: a second export from the same address while the
+    first is being made downloads an index.html that says why, not a bare "Failed to generate"."""
+    monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
+    monkeypatch.setattr(static_site, "PUBLIC_EXPORT_SECONDS", 3.0)
+    deck = Deck("Flood <b>", tuple(checked_view(f"V{i}", link) for i, link in enumerate(EXPENSIVE_VIEWS[:8])))
+    started = threading.Event()
+    worker = threading.Thread(target=lambda: export_deck(deck, on_view=lambda i, n, v: started.set(),
+                                                         owner="tab-1", client="198.51.100.67"))
+    worker.start()
+    assert started.wait(30)
+    files = _archive(static_site.export_or_refusal(deck, "tab-2", "198.51.100.67"))
+    worker.join(120)
+    assert list(files) == ["index.html"]
+    assert "This export was not made. An export you asked for is still being made" in files["index.html"]
+    assert "Flood &lt;b&gt;" in files["index.html"] and "Flood <b>" not in files["index.html"]

@@ -27,7 +27,7 @@ from ui.talk.deck import (
     view_link,
 )
 from ui.talk.share import app_root
-from ui.talk.static_site import RUNNING, export_deck, export_seconds
+from ui.talk.static_site import RUNNING, export_or_refusal, export_seconds
 
 DECK = "_deck"  # session_state: the Deck
 AT = "_deck_at"  # session_state: index of the view last opened from the deck
@@ -203,7 +203,7 @@ def _files(current: Deck) -> None:
         owner, client = session_id(), client_address()
         making = RUNNING.busy(owner, client)
         st.download_button(
-            "Download as static HTML (zip)", data=lambda: export_deck(current, owner=owner, client=client),
+            "Download as static HTML (zip)", data=lambda: export_or_refusal(current, owner, client),
             file_name="talk.zip", mime="application/zip", key="deck_static", on_click="ignore",
             icon=":material/folder_zip:", width="stretch", disabled=making,
             help=f"Every view computed now (at most {export_seconds() / 60:.0f} minutes for the whole deck), as web "

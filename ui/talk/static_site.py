@@ -520,3 +520,19 @@ def export_deck(
         archive.writestr(f"{folder}/index.html", _index(deck, views, visitor.left_out))
         archive.writestr(f"{folder}/plotly.min.js", get_plotlyjs())
     return buffer.getvalue()
+
+
+def export_or_refusal(deck: Deck, owner: str | None, client: str | None) -> bytes:
+    """What the download button hands the visitor: the export, or, when it is refused (an export of
+    theirs is still being made, or the server's are all in use), a zip whose index.html says why.
+    A download button cannot show a message of its own: an exception there reaches the visitor
+    only as "Failed to generate file for download" (and the server log as a traceback)."""
+    try:
+        return export_deck(deck, owner=owner, client=client)
+    except BusyError as refused:
+        buffer = io.BytesIO()
+        body = (f"<h1>{html.escape(deck.title)}</h1>\n<p class=\"notice\">This export was not made. "
+                f"{html.escape(str(refused))}</p>")
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"{slug(deck.title)}/index.html", _page(deck.title, body, "", plotly=False))
+        return buffer.getvalue()
