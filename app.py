@@ -71,15 +71,18 @@ async def server_lifespan(_app):
 
 
 if __name__ == "__main__":
-    from ui.core import presentation
+    from backend.shared.language import t
+    from ui.core import language, presentation
     from ui.core.jobs import session_id
     from ui.navigation import HOME, PAGES
     from ui.talk import room
 
     params = st.query_params.to_dict()
-    st.set_page_config(page_title="How AI models work", page_icon=":material/neurology:", layout="wide",
+    language.start(params)  # first: everything this run draws reads in the session's language
+    st.set_page_config(page_title=t("How AI models work"), page_icon=":material/neurology:", layout="wide",
                        initial_sidebar_state="collapsed" if presentation.start(params) else "auto")
-    page = st.navigation([st.Page(p.script, title=p.title, icon=p.icon, default=p is HOME) for p in PAGES])
+    page = st.navigation([st.Page(p.script, title=t(p.title), icon=p.icon, default=p is HOME)
+                          for p in PAGES])
     room.controls(params)  # presentation mode, the room's QR code, the talk deck
     # Whoever moves to another page gives up their place in the queues of the page they left.
     SCHEDULER.leave_other_slots(session_id(), page.url_path)

@@ -120,7 +120,7 @@ async def _use(tab: Page, s: Session) -> float:
     """Do what a person does on the page; return seconds from the click to the answer."""
     if s.page == "classify":
         example, label = CLASSIFY_EXAMPLES[s.index % len(CLASSIFY_EXAMPLES)]
-        await tab.get_by_role("button", name=example).click()
+        await tab.get_by_role("radio", name=example).click()
         started = time.monotonic()
         await expect(tab.get_by_test_id("stMetricValue")).to_have_text(label, timeout=TIMEOUT)
         return time.monotonic() - started

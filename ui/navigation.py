@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from backend.shared.language import n_
 from ui.attention import inputs as attention_inputs
 from ui.classify import inputs as classify_inputs
 from ui.core.state import Field, PageState
@@ -20,7 +21,7 @@ def _no_inputs() -> list[Field]:
 @dataclass(frozen=True)
 class Page:
     path: str  # the URL path: "classify" for /classify; "" is Home
-    title: str
+    title: str  # in English: `t(page.title)` where it is shown
     icon: str
     script: str  # run by st.navigation
     fields: Callable[[], list[Field]] = _no_inputs  # what its link can say (read on each call: limits follow the environment)
@@ -32,14 +33,14 @@ class Page:
         return self.path or "home"
 
 
-HOME = Page("", "Home", ":material/home:", "pages/home.py")
+HOME = Page("", n_("Home"), ":material/home:", "pages/home.py")
 PAGES: tuple[Page, ...] = (
     HOME,
-    Page("classify", "Text classification", ":material/label:", "pages/classify.py", classify_inputs.fields),
-    Page("generate", "Text generation", ":material/edit_note:", "pages/generate.py", generate_inputs.fields,
+    Page("classify", n_("Text classification"), ":material/label:", "pages/classify.py", classify_inputs.fields),
+    Page("generate", n_("Text generation"), ":material/edit_note:", "pages/generate.py", generate_inputs.fields,
          generate_inputs.EXTRAS),
-    Page("recognise", "Image recognition", ":material/image_search:", "pages/recognise.py", recognise_inputs.fields),
-    Page("attention", "Attention visualizer", ":material/grid_on:", "pages/attention.py", attention_inputs.fields),
+    Page("recognise", n_("Image recognition"), ":material/image_search:", "pages/recognise.py", recognise_inputs.fields),
+    Page("attention", n_("Attention visualizer"), ":material/grid_on:", "pages/attention.py", attention_inputs.fields),
 )
 BY_PATH: dict[str, Page] = {page.path: page for page in PAGES}
 PATHS: tuple[str, ...] = tuple(BY_PATH)

@@ -7,9 +7,20 @@ it. Anything else escaping the backend is a bug, and pages show it as such (with
 
 from __future__ import annotations
 
+from backend.shared.language import t
+
 
 class DashboardError(ValueError):
-    """An error with a message meant for the person using the dashboard."""
+    """An error with a message meant for the person using the dashboard: an English sentence with
+    named `{placeholders}` and their values, translated when shown (`str(error)`), in the language
+    of whoever reads it, not of the thread that raised it."""
+
+    def __init__(self, message: str = "", /, **params: object) -> None:
+        super().__init__(message)
+        self.message, self.params = message, params
+
+    def __str__(self) -> str:
+        return t(self.message, **self.params)
 
 
 class InputError(DashboardError):

@@ -7,6 +7,9 @@ request in each round, a newcomer joins the round being served now, and within a
 keep their arrival order. A visitor's single request therefore waits for at most one request of
 each other visitor, however many those have queued; one visitor alone is served in arrival order.
 
+Background work (a static export's views) comes after every visitor's request, whatever its round;
+promoted (a visitor now waits for it), it takes its place by its round.
+
 A request's round is fixed when it arrives and the line is kept sorted by it, so the head is the
 next to run, an index is a place in line, and a batch (or a joined generation) that collects
 compatible requests in line order follows the same turns. A request given up before its turn
@@ -23,6 +26,7 @@ from typing import Protocol
 class Queued(Protocol):
     client: str | None
     owner: str | None
+    background: bool
 
 
 def visitor(job: Queued) -> Hashable:
@@ -67,10 +71,17 @@ class FairLine:
         if self._latest.get(who, gone - 1) >= gone:
             self._latest[who] -= 1
 
+    def promote(self, job: Queued) -> None:
+        """Background work a visitor now waits for: to its place among the visitors' requests."""
+        self._line.remove(job)
+        job.background = False
+        self._place(job, self._round.pop(job))
+
     def _place(self, job: Queued, turn: int) -> None:
         self._round[job] = turn
+        order = (job.background, turn)
         at = len(self._line)
-        while at > 0 and self._round[self._line[at - 1]] > turn:
+        while at > 0 and (self._line[at - 1].background, self._round[self._line[at - 1]]) > order:
             at -= 1
         self._line.insert(at, job)
 

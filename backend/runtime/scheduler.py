@@ -26,6 +26,13 @@ Bounds, for a room of strangers (`public_mode.limits()` gives the numbers):
 - admission: a model's queue holds at most `queue_length` requests and one client address at most
   `jobs_per_address` unfinished ones; beyond that `submit` raises `BusyError` ("try again in N s");
 - at most `heavy_slots()` models compute at once (one per core), whatever the number of queues;
+- background work (a static export's views: `in_background()`) comes after every visitor's
+  request in each line, does not join a running generation batch, and at most
+  `background_slots()` of it computes at once (one core fewer than all), so the visitors who watch
+  their answer keep a core however many exports are under way; running, it gives way to a
+  visitor's request that arrives in its queue: it stops at its next forward pass, the visitor's
+  request runs, and it starts again after (a visitor never waits for an export); a visitor asking
+  for what a background job computes makes it theirs (it moves up to its turn);
 - a running request calls `checkpoint()` (every forward pass of a loaded model does): past its
   wall-clock limit, or once nobody waits for it (its visitors left, or asked for something else),
   it ends (`JobStopped`, `JobCancelled`) instead of holding the model;
@@ -45,7 +52,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -54,6 +62,7 @@ from backend.runtime.errors import BusyError, DashboardError, JobStopped
 from backend.runtime.fairness import FairLine
 from backend.runtime.memory import release_free_memory
 from backend.runtime.public_mode import limits
+from backend.shared import language
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +72,15 @@ MAX_BATCH = 16
 _EMA = 0.3  # weight of the newest run in the per-task duration estimate
 IDLE_SECONDS = 60.0  # a queue's worker ends after this long without work
 LIGHT_PREFIX = "remote-engines/"  # queues that wait on the network, not on the cores
+BACKGROUND_POLL_SECONDS = 0.2  # how often waiting background work checks for a free background slot
 _local = threading.local()  # the batch the current worker thread runs, and its deadline
+_BACKGROUND: ContextVar[bool] = ContextVar("scheduler_background", default=False)
+
+
+class _GaveWay(BaseException):
+    """Raised inside background work at a forward pass when a visitor's request waits in its
+    queue: the work goes back in line (not a failure; nobody sees it). A BaseException, so that a
+    task's own `except Exception` (a batch answering each item's error) lets it through."""
 
 
 class JobCancelled(DashboardError):
@@ -73,6 +90,22 @@ class JobCancelled(DashboardError):
 def heavy_slots() -> int:
     """How many models may compute at once: one per usable core."""
     return max(1, available_cores())
+
+
+def background_slots() -> int:
+    """How many models may compute background work at once: a core fewer than all (at least one)."""
+    return max(1, heavy_slots() - 1)
+
+
+@contextmanager
+def in_background() -> Iterator[None]:
+    """Requests submitted inside (in this thread or task) are background work: see the module's
+    docstring. The static export makes its views inside it."""
+    token = _BACKGROUND.set(True)
+    try:
+        yield
+    finally:
+        _BACKGROUND.reset(token)
 
 
 def current_job() -> Job | None:
@@ -90,6 +123,8 @@ def checkpoint() -> None:
     if not batch or batch[0].streaming:
         return
     queue = batch[0].queue
+    if batch[0].background and queue.visitor_waiting():
+        raise _GaveWay
     if all(job.stop_requested or not job.wanted(queue.scheduler.owner_alive) for job in batch):
         raise JobCancelled("Stopped: nobody was waiting for this answer anymore. Ask again.")
     if time.monotonic() > _local.deadline:
@@ -146,6 +181,8 @@ class Job:
     joinable: bool = False  # a stream that decodes together with others (see the module docstring)
     about: str = ""  # what it is, for a message naming it ("a generation on the server 'x'")
     id: int = 0
+    background: bool = False  # background work: after every visitor's request (see `in_background`)
+    language: str = field(default_factory=language.current)  # the asker's: its messages and figures read in it
     owners: set[str] = field(default_factory=set)  # every session following it (a shared job has several)
     state: str = "queued"  # queued -> running -> done | failed | cancelled
     created: float = field(default_factory=time.monotonic)
@@ -227,6 +264,12 @@ class Job:
             if not fresh:
                 yield None
 
+    def asked_again(self) -> None:
+        """Someone else waits for this job too: asked outside background work, background work
+        becomes a visitor's and moves up to its turn."""
+        if self.background and not _BACKGROUND.get():
+            self.queue.promote(self)
+
     def cancel(self) -> None:
         """Leave the queue if still waiting; ask a running job to stop (for everyone following it)."""
         self.queue.cancel(self)
@@ -290,6 +333,13 @@ class ModelQueue:
         self.joined: JoinedBatch | None = None  # the running batch of joinable jobs, if any
 
     # --- called by pages (any thread) ---
+    def promote(self, job: Job) -> None:
+        """A background job a visitor now waits for becomes theirs: it moves up to its turn."""
+        with self._cond:
+            if job in self._waiting:  # (a running one keeps its flag: its background slot is given back by it)
+                self._waiting.promote(job)
+            self._cond.notify_all()
+
     def enqueue(self, job: Job) -> None:
         """Called with the scheduler's lock held (see `Scheduler.submit`)."""
         with self._cond:
@@ -379,6 +429,9 @@ class ModelQueue:
                         self._cond.wait(deadline - time.monotonic())
                     if not self._waiting or self._waiting[0] is not head:
                         continue  # the head was cancelled, or a request whose turn comes first arrived
+                if head.background and self.heavy and not self.scheduler.take_background_slot():
+                    self._cond.wait(BACKGROUND_POLL_SECONDS)  # a visitor's request may come first meanwhile
+                    return []
                 batch, gone = [], []
                 for job in self._compatible(head):
                     self._waiting.start(job)
@@ -394,12 +447,14 @@ class ModelQueue:
                     with job._changed:
                         job._changed.notify_all()
                 return batch
+            if head.background and self.heavy:  # every job of it was given up: the slot goes back
+                self.scheduler.release_background_slot()
 
     def take(self, wanted: Callable[[Job], bool], most: int) -> list[Job]:
         """Up to `most` waiting jobs that `wanted` picks, in turn order, now running; waiting
         ones whose tab is gone are cancelled on the way."""
         with self._cond:
-            picked = [job for job in self._waiting if wanted(job)]
+            picked = [job for job in self._waiting if wanted(job) and not job.background]
             taken, gone = [], []
             for job in picked:
                 if len(taken) >= most:
@@ -439,6 +494,21 @@ class ModelQueue:
             job._finish("done", result=outcome)
         self.scheduler._forget(job)
 
+    def visitor_waiting(self) -> bool:
+        """Whether a request that is not background work waits in this queue."""
+        with self._cond:
+            return any(not job.background for job in self._waiting)
+
+    def _back_in_line(self, batch: list[Job]) -> None:
+        """Background work that gave way: queued again (after the visitors), to start over."""
+        with self._cond:
+            for job in batch:
+                if job in self._running:
+                    self._running.remove(job)
+                job.state, job.started, job.batch_size = "queued", None, 0
+                self._waiting.append(job)
+            self._cond.notify_all()
+
     def run_batch(self, batch: list[Job]) -> None:
         """Run a batch `_next_batch` gave, and end its jobs."""
         started = time.monotonic()
@@ -446,6 +516,9 @@ class ModelQueue:
             outcomes = self._run(batch)
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"{len(outcomes)} results for a batch of {len(batch)}")
+        except _GaveWay:
+            self._back_in_line(batch)
+            return
         except Exception as exc:  # every job of the batch gets the error
             if not isinstance(exc, DashboardError):
                 log.exception("A batch on %s failed", self.name)
@@ -461,12 +534,13 @@ class ModelQueue:
         head = batch[0]
         _local.batch, _local.deadline = batch, time.monotonic() + limits().job_seconds
         try:
-            if head.batched:
-                return list(head.task([job.args[0] for job in batch], *head.args[1:]))
-            result = head.task(*head.args)
-            if head.streaming:
-                self._publish(head, result)
-            return [result]
+            with language.speaking(head.language):
+                if head.batched:
+                    return list(head.task([job.args[0] for job in batch], *head.args[1:]))
+                result = head.task(*head.args)
+                if head.streaming:
+                    self._publish(head, result)
+                return [result]
         finally:
             _local.batch = None
 
@@ -501,10 +575,14 @@ class ModelQueue:
                 batch = self._next_batch()
                 if not batch:
                     continue
-                if batch[0].joinable:
-                    self._run_joined(batch[0])
-                else:
-                    self.run_batch(batch)
+                try:
+                    if batch[0].joinable:
+                        self._run_joined(batch[0])
+                    else:
+                        self.run_batch(batch)
+                finally:
+                    if batch[0].background and self.heavy:
+                        self.scheduler.release_background_slot()
             del batch  # the finished jobs (and their inputs) are not held until the next batch
             with self._cond:
                 idle = not self._waiting
@@ -525,6 +603,7 @@ class Scheduler:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._slots = threading.BoundedSemaphore(heavy_slots())
+        self._background_slots = threading.BoundedSemaphore(background_slots())
         self.owner_alive: Callable[[str | None], bool] = lambda owner: True
 
     def queue(self, model_key: str) -> ModelQueue:
@@ -550,6 +629,14 @@ class Scheduler:
     def compute_slot(self, heavy: bool) -> Any:
         """Held while a heavy queue's batch runs: at most `heavy_slots()` at once."""
         return self._slots if heavy else _NoSlot()
+
+    def take_background_slot(self) -> bool:
+        """One of the `background_slots()`, if free now (a queue's worker calls it before
+        running background work, holding its compute slot)."""
+        return self._background_slots.acquire(blocking=False)
+
+    def release_background_slot(self) -> None:
+        self._background_slots.release()
 
     def _retire(self, queue: ModelQueue) -> bool:
         """An idle worker asks to end: remove its queue unless work arrived meanwhile."""
@@ -593,7 +680,8 @@ class Scheduler:
             job = self._already_answering(queue, replaced, request_key, share_key, owner, slot)
             if job is None:
                 others = self._admit(queue, client, replaced)
-                job = Job(queue, task, args, batched, streaming, owner, slot, request_key, client, joinable, about, next(self._ids))
+                job = Job(queue, task, args, batched, streaming, owner, slot, request_key, client, joinable, about,
+                          next(self._ids), background=_BACKGROUND.get())
                 self._enqueue(job, share_key, others)
         if replaced is not None and replaced is not job:
             replaced.leave(owner)
@@ -617,6 +705,7 @@ class Scheduler:
         shared = self._shared.get(share_key) if share_key is not None else None
         if shared is None or not shared.active or shared.stop_requested:
             return None
+        shared.asked_again()
         if owner is not None:
             shared.owners.add(owner)
             if slot is not None:

@@ -18,6 +18,7 @@ from backend.runtime.scheduler import (
     Scheduler,
     batch_wait_seconds,
     current_job,
+    in_background,
     run_now,
 )
 from backend.text import classify
@@ -174,6 +175,75 @@ def test_a_request_given_up_before_its_turn_gives_the_round_back():
     for job in [blocker, *others, a1]:
         run_now(job)
     assert gate.batches == [["z0"], ["b0"], ["a1"], ["b1"], ["b2"]]
+
+
+def test_background_work_comes_after_every_visitors_request_and_a_visitor_asking_for_it_moves_it_up():
+    scheduler = Scheduler(batch_wait=0)
+    gate = Gate()
+    blocker = scheduler.submit("m", gate, "z0", client="Z")
+    assert gate.entered.wait(5)
+    with in_background():  # a static export's views, asked for first
+        exports = [scheduler.submit("m", gate, f"x{i}", client="X", share_key=f"view {i}") for i in range(3)]
+    visitor = scheduler.submit("m", gate, "y0", client="Y")
+    assert visitor.position == 1 and [j.position for j in exports] == [2, 3, 4]
+    same = scheduler.submit("m", gate, "unused", client="W", share_key="view 2")  # a visitor opens view 2
+    assert same is exports[2] and not same.background
+    gate.release.set()
+    for job in [blocker, visitor, *exports]:
+        run_now(job)
+    assert gate.batches == [["z0"], ["y0"], ["x2"], ["x0"], ["x1"]]
+
+
+def test_background_work_leaves_a_core_to_the_visitors(monkeypatch):
+    """Two cores: an export's view computing on one model holds the only background slot, so a
+    second export's view on another model waits, while a visitor's request there starts at once."""
+    monkeypatch.setattr(scheduler_module, "heavy_slots", lambda: 2)
+    scheduler = Scheduler(batch_wait=0)
+    first, second = Gate(), Gate()
+    with in_background():
+        running = scheduler.submit("m1", first, "export view", client="X")
+        assert first.entered.wait(5)
+        waiting = scheduler.submit("m2", second, "another export's view", client="V")
+    time.sleep(3 * scheduler_module.BACKGROUND_POLL_SECONDS)
+    assert waiting.state == "queued" and not second.entered.is_set()
+    visitor = scheduler.submit("m2", second, "visitor", client="Y")
+    assert second.entered.wait(5) and visitor.state == "running" and waiting.state == "queued"
+    second.release.set()
+    run_now(visitor)
+    time.sleep(3 * scheduler_module.BACKGROUND_POLL_SECONDS)
+    assert waiting.state == "queued"  # the background slot is still the first export's
+    first.release.set()
+    run_now(running)
+    assert run_now(waiting) == "answer to another export's view"
+    assert second.batches == [["visitor"], ["another export's view"]]
+
+
+def test_running_background_work_gives_way_to_a_visitor_and_starts_over_after():
+    """An export's view computing (a loop of forward passes, each calling `checkpoint`) stops at its
+    next pass when a visitor's request arrives in its queue, and runs again once that is answered."""
+    scheduler = Scheduler(batch_wait=0)
+    order: list[str] = []
+    passing = threading.Event()
+
+    def export_view(name):
+        order.append(f"{name} starts")
+        for _ in range(200):  # 200 forward passes of 10 ms
+            passing.set()
+            scheduler_module.checkpoint()
+            time.sleep(0.01)
+        order.append(f"{name} ends")
+        return name
+
+    def visitor_request(name):
+        order.append(name)
+        return name
+
+    with in_background():
+        export = scheduler.submit("m", export_view, "view", client="X")
+    assert passing.wait(5)
+    visitor = scheduler.submit("m", visitor_request, "visitor", client="Y")
+    assert run_now(visitor) == "visitor" and run_now(export) == "view"
+    assert order == ["view starts", "visitor", "view starts", "view ends"]
 
 
 def test_a_second_click_returns_the_running_job_and_a_new_question_replaces_it():

@@ -113,6 +113,7 @@ class _Results:
                 return self._items[key]
             job = self._running.get(key)
             if job is not None and job.state not in ("failed", "cancelled"):
+                job.asked_again()  # a static export's view a visitor now opens moves up to their turn
                 return job  # running, or done with its answer on the way into the kept ones
             job = self._running[key] = submit()
         job.on_finish(lambda ended, key=key: self._settle(key, ended))

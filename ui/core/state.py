@@ -22,7 +22,7 @@ import streamlit as st
 
 from ui.core.markdown import plain
 
-APP_PARAMS = ("present", "deck", "go")  # the app's own link parameters (presentation mode, a deck, a short link), not a page's inputs
+APP_PARAMS = ("present", "deck", "go", "lang")  # the app's own link parameters (presentation mode, a deck, a short link, the language), not a page's inputs
 KEPT = "_kept_inputs"  # session_state: page -> {widget key: value}
 CURRENT_PAGE = "_page"  # session_state: the page of the latest run
 MAX_PARAM_CHARS = 1500  # longer texts are left out of links (browsers and chat apps cut long URLs)

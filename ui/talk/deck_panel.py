@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from backend.shared.language import t
 from ui.core.jobs import client_address, session_id
 from ui.core.markdown import plain
 from ui.core.state import CURRENT_PAGE, KEPT, VIEW
@@ -81,7 +82,7 @@ def _view_title(link: str) -> str:
     params = view.params
     words = params.get("text") or params.get("prompt") or params.get("example") or ""
     words = " ".join(words.split()[:6])
-    return BY_PATH[view.page].title + (f": {words}" if words else "")
+    return t(BY_PATH[view.page].title) + (f": {words}" if words else "")
 
 
 def _add_current() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.core import presentation
+from ui.core import language, presentation
 from ui.core.markdown import plain
-from ui.core.state import APP_LINK
+from ui.core.state import APP_LINK, APP_PARAMS
 from ui.talk import deck_panel, phone, share
 
 
@@ -16,6 +16,7 @@ def controls(params: dict[str, str]) -> None:
     share.follow_short_link(params)  # /?go=code: the view a presenter's QR code stands for
     problem = deck_panel.load_from_link(params)
     with st.sidebar:
+        language.switch()
         presentation.toggle()
         if st.button("Let the room follow", key="share_room", icon=":material/qr_code_2:", width="stretch",
                      help="A QR code and a short link that open this view on the audience's phones."):
@@ -23,9 +24,10 @@ def controls(params: dict[str, str]) -> None:
         deck_panel.panel()
     presentation.style()
     phone.style()
-    # The app's own link parameters: presentation mode and the deck stay in the address bar.
-    own = st.session_state[APP_LINK] = {**({"present": "1"} if presentation.presenting() else {}), **deck_panel.link_params()}
-    for name in ("present", "deck", "go"):
+    # The app's own link parameters: presentation mode, the deck and the language stay in the address bar.
+    own = st.session_state[APP_LINK] = {**({"present": "1"} if presentation.presenting() else {}),
+                                        **deck_panel.link_params(), **language.link_params()}
+    for name in APP_PARAMS:
         if name in st.query_params and st.query_params[name] != own.get(name):
             del st.query_params[name]
     for name, value in own.items():

@@ -14,7 +14,10 @@ carries their session and address (the per-address limit counts it, and it is dr
 tab closes); one export per session and per address at a time; a time budget for the whole export
 (`export_seconds()`: 10 minutes on a laptop, 2 in public mode), after which the job at hand is
 given up and the remaining views say they were left out. Views the server already holds (the
-pages' examples, views a visitor just opened) cost nothing and come first-come from memory.
+pages' examples, views a visitor just opened) cost nothing and come first-come from memory. What
+it computes is background work (`scheduler.in_background`): after every visitor's request in each
+model's line, and on at most one core fewer than the server has, so a room's visitors keep a core
+while exports are made.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ from backend.generation.generation_figures import (
 from backend.runtime.errors import BusyError, DashboardError
 from backend.runtime.public_mode import is_public
 from backend.runtime.registry import MODELS
-from backend.runtime.scheduler import SCHEDULER, Job
+from backend.runtime.scheduler import SCHEDULER, Job, in_background
+from backend.shared.language import t
 from backend.shared.plotting import png_source
 from backend.text.text_figures import attribution_bars, label_probabilities, tokens_html
 from backend.vision.image_figures import saliency_overlay, top_classes
@@ -256,7 +260,7 @@ def _finished(request: Request, visitor: Visitor) -> Any:
 
 
 def _page_name(path: str) -> str:
-    return BY_PATH[path].title if path in BY_PATH else path
+    return t(BY_PATH[path].title) if path in BY_PATH else path
 
 
 def _model_name(key: str) -> str:
@@ -510,7 +514,8 @@ def export_deck(
     views = deck.views[:MAX_VIEWS]
     folder = slug(deck.title)
     buffer = io.BytesIO()
-    with RUNNING.hold(visitor), zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    # background work: after every visitor's request, and never on all the cores at once
+    with RUNNING.hold(visitor), in_background(), zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for i, view in enumerate(views, 1):
             if on_view is not None:
                 on_view(i, len(views), view)
