@@ -72,7 +72,7 @@ async def server_lifespan(_app):
 
 if __name__ == "__main__":
     from backend.shared.language import t
-    from ui.core import language, presentation
+    from ui.core import glossary, language, presentation
     from ui.core.jobs import session_id
     from ui.navigation import HOME, PAGES
     from ui.talk import room
@@ -84,6 +84,8 @@ if __name__ == "__main__":
     page = st.navigation([st.Page(p.script, title=t(p.title), icon=p.icon, default=p is HOME)
                           for p in PAGES])
     room.controls(params)  # presentation mode, the room's QR code, the talk deck
+    with st.sidebar:
+        glossary.panel()  # the articles' terms, Chinese and English side by side
     # Whoever moves to another page gives up their place in the queues of the page they left.
     SCHEDULER.leave_other_slots(session_id(), page.url_path)
     page.run()

@@ -5,8 +5,9 @@ import streamlit as st
 from backend.attention.matrices import VIEW_TOKENS, tensor_npz, window_for
 from backend.attention.weights import MAX_TOKENS
 from backend.runtime.public_mode import limits
+from backend.shared.language import n_, t
 from ui.attention import request
-from ui.attention.inputs import EXAMPLES, VIEWS
+from ui.attention.inputs import COMBINE, EXAMPLES, VIEWS
 from ui.attention.sections import (
     head_view,
     heatmap,
@@ -20,21 +21,22 @@ from ui.core.widgets import example_pills, model_picker, run_caption, shown_erro
 from ui.navigation import page_state
 
 state = page_state("attention")
-state.header("Attention visualizer")
+state.header(t("Attention visualizer"))
 state.restore()
-st.write(
+st.write(t(
     "In self-attention each token builds a query *Q*, and compares it with every token's key *K*: "
     "the weights are softmax(*QKᵀ* / √*d*ₖ), one row per token, each row summing to 1. Those "
     "weights mix the tokens' values *V* into the token's new representation. Every layer has "
     "several heads, each free to look for something different."
-)
+))
 st.latex(r"\mathrm{Attention}(Q,K,V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V")
 
 spec = model_picker("attention", key="attention_model")
 example_pills(EXAMPLES, key_prefix="attention")
 text = st.text_input(
-    "Text", key="attention_text", max_chars=limits().text_chars,
-    help=f"Up to {min(MAX_TOKENS, limits().text_tokens)} tokens here; views show {VIEW_TOKENS} at a time.",
+    t("Text"), key="attention_text", max_chars=limits().text_chars,
+    help=t("Up to {most} tokens here; views show {shown} at a time.", most=min(MAX_TOKENS, limits().text_tokens),
+           shown=VIEW_TOKENS),
 )
 
 toy = st.session_state.get("attention_view") == VIEWS[-1]  # the toy example needs no model
@@ -43,33 +45,50 @@ if text.strip() and not toy:
     with shown_errors():
         # Sliders rerun the page; the weights for a (text, model) pair are computed once.
         result = remembered(request.weights(state.values()), **mine("attention"))
-        for key, size, what in (("attention_layer", result.n_layers, "layers"), ("attention_head", result.n_heads, "heads")):
+        too_many = {
+            "attention_layer": (result.n_layers,
+                                n_("{model} has {size} layers; showing the last one instead of {asked}.")),
+            "attention_head": (result.n_heads,
+                               n_("{model} has {size} heads; showing the last one instead of {asked}.")),
+        }
+        for key, (size, message) in too_many.items():
             if st.session_state[key] > size:  # from a link, or kept from a bigger model
-                state.note(f"{spec.name} has {size} {what}; showing the last one instead of {st.session_state[key]}.")
+                state.note(t(message, model=spec.name, size=size, asked=st.session_state[key]))
                 st.session_state[key] = size
         n = len(result.tokens)
         start = 0
         if n > VIEW_TOKENS:
-            st.warning(f"The text is {n} tokens; each view shows {VIEW_TOKENS} at a time. Slide the window to move "
-                       "through it (the model still read the whole text).", icon=":material/width:")
+            st.warning(t("The text is {n} tokens; each view shows {shown} at a time. Slide the window to move "
+                         "through it (the model still read the whole text).", n=n, shown=VIEW_TOKENS),
+                       icon=":material/width:")
             st.session_state["attention_start"] = min(st.session_state["attention_start"], n - VIEW_TOKENS + 1)
-            start = st.slider("First token shown", 1, n - VIEW_TOKENS + 1, key="attention_start") - 1
+            start = st.slider(t("First token shown"), 1, n - VIEW_TOKENS + 1, key="attention_start") - 1
         window = window_for(n, start)
         c1, c2, c3, c4 = st.columns([3, 3, 2, 2])
-        layer = c1.slider("Layer", 1, result.n_layers, key="attention_layer") - 1
+        layer = c1.slider(t("Layer"), 1, result.n_layers, key="attention_layer") - 1
         head_choice = c2.selectbox(
-            "Head", range(result.n_heads + 1), key="attention_head",
-            format_func=lambda h: f"Head {h}" if h else "All heads, combined",
+            t("Head"), range(result.n_heads + 1), key="attention_head",
+            format_func=lambda h: t("Head {head}", head=h) if h else t("All heads, combined"),
         )
         head = head_choice - 1 if head_choice else None
-        combine = c3.segmented_control("Combine heads by", ["mean", "max"], key="attention_combine", required=True,
-                                       disabled=head is not None)
-        hide = c4.toggle("Hide special tokens", key="attention_hide_special",
-                         help="Leave out [CLS], [SEP] and the like, and renormalise each row to sum to 1.")
+        combine = c3.segmented_control(t("Combine heads by"), list(COMBINE), key="attention_combine", required=True,
+                                       format_func=lambda c: t(COMBINE[c]), disabled=head is not None)
+        hide = c4.toggle(t("Hide special tokens"), key="attention_hide_special",
+                         help=t("Leave out [CLS], [SEP] and the like, and renormalise each row to sum to 1."))
 state.publish()
 
-# on_change="rerun": only the open view's code runs, and the open view survives reruns
-tabs = st.tabs(VIEWS, key="attention_view", on_change="rerun")
+
+def _tab_chosen(labels: dict[str, str]) -> None:
+    """The clicked tab's English name becomes the view (kept, and in the link), whatever the language."""
+    st.session_state["attention_view"] = labels.get(st.session_state.get("attention_tabs"), VIEWS[0])
+
+
+# The tabs track state (only the open view's code runs): their labels are in the reader's
+# language, the view ("attention_view", in links) stays English.
+labels = {t(view): view for view in VIEWS}
+view = st.session_state["attention_view"]
+st.session_state["attention_tabs"] = t(view)
+tabs = st.tabs(list(labels), key="attention_tabs", on_change=_tab_chosen, args=(labels,))
 if toy:
     with tabs[-1]:
         toy_example()
@@ -85,13 +104,17 @@ elif result is not None:
         if tabs[index].open:
             with tabs[index], shown_errors():
                 draw()
-    kind = "decoder: each token sees only itself and earlier tokens" if result.causal else "encoder: every token sees every token"
-    st.caption(f"{n} tokens · {result.n_layers} layers × {result.n_heads} heads · {kind}.")
+    sizes = {"n": n, "layers": result.n_layers, "heads": result.n_heads}
+    if result.causal:
+        st.caption(t("{n} tokens · {layers} layers × {heads} heads · decoder: each token sees only itself and "
+                     "earlier tokens.", **sizes))
+    else:
+        st.caption(t("{n} tokens · {layers} layers × {heads} heads · encoder: every token sees every token.", **sizes))
     st.download_button(
-        "Attention tensor (NPZ)", data=lambda: tensor_npz(result, window), key="attention_npz",
+        t("Attention tensor (NPZ)"), data=lambda: tensor_npz(result, window), key="attention_npz",
         file_name="attention.npz", mime="application/octet-stream", on_click="ignore", icon=":material/download:",
-        help=f"weights[layer, head, query, key] for the {window.size} tokens in view, with the tokens.",
+        help=t("weights[layer, head, query, key] for the {n} tokens in view, with the tokens.", n=window.size),
     )
     run_caption(result.run)
 elif not text.strip():
-    st.info("Type a sentence to see where the model looks.", icon=":material/keyboard:")
+    st.info(t("Type a sentence to see where the model looks."), icon=":material/keyboard:")

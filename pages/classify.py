@@ -4,6 +4,7 @@ or the built-in sentiment head), with token attributions, their faithfulness, an
 import streamlit as st
 
 from backend.runtime.public_mode import limits
+from backend.shared.language import t
 from backend.text.text_figures import label_probabilities
 from backend.text.zero_shot_head import SIMILARITY_SCALE
 from ui.classify import request
@@ -17,45 +18,48 @@ from ui.core.widgets import example_pills, model_picker, run_caption, shown_erro
 from ui.navigation import BY_PATH, page_state
 
 state = page_state("classify")
-state.header("Text classification")
+state.header(t("Text classification"))
 state.restore()
-st.write(
-    "A pretrained encoder turns a text into a vector of 384 numbers; a small **head** turns the "
-    "vector into label probabilities. Zero-shot, the head is built from descriptions of the labels "
-    "(nothing trained). Taught by examples, and in the built-in sentiment classifier, its weights "
-    "are fitted on labelled sentences while the encoder stays frozen: pretraining, then fine-tuning."
-)
+st.write(t(
+    "A pretrained encoder turns a text into a vector of 384 numbers; a small **head** turns the vector into label "
+    "probabilities. Zero-shot, the head is built from descriptions of the labels (nothing trained). Taught by "
+    "examples, and in the built-in sentiment classifier, its weights are fitted on labelled sentences while the "
+    "encoder stays frozen: pretraining, then fine-tuning."
+))
 
 spec = model_picker("classification", key="classify_model")
 fine_tuned = spec.kind == "sequence-classifier"
 example_pills(EXAMPLES, key_prefix="classify")  # before the widgets an example sets
 mode = st.radio(
-    "Classifier", list(MODES), key="classify_mode", horizontal=True, format_func=MODES.get, disabled=fine_tuned,
-    help="A fine-tuned Hub model has its own trained output layer and fixed labels.",
+    t("Classifier"), list(MODES), key="classify_mode", horizontal=True, format_func=lambda m: t(MODES[m]),
+    disabled=fine_tuned, help=t("A fine-tuned Hub model has its own trained output layer and fixed labels."),
 )
 usable = True
 if mode == "zero-shot" and not fine_tuned:
     st.text_area(
-        "Labels: separated by commas, or one per line as `label: description`", key="classify_labels", height=90,
-        help="A description tells the encoder what the label means, e.g. 'urgent: needs an answer today'.",
+        t("Labels: separated by commas, or one per line as `label: description`"), key="classify_labels", height=90,
+        help=t("A description tells the encoder what the label means, e.g. 'urgent: needs an answer today'."),
     )
-    st.caption(f"Probabilities are softmax(cosine similarity × {SIMILARITY_SCALE:g}) over your labels.")
+    st.caption(t("Probabilities are softmax(cosine similarity × {scale:g}) over your labels.", scale=SIMILARITY_SCALE))
 elif mode == "taught" and not fine_tuned:
     usable = views.teaching_table() is not None
     if "classify_teach_error" in st.session_state:
         st.error(plain(st.session_state["classify_teach_error"]), icon=":material/error:")
-text = st.text_area("Text", key="classify_text", height=100, max_chars=limits().text_chars, placeholder="Type a sentence, or click an example above.")
-st.button("Classify", key="classify_run", type="primary")
+text = st.text_area(
+    t("Text"), key="classify_text", height=100, max_chars=limits().text_chars,
+    placeholder=t("Type a sentence, or click an example above."),
+)
+st.button(t("Classify"), key="classify_run", type="primary")
 state.publish()
 values = state.values()
 classifier = None
 with shown_errors():  # labels or examples that cannot be used say why
     classifier = request.classifier(values) if usable else None
 
-explain_tab, batch_tab = st.tabs(["Classify and explain one text", "Classify a CSV and evaluate"])
+explain_tab, batch_tab = st.tabs([t("Classify and explain one text"), t("Classify a CSV and evaluate")])
 with explain_tab:
     if not text.strip():
-        st.info("Type a text or click an example to see the prediction.", icon=":material/keyboard:")
+        st.info(t("Type a text or click an example to see the prediction."), icon=":material/keyboard:")
     elif classifier is not None:
         with shown_errors():
             # Shared with the side-by-side table below and with every session asking the same.
@@ -67,9 +71,9 @@ with explain_tab:
                 chart(label_probabilities(result), "classify_chart", "label-probabilities")
             run_caption(result.run)
             if not fine_tuned:
-                with st.expander("The same text through every classifier", icon=":material/compare_arrows:"):
+                with st.expander(t("The same text through every classifier"), icon=":material/compare_arrows:"):
                     views.side_by_side(text, request.every_classifier(values), "classify")
-            if st.button("Open this text on the attention page", icon=":material/grid_on:", key="classify_to_attention"):
+            if st.button(t("Open this text on the attention page"), icon=":material/grid_on:", key="classify_to_attention"):
                 hand_over("attention", BY_PATH["attention"].script, {"attention_text": text}, {"text": text})
             st.divider()
             views.explanation_controls([s.label for s in result.scores])

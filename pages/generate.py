@@ -4,6 +4,7 @@ import streamlit as st
 
 from backend.generation.token_steps import time_limit_seconds
 from backend.runtime.public_mode import limits
+from backend.shared.language import t
 from ui.core.jobs import mine
 from ui.core.widgets import example_pills, model_picker, shown_errors
 from ui.generate import request
@@ -14,56 +15,77 @@ from ui.navigation import page_state
 
 OFFERED = engines()
 state = page_state("generate")
-state.header("Text generation")
+state.header(t("Text generation"))
 state.restore()
-st.write(
+st.write(t(
     "A decoder-only Transformer gives every token in its vocabulary a probability, picks one (the most likely "
     "at temperature 0, a random draw otherwise), appends it, and repeats. Each token below is coloured by the "
     "probability the model gave it; pick one to see the alternatives, where it looked, and what each layer guessed."
-)
+))
 
 engine = st.segmented_control(
-    "Engine", OFFERED.engines, key="generate_engine", required=True,
-    format_func=lambda e: "In-process model" if e == IN_PROCESS else "OpenAI-compatible server",
+    t("Engine"), OFFERED.engines, key="generate_engine", required=True,
+    format_func=lambda e: t("In-process model") if e == IN_PROCESS else t("OpenAI-compatible server"),
 )
 remote = engine == SERVER
 if remote and OFFERED.public:
     st.selectbox(
-        "Server", OFFERED.server_names, key="generate_server",
-        help="The servers this deployment offers. The server samples; it returns each token's top alternatives (logprobs). "
-        f"One address may have {limits().server_generations_per_address} generation on the servers at a time here.",
+        t("Server"), OFFERED.server_names, key="generate_server",
+        help=t(
+            "The servers this deployment offers. The server samples; it returns each token's top alternatives "
+            "(logprobs). One address may have {most} generation on the servers at a time here.",
+            most=limits().server_generations_per_address,
+        ),
     )
 elif remote:
     st.text_input(
-        "Server: a configured name or a URL", key="generate_server", placeholder="http://127.0.0.1:8080/v1",
-        help="llama.cpp's server, vLLM or TGI, by URL; or the name of a server this deployment configures. "
-        "The server samples; it returns each token's top alternatives (logprobs). "
-        "An API key is sent only to a configured server's own URL.",
+        t("Server: a configured name or a URL"), key="generate_server", placeholder="http://127.0.0.1:8080/v1",
+        help=t(
+            "llama.cpp's server, vLLM or TGI, by URL; or the name of a server this deployment configures. "
+            "The server samples; it returns each token's top alternatives (logprobs). "
+            "An API key is sent only to a configured server's own URL."
+        ),
     )
     if OFFERED.server_names:
-        st.caption("Configured: " + ", ".join(f"`{name}`" for name in OFFERED.server_names))
+        st.caption(t("Configured: {names}", names=", ".join(f"`{name}`" for name in OFFERED.server_names)))
 else:
     model_picker("generation", key="generate_model")
 example_pills(EXAMPLES, key_prefix="generate")
-prompt = st.text_area("Prompt", key="generate_prompt", height=100, max_chars=limits().text_chars, placeholder="Ask something, or click an example above.")
+prompt = st.text_area(
+    t("Prompt"), key="generate_prompt", height=100, max_chars=limits().text_chars,
+    placeholder=t("Ask something, or click an example above."),
+)
 c1, c2, c3 = st.columns([2, 3, 2], vertical_alignment="center")
-chat = c1.checkbox("Chat template", key="generate_chat", help="Wrap the prompt as a user turn, as the instruct model was fine-tuned to expect. Off: raw completion.")
-c2.text_input("System prompt (chat only)", key="generate_system", disabled=not chat, placeholder="empty: the model's default")
+chat = c1.checkbox(
+    t("Chat template"), key="generate_chat",
+    help=t("Wrap the prompt as a user turn, as the instruct model was fine-tuned to expect. Off: raw completion."),
+)
+c2.text_input(t("System prompt (chat only)"), key="generate_system", disabled=not chat, placeholder=t("empty: the model's default"))
 c3.checkbox(
-    "Record attention", key="generate_attention", disabled=remote,
-    help="Keep, at every step, where the predicting position attended, so 'Where it looked' shows it live "
-    f"(prompt + new tokens at most {limits().recorded_attention_tokens} here). It costs little speed; "
-    "without it the view runs one forward pass when opened.",
+    t("Record attention"), key="generate_attention", disabled=remote,
+    help=t(
+        "Keep, at every step, where the predicting position attended, so 'Where it looked' shows it live "
+        "(prompt + new tokens at most {most} here). It costs little speed; "
+        "without it the view runs one forward pass when opened.",
+        most=limits().recorded_attention_tokens,
+    ),
 )
 c1, c2, c3, c4, c5, c6 = st.columns(6)
-c1.number_input("Max new tokens", 1, OFFERED.max_new_tokens, key="generate_max_tokens",
-                 help=f"At most {OFFERED.max_new_tokens} here; a generation stops after {time_limit_seconds():.0f} s.")
-c2.number_input("Temperature", 0.0, 2.0, step=0.1, key="generate_temperature", help="0 = greedy (always the most likely token).")
-c3.number_input("Top-k", 0, 200, key="generate_top_k", help="Draw only from the k likeliest tokens; 0 = off.")
-c4.number_input("Top-p", 0.05, 1.0, step=0.05, key="generate_top_p", help="Draw only from the likeliest tokens that together reach p; 1 = off.")
-c5.number_input("Repetition penalty", 1.0, 2.0, step=0.05, key="generate_repetition", help="Above 1 makes tokens already in the text less likely.")
-c6.number_input("Seed", 0, MAX_SEED, step=1, key="generate_seed", help="Fixes the random draws: same seed and settings, same text.")
-clicked = st.button("Generate", key="generate_run", type="primary")
+c1.number_input(
+    t("Max new tokens"), 1, OFFERED.max_new_tokens, key="generate_max_tokens",
+    help=t("At most {most} here; a generation stops after {seconds} s.", most=OFFERED.max_new_tokens,
+           seconds=f"{time_limit_seconds():.0f}"),
+)
+c2.number_input(t("Temperature"), 0.0, 2.0, step=0.1, key="generate_temperature",
+                help=t("0 = greedy (always the most likely token)."))
+c3.number_input(t("Top-k"), 0, 200, key="generate_top_k", help=t("Draw only from the k likeliest tokens; 0 = off."))
+c4.number_input(t("Top-p"), 0.05, 1.0, step=0.05, key="generate_top_p",
+                help=t("Draw only from the likeliest tokens that together reach p; 1 = off."))
+c5.number_input(t("Repetition penalty"), 1.0, 2.0, step=0.05, key="generate_repetition",
+                help=t("Above 1 makes tokens already in the text less likely."))
+c6.number_input(t("Seed"), 0, MAX_SEED, step=1, key="generate_seed",
+                help=t("Fixes the random draws: same seed and settings, same text."))
+clicked = st.button(t("Generate"), key="generate_run", type="primary")
 
 asked = request.generation(state.values())
 job = st.session_state.get("generate_job")

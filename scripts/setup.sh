@@ -49,10 +49,12 @@ if [ "${1:-}" = "--test" ]; then
   install_once requirements-dev.txt --find-links "$llama_wheels"
 fi
 
-if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
-  echo "Installing Debian's chromium for the browser tests..."
+# Chromium, and a font with Chinese characters (the Chinese interface's screenshots; a visitor's own
+# browser has its own fonts).
+if [ "${1:-}" = "--test" ] && { ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; }; then
+  echo "Installing Debian's chromium and a Chinese font for the browser tests..."
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null
 fi

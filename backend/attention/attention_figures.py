@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 from backend.attention.step_through import StepThrough
 from backend.attention.toy_example import ToySteps
+from backend.shared.language import t
 from backend.shared.plotting import (
     ACCENT,
     FONT_SIZE,
@@ -35,7 +36,7 @@ def label(token: str) -> str:
 
 def weights_heatmap(matrix: np.ndarray, tokens: list[str], title: str, causal: bool) -> go.Figure:
     """Rows are queries (the token reading), columns keys; a decoder's hidden cells are grey."""
-    labels = [label(t) for t in tokens]
+    labels = [label(token) for token in tokens]
     positions = list(range(len(labels)))
     z = np.round(np.asarray(matrix, dtype=np.float64), 4)
     if causal:
@@ -45,14 +46,14 @@ def weights_heatmap(matrix: np.ndarray, tokens: list[str], title: str, causal: b
         go.Heatmap(
             z=z, x=positions, y=positions, customdata=hover, colorscale=HEATMAP_SCALE, zmin=0.0,
             zmax=float(np.nanmax(z)) if np.isfinite(np.nanmax(z)) and np.nanmax(z) > 0 else 1.0,
-            colorbar={"title": "weight"}, hoverongaps=False,
-            hovertemplate="%{customdata}<br>weight %{z:.3f}<extra></extra>",
+            colorbar={"title": t("weight")}, hoverongaps=False,
+            hovertemplate="%{customdata}<br>" + t("weight {weight}", weight="%{z:.3f}") + "<extra></extra>",
         )
     )
     tick_font = max(10, FONT_SIZE - len(labels) // 6)
-    fig.update_xaxes(tickvals=positions, ticktext=labels, tickangle=-60, title="key (token attended to)",
+    fig.update_xaxes(tickvals=positions, ticktext=labels, tickangle=-60, title=t("key (token attended to)"),
                      tickfont={"size": tick_font}, showgrid=False)
-    fig.update_yaxes(tickvals=positions, ticktext=labels, autorange="reversed", title="query (token attending)",
+    fig.update_yaxes(tickvals=positions, ticktext=labels, autorange="reversed", title=t("query (token attending)"),
                      tickfont={"size": tick_font}, showgrid=False)
     fig.update_layout(plot_bgcolor=MASKED_COLOUR if causal else "white")
     side = max(520, min(900, 200 + 28 * len(labels)))
@@ -88,14 +89,16 @@ def model_view(weights: np.ndarray, cell: int = 24) -> go.Figure:
             x=centres_x, y=centres_y, mode="markers",
             marker={"size": max(8, (size * scale) * 0.9), "symbol": "square", "opacity": 0.01, "color": ACCENT},
             customdata=[[layer + 1, h + 1] for layer in range(layers) for h in range(heads)],
-            hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>click to open<extra></extra>",
+            hovertemplate=t("layer {layer}, head {head}", layer="%{customdata[0]}", head="%{customdata[1]}")
+            + "<br>" + t("click to open") + "<extra></extra>",
         )
     )
     fig.update_xaxes(visible=False, range=[0, pixels.shape[1]])
     fig.update_yaxes(visible=False, range=[pixels.shape[0], 0], scaleanchor="x")
     fig.update_layout(clickmode="event+select", dragmode=False, showlegend=False)
     height = min(1400, max(420, 120 + pixels.shape[0] * 900 // max(pixels.shape[1], 1)))
-    return styled(fig, f"Model view: {layers} layers × {heads} heads (rows: layers, top = layer 1)", height)
+    return styled(fig, t("Model view: {layers} layers × {heads} heads (rows: layers, top = layer 1)", layers=layers,
+                         heads=heads), height)
 
 
 def head_view_html(tokens: list[str], weights: np.ndarray, heads: list[int], threshold: float) -> str:
@@ -114,20 +117,25 @@ def head_view_html(tokens: list[str], weights: np.ndarray, heads: list[int], thr
                 if w >= threshold:
                     lines.append([q, k, round(w, 3), HEAD_COLOURS[colour_index % len(HEAD_COLOURS)], head + 1])
     left = "".join(
-        f'<text x="230" y="{30 + i * row}" text-anchor="end" class="tok" data-side="q" data-i="{i}">{html.escape(label(t))}</text>'
-        for i, t in enumerate(tokens)
+        f'<text x="230" y="{30 + i * row}" text-anchor="end" class="tok" data-side="q" data-i="{i}">{html.escape(label(token))}</text>'
+        for i, token in enumerate(tokens)
     )
     right = "".join(
-        f'<text x="530" y="{30 + i * row}" class="tok" data-side="k" data-i="{i}">{html.escape(label(t))}</text>'
-        for i, t in enumerate(tokens)
+        f'<text x="530" y="{30 + i * row}" class="tok" data-side="k" data-i="{i}">{html.escape(label(token))}</text>'
+        for i, token in enumerate(tokens)
     )
+    names = [html.escape(t("head {head}", head=h + 1)) for h in heads]
     legend = " ".join(
-        f'<span style="color:{HEAD_COLOURS[i % len(HEAD_COLOURS)]};font-weight:600">■ head {h + 1}</span>'
-        for i, h in enumerate(heads)
+        f'<span style="color:{HEAD_COLOURS[i % len(HEAD_COLOURS)]};font-weight:600">■ {name}</span>'
+        for i, name in enumerate(names)
     )
     data = json.dumps(lines)
+    summary = html.escape(t("{count} lines at weight ≥ {threshold}", count=len(lines), threshold=f"{threshold:.2f}"))
+    hint = html.escape(t("hover a token"))
+    # each line's tooltip, filled in by the script ("</" kept out of the script element)
+    tooltip = json.dumps(t("head {head}: {weight}")).replace("</", "<\\/")
     return f"""<div style="font-family:sans-serif;font-size:{FONT_SIZE - 2}px">
-<div style="margin-bottom:6px">{legend} · {len(lines)} lines at weight ≥ {threshold:.2f} · hover a token</div>
+<div style="margin-bottom:6px">{legend} · {summary} · {hint}</div>
 <svg id="hv" width="{width}" height="{height}" viewBox="0 0 {width} {height}" style="max-width:100%;height:auto">
 <style>.tok{{font-size:{FONT_SIZE - 2}px;cursor:pointer;fill:#111}} .tok:hover{{font-weight:700}}</style>
 <g id="lines"></g>{left}{right}</svg></div>
@@ -145,7 +153,7 @@ function draw(side, index) {{
     l.setAttribute("stroke", colour); l.setAttribute("stroke-width", Math.max(0.5, 8 * w));
     l.setAttribute("stroke-opacity", side ? 0.9 : Math.min(0.9, 0.25 + w));
     const t = document.createElementNS("http://www.w3.org/2000/svg", "title");
-    t.textContent = "head " + head + ": " + w.toFixed(3);
+    t.textContent = {tooltip}.replace("{{head}}", head).replace("{{weight}}", w.toFixed(3));
     l.appendChild(t); g.appendChild(l);
   }}
 }}
@@ -161,23 +169,24 @@ if (hv.getBoundingClientRect().width < {width}) {{ const b = hv.getBBox(); hv.se
 
 def rollout_figure(raw: np.ndarray, rolled: np.ndarray, tokens: list[str], causal: bool) -> go.Figure:
     """Raw attention of the last layer beside rollout through all layers (mean over heads)."""
-    labels = [label(t) for t in tokens]
+    labels = [label(token) for token in tokens]
     positions = list(range(len(labels)))
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["Raw attention, last layer (baseline)", "Rollout, all layers"],
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[t("Raw attention, last layer (baseline)"), t("Rollout, all layers")],
                         horizontal_spacing=0.12)
+    hover = t("query {query} → key {key}: {weight}", query="%{y}", key="%{x}", weight="%{z:.3f}") + "<extra></extra>"
     for col, matrix in ((1, raw), (2, rolled)):
         z = np.round(np.asarray(matrix, dtype=np.float64), 4)
         if causal:
             z = np.where(np.triu(np.ones_like(z, dtype=bool), k=1), np.nan, z)
         fig.add_trace(go.Heatmap(z=z, x=positions, y=positions, colorscale=HEATMAP_SCALE, zmin=0, showscale=col == 2,
-                                 hoverongaps=False, hovertemplate="query %{y} → key %{x}: %{z:.3f}<extra></extra>"),
+                                 hoverongaps=False, hovertemplate=hover),
                       row=1, col=col)
         fig.update_xaxes(tickvals=positions, ticktext=labels, tickangle=-60, row=1, col=col,
                          tickfont={"size": max(9, FONT_SIZE - 4 - len(labels) // 6)})
         fig.update_yaxes(tickvals=positions, ticktext=labels, autorange="reversed", row=1, col=col,
                          tickfont={"size": max(9, FONT_SIZE - 4 - len(labels) // 6)})
     fig.update_layout(plot_bgcolor=MASKED_COLOUR if causal else "white")
-    return styled(fig, "Where each token's information comes from", max(520, min(900, 220 + 24 * len(labels))))
+    return styled(fig, t("Where each token's information comes from"), max(520, min(900, 220 + 24 * len(labels))))
 
 
 def matrix_figure(values: np.ndarray, rows: list[str], columns: list[str], title: str, scale: str = "RdBu") -> go.Figure:
@@ -203,9 +212,9 @@ def toy_figures(steps: ToySteps) -> dict[str, go.Figure]:
         "q": matrix_figure(steps.q, tokens, dims, "Q = X W_Q"),
         "k": matrix_figure(steps.k, tokens, dims, "K = X W_K"),
         "v": matrix_figure(steps.v, tokens, [f"d{j + 1}" for j in range(steps.v.shape[1])], "V = X W_V"),
-        "scores": matrix_figure(steps.scores, tokens, tokens, "Q Kᵀ (query rows, key columns)"),
+        "scores": matrix_figure(steps.scores, tokens, tokens, t("Q Kᵀ (query rows, key columns)")),
         "scaled": matrix_figure(steps.scaled, tokens, tokens, f"Q Kᵀ / √d_k  (√{steps.d_k} = {np.sqrt(steps.d_k):.3f})"),
-        "weights": matrix_figure(steps.weights, tokens, tokens, "softmax by row: the attention weights", "Blues"),
+        "weights": matrix_figure(steps.weights, tokens, tokens, t("softmax by row: the attention weights"), "Blues"),
         "output": matrix_figure(steps.output, tokens, [f"d{j + 1}" for j in range(steps.output.shape[1])], "softmax(Q Kᵀ / √d_k) V"),
     }
 
@@ -214,9 +223,10 @@ def vector_figure(values: np.ndarray, title: str) -> go.Figure:
     """One vector (a query, or a head's output) as a strip of coloured cells."""
     values = np.asarray(values, dtype=np.float64)
     fig = go.Figure(go.Heatmap(z=[np.round(values, 4)], colorscale="RdBu", zmid=0, showscale=False,
-                               hovertemplate="dimension %{x}: %{z:.4f}<extra></extra>"))
+                               hovertemplate=t("dimension {index}: {value}", index="%{x}", value="%{z:.4f}")
+                               + "<extra></extra>"))
     fig.update_yaxes(visible=False)
-    fig.update_xaxes(title="dimension")
+    fig.update_xaxes(title=t("dimension"))
     return styled(fig, title, 170)
 
 
@@ -229,7 +239,7 @@ def step_bars(step: StepThrough, values: np.ndarray, title: str, shown: range | 
     picked = np.where(masked, 0.0, values[positions])
     colours = [MASKED_COLOUR if m else ACCENT for m in masked]
     fig = go.Figure(go.Bar(x=labels, y=np.round(picked, 5), marker_color=colours,
-                           text=["masked" if m else format(v, fmt) for v, m in zip(values[positions], masked, strict=True)],
+                           text=[t("masked") if m else format(v, fmt) for v, m in zip(values[positions], masked, strict=True)],
                            textposition="outside", cliponaxis=False, hovertemplate="%{x}: %{y:.5f}<extra></extra>"))
     fig.update_xaxes(tickangle=-50)
     return styled(fig, title, 380)
@@ -242,8 +252,14 @@ def keys_figure(step: StepThrough, which: str, shown: range | None = None) -> go
     matrix = (step.keys if which == "keys" else step.values)[positions]
     labels = [f"{i + 1}: {label(step.tokens[i])}" for i in positions]
     fig = go.Figure(go.Heatmap(z=np.round(matrix, 4), y=labels, colorscale="RdBu", zmid=0,
-                               hovertemplate="%{y}, dimension %{x}: %{z:.4f}<extra></extra>"))
+                               hovertemplate=t("{token}, dimension {index}: {value}", token="%{y}", index="%{x}",
+                                               value="%{z:.4f}") + "<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="category", tickmode="array", tickvals=labels, ticktext=labels)
-    fig.update_xaxes(title="dimension")
-    name = "K (keys, after the rotary embedding)" if which == "keys" and step.rotary else ("K (keys)" if which == "keys" else "V (values)")
-    return styled(fig, f"{name}: one row per token", max(260, 120 + 22 * len(labels)))
+    fig.update_xaxes(title=t("dimension"))
+    if which != "keys":
+        title = t("V (values): one row per token")
+    elif step.rotary:
+        title = t("K (keys, after the rotary embedding): one row per token")
+    else:
+        title = t("K (keys): one row per token")
+    return styled(fig, title, max(260, 120 + 22 * len(labels)))

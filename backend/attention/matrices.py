@@ -41,10 +41,10 @@ def special_positions(result: AttentionResult) -> list[int]:
 def head_matrix(result: AttentionResult, layer: int, head: int | None, combine: str = "mean") -> np.ndarray:
     """One head's [query, key] weights, or the mean / max over the layer's heads."""
     if not 0 <= layer < result.n_layers:
-        raise InputError(f"Pick a layer from 1 to {result.n_layers}.")
+        raise InputError("Pick a layer from 1 to {most}.", most=result.n_layers)
     if head is not None:
         if not 0 <= head < result.n_heads:
-            raise InputError(f"Pick a head from 1 to {result.n_heads}.")
+            raise InputError("Pick a head from 1 to {most}.", most=result.n_heads)
         return result.weights[layer, head]
     if combine == "max":
         return result.weights[layer].max(axis=0)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from backend.attention.weights import MAX_TOKENS
+from backend.attention.weights import MAX_TOKENS, attention_view_of
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import LoadedModel, RunInfo
 from backend.runtime.model_cache import get_model
@@ -62,8 +62,8 @@ def parts(handle: LoadedModel, layer: int) -> Parts:
         head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
         return Parts(block.q_proj, block.k_proj, block.v_proj, block.o_proj, block, heads, kv_heads, head_dim, True)
     raise InputError(
-        f"The step-through needs separate query, key and value projections; {handle.spec.name} "
-        "computes them in one fused matrix. The heatmaps still show its weights."
+        "The step-through needs separate query, key and value projections; {model} "
+        "computes them in one fused matrix. The heatmaps still show its weights.", model=handle.spec.name,
     )
 
 
@@ -169,10 +169,10 @@ def _check_position(handle: LoadedModel, layer: int, head: int) -> Parts:
     config = handle.model.config
     layers = config.num_hidden_layers if hasattr(config, "num_hidden_layers") else config.n_layers
     if not 0 <= layer < layers:
-        raise InputError(f"{handle.spec.name} has layers 1 to {layers}.")
+        raise InputError("{model} has layers 1 to {most}.", model=handle.spec.name, most=layers)
     found = parts(handle, layer)
     if not 0 <= head < found.heads:
-        raise InputError(f"{handle.spec.name} has heads 1 to {found.heads}.")
+        raise InputError("{model} has heads 1 to {most}.", model=handle.spec.name, most=found.heads)
     return found
 
 
@@ -188,9 +188,9 @@ def step_through(
         started = time.perf_counter()
         encoded = handle.preprocessor(text, return_tensors="pt")
         ids = encoded["input_ids"][0].tolist()
-        check_token_count(len(ids), min(MAX_TOKENS, limits().text_tokens), "text", f"the attention view of {handle.spec.name}")
+        check_token_count(len(ids), min(MAX_TOKENS, limits().text_tokens), "text", attention_view_of(handle.spec.name))
         if not 0 <= query < len(ids):
-            raise InputError(f"The text has {len(ids)} tokens; pick a query token from 1 to {len(ids)}.")
+            raise InputError("The text has {count} tokens; pick a query token from 1 to {count}.", count=len(ids))
         captured = _capture(handle, found, layer, encoded)
         run = handle.run_info(started)
         tokens = display_tokens(handle, ids)

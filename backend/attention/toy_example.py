@@ -46,25 +46,28 @@ class ToySteps:
 def parse_matrix(rows: Sequence[Sequence[object]], name: str, columns: int | None = None) -> np.ndarray:
     """A table typed by a user as a float matrix, or an InputError naming the bad cell."""
     if not rows:
-        raise InputError(f"{name} is empty: it needs at least one row.")
+        raise InputError("{name} is empty: it needs at least one row.", name=name)
     width = columns if columns is not None else len(rows[0])
     if not 1 <= width <= MAX_DIM:
-        raise InputError(f"{name} needs from 1 to {MAX_DIM} columns.")
+        raise InputError("{name} needs from 1 to {most} columns.", name=name, most=MAX_DIM)
     values = np.zeros((len(rows), width))
     for i, row in enumerate(rows):
         if len(row) != width:
-            raise InputError(f"{name}, row {i + 1} has {len(row)} numbers; it needs {width}.")
+            raise InputError("{name}, row {row} has {count} numbers; it needs {width}.", name=name, row=i + 1,
+                             count=len(row), width=width)
         for j, cell in enumerate(row):
-            where = f"{name}, row {i + 1}, column {j + 1}"
+            where = {"name": name, "row": i + 1, "column": j + 1}
             text = "" if cell is None else str(cell).strip()
             if text == "" or text.lower() == "nan" or (isinstance(cell, float) and math.isnan(cell)):
-                raise InputError(f"{where} is empty: type a number.")
+                raise InputError("{name}, row {row}, column {column} is empty: type a number.", **where)
             try:
                 number = float(text.replace(",", ".")) if isinstance(cell, str) else float(cell)
             except (TypeError, ValueError):
-                raise InputError(f"{where} is '{text[:20]}', not a number.") from None
+                raise InputError("{name}, row {row}, column {column} is '{text}', not a number.", text=text[:20],
+                                 **where) from None
             if not math.isfinite(number) or abs(number) > MAX_ABS:
-                raise InputError(f"{where} is {text[:20]}; use numbers between -{MAX_ABS:g} and {MAX_ABS:g}.")
+                raise InputError("{name}, row {row}, column {column} is {text}; use numbers between -{most} and {most}.",
+                                 text=text[:20], most=f"{MAX_ABS:g}", **where)
             values[i, j] = number
     return values
 
@@ -81,13 +84,14 @@ def toy_attention(
     """Every intermediate matrix of softmax(QKᵀ/√d_k) V for embeddings `x` (one row per token)."""
     x, w_q, w_k, w_v = (np.asarray(m, dtype=np.float64) for m in (x, w_q, w_k, w_v))
     if len(tokens) != x.shape[0]:
-        raise InputError(f"{len(tokens)} tokens but {x.shape[0]} embeddings.")
+        raise InputError("{tokens} tokens but {embeddings} embeddings.", tokens=len(tokens), embeddings=x.shape[0])
     for name, w in (("W_Q", w_q), ("W_K", w_k), ("W_V", w_v)):
         if w.shape[0] != x.shape[1]:
-            raise InputError(f"{name} has {w.shape[0]} rows; it needs one per embedding dimension ({x.shape[1]}).")
+            raise InputError("{name} has {rows} rows; it needs one per embedding dimension ({dimensions}).", name=name,
+                             rows=w.shape[0], dimensions=x.shape[1])
     if w_q.shape[1] != w_k.shape[1]:
-        raise InputError(f"W_Q and W_K must have as many columns as each other (queries and keys are compared): "
-                         f"{w_q.shape[1]} and {w_k.shape[1]}.")
+        raise InputError("W_Q and W_K must have as many columns as each other (queries and keys are compared): "
+                         "{q} and {k}.", q=w_q.shape[1], k=w_k.shape[1])
     q, k, v = x @ w_q, x @ w_k, x @ w_v
     scores = q @ k.T
     scaled = scores / math.sqrt(q.shape[1])

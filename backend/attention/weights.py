@@ -20,10 +20,17 @@ from backend.runtime.model_cache import get_model
 from backend.runtime.public_mode import limits
 from backend.runtime.registry import MINILM
 from backend.runtime.scheduler import SCHEDULER, Job
+from backend.shared.language import Lazy, lazy
 from backend.shared.text_input import clean_text, tokenise_each
 from backend.shared.tokens import display_tokens
 
 MAX_TOKENS = 256  # the cap: longer texts get a message; views show a window of them
+
+
+def attention_view_of(model_name: str) -> Lazy:
+    """What reads at most MAX_TOKENS tokens, as the too-long message names it: kept untranslated
+    inside the error (errors are shared), translated where it is shown."""
+    return lazy("the attention view of {model}", model=model_name)
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,8 @@ def attention_each(texts: Sequence[str], model_key: str = MINILM.key) -> list[At
     outcomes: list[AttentionResult | InputError | None] = [None] * len(texts)
     with handle.lock, torch.inference_mode():
         started = time.perf_counter()
-        valid, errors = tokenise_each(handle.preprocessor, texts, min(MAX_TOKENS, limits().text_tokens), f"the attention view of {handle.spec.name}")
+        valid, errors = tokenise_each(handle.preprocessor, texts, min(MAX_TOKENS, limits().text_tokens),
+                                       attention_view_of(handle.spec.name))
         for position, error in errors.items():
             outcomes[position] = error
         if valid:

@@ -40,6 +40,7 @@ from transformers import (
 )
 
 from backend.generation.token_steps import (
+    END_OF_ANSWER,
     Candidate,
     GenerationSettings,
     Step,
@@ -191,7 +192,7 @@ class BatchDecoder:
     def _finished(self, row: Row) -> bool:
         last = row.stream.steps[-1].token_id if row.stream.steps else None
         if last in self.stop_ids:
-            row.stream.stop_reason = "end of answer"
+            row.stream.stop_reason = END_OF_ANSWER
             return True
         return row.left <= 0
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from backend.runtime.errors import InputError
 from backend.runtime.public_mode import is_public
+from backend.shared.language import Lazy, lazy
 
 URL_ENV = "DASHBOARD_OPENAI_BASE_URL"  # e.g. http://127.0.0.1:8080/v1
 NAME_ENV = "DASHBOARD_OPENAI_NAME"
@@ -70,9 +71,15 @@ class Engine:
         return bool(self.name)
 
     @property
+    def named(self) -> Lazy | str:
+        """How pages and messages name this server (a message's parameter: it says itself in the
+        language of whoever reads the message)."""
+        return lazy("the server '{name}'", name=self.name) if self.configured else self.base_url
+
+    @property
     def label(self) -> str:
-        """How pages and messages name this server."""
-        return f"the server '{self.name}'" if self.configured else self.base_url
+        """How this server is named, in the current language."""
+        return str(self.named)
 
     @classmethod
     def at(cls, url: str, model: str = "") -> Engine:
@@ -181,11 +188,13 @@ def checked_destinations(engine: Engine) -> tuple[Destination, ...]:
     try:
         found = socket.getaddrinfo(parts.hostname or "", port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
-        raise InputError(f"Could not find the host of {engine.base_url}. Is the URL right?") from exc
+        raise InputError("Could not find the host of {url}. Is the URL right?", url=engine.base_url) from exc
     destinations = tuple(dict.fromkeys((family, sockaddr) for family, _, _, _, sockaddr in found))
     if not destinations:
-        raise InputError(f"Could not find the host of {engine.base_url}. Is the URL right?")
+        raise InputError("Could not find the host of {url}. Is the URL right?", url=engine.base_url)
     for _, sockaddr in destinations:
         if _forbidden(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])):
-            raise InputError(f"{engine.base_url} points at an address no generation server lives at; it is not contacted.")
+            raise InputError(
+                "{url} points at an address no generation server lives at; it is not contacted.", url=engine.base_url
+            )
     return destinations

@@ -121,9 +121,9 @@ def check_window(prompt_tokens: int, max_new_tokens: int, window: int, model_nam
     check_token_count(prompt_tokens, min(MAX_PROMPT_TOKENS, limits().prompt_tokens, window - 1), "prompt", model_name)
     if prompt_tokens + max_new_tokens > window:
         raise InputError(
-            f"The prompt ({prompt_tokens} tokens) plus {max_new_tokens} new tokens is more than "
-            f"{model_name}'s window of {window} tokens. Lower max new tokens to at most "
-            f"{window - prompt_tokens}, or shorten the prompt."
+            "The prompt ({prompt} tokens) plus {new} new tokens is more than {model}'s window of {window} tokens. "
+            "Lower max new tokens to at most {most}, or shorten the prompt.",
+            prompt=prompt_tokens, new=max_new_tokens, model=model_name, window=window, most=window - prompt_tokens,
         )
 
 
@@ -150,13 +150,17 @@ def open_generation(
     check_window(len(prompt_ids) + len(prefix), settings.max_new_tokens, model_window(handle), handle.spec.name)
     vocabulary = handle.model.config.vocab_size
     if any(not 0 <= int(i) < vocabulary for i in [*prefix, *([force] if force is not None else [])]):
-        raise InputError(f"There is no token with that number in {handle.spec.name} (its tokens are 0 to {vocabulary - 1}).")
+        raise InputError(
+            "There is no token with that number in {model} (its tokens are 0 to {last}).",
+            model=handle.spec.name, last=vocabulary - 1,
+        )
     recorded = len(prompt_ids) + len(prefix) + settings.max_new_tokens
     if settings.record_attention and recorded > limits().recorded_attention_tokens:
         raise InputError(
-            f"Recording attention keeps every layer's weights for every token: at most "
-            f"{limits().recorded_attention_tokens} tokens (prompt + new) here, and this asks for {recorded}. "
-            "Lower max new tokens, shorten the prompt, or turn recording off (the view still works, one pass when opened)."
+            "Recording attention keeps every layer's weights for every token: at most {most} tokens (prompt + new) "
+            "here, and this asks for {asked}. Lower max new tokens, shorten the prompt, or turn recording off "
+            "(the view still works, one pass when opened).",
+            most=limits().recorded_attention_tokens, asked=recorded,
         )
     return GenerationStream(handle, prompt, prompt_ids, pieces, settings, prefix, force)
 
@@ -172,8 +176,8 @@ def single_token(model_key: str, text: str) -> int:
         pieces = [handle.preprocessor.decode([i]) for i in ids]
     if len(ids) != 1:
         raise InputError(
-            f"{text!r} is {len(ids)} tokens for {handle.spec.name} ({' | '.join(repr(p) for p in pieces)}), "
-            "not one. Force one of them, or pick an alternative from the list."
+            "{text} is {count} tokens for {model} ({pieces}), not one. Force one of them, or pick an alternative from the list.",
+            text=repr(text), count=len(ids), model=handle.spec.name, pieces=" | ".join(repr(p) for p in pieces),
         )
     return int(ids[0])
 

@@ -41,7 +41,7 @@ def _final_norm(model: torch.nn.Module) -> torch.nn.Module:
     inner = getattr(model, "model", None) or getattr(model, "transformer", None)
     norm = getattr(inner, "norm", None) or getattr(inner, "ln_f", None)
     if norm is None:
-        raise InputError(f"The logit lens needs the model's final norm; {type(model).__name__} has none it knows.")
+        raise InputError("The logit lens needs the model's final norm; {model} has none it knows.", model=type(model).__name__)
     return norm
 
 
@@ -50,7 +50,7 @@ def logit_lens(
 ) -> LogitLens:
     """Layer-by-layer predictions for up to `window` new tokens around `step`."""
     if not 0 <= step < len(new_ids):
-        raise InputError(f"There is no step {step + 1}: the generation has {len(new_ids)} tokens.")
+        raise InputError("There is no step {step}: the generation has {count} tokens.", step=step + 1, count=len(new_ids))
     started = time.perf_counter()
     handle = get_model(model_key)
     model, tokenizer = handle.model, handle.preprocessor

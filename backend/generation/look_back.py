@@ -21,6 +21,7 @@ from backend.runtime.loaded_model import LoadedModel
 from backend.runtime.model_cache import get_model
 from backend.runtime.public_mode import limits
 from backend.runtime.scheduler import SCHEDULER, Job
+from backend.shared.language import lazy
 from backend.shared.text_input import check_token_count
 from backend.shared.token_attributions import (
     TokenAttribution,
@@ -48,7 +49,7 @@ class LookBack:
 def context_of(prompt_ids: Sequence[int], new_ids: Sequence[int], step: int) -> list[int]:
     """The ids the model had read when it chose new token `step`."""
     if not 0 <= step < len(new_ids):
-        raise InputError(f"There is no step {step + 1}: the generation has {len(new_ids)} tokens.")
+        raise InputError("There is no step {step}: the generation has {count} tokens.", step=step + 1, count=len(new_ids))
     return [*prompt_ids, *new_ids[:step]]
 
 
@@ -57,7 +58,7 @@ def attention_of_last(handle: LoadedModel, ids: Sequence[int]) -> np.ndarray:
     with handle.lock, torch.inference_mode():
         out = handle.model(input_ids=torch.tensor([list(ids)], device=handle.device), output_attentions=True, logits_to_keep=1)
         if not out.attentions:
-            raise InputError(f"{handle.spec.name} returned no attention weights (it needs eager attention).")
+            raise InputError("{model} returned no attention weights (it needs eager attention).", model=handle.spec.name)
         return torch.stack([layer[0, :, -1, :] for layer in out.attentions]).float().cpu().numpy()
 
 
@@ -101,7 +102,7 @@ def attribution(
     handle = get_model(model_key)
     ids = context_of(prompt_ids, new_ids, step)
     check_token_count(len(ids), limits().recorded_attention_tokens, "context (prompt and earlier output)",
-                      f"Integrated Gradients on {handle.spec.name}")
+                      lazy("Integrated Gradients on {model}", model=handle.spec.name))
     with handle.lock:
         content = attributable_positions(handle, prompt_ids, user_text, step)
         baseline_token = handle.preprocessor(BASELINE_WORD, add_special_tokens=False)["input_ids"][0]

@@ -21,17 +21,20 @@ from backend.generation.engines import (
 )
 from backend.generation.remote_http import Exchange
 from backend.generation.token_steps import (
+    END_OF_ANSWER,
+    STOPPED,
     Candidate,
     GenerationRequest,
     GenerationSettings,
     Step,
     StepStream,
     submit_stream,
-    time_limit_seconds,
+    time_limit_reason,
 )
 from backend.runtime.errors import EngineError
 from backend.runtime.loaded_model import RunInfo
 from backend.runtime.scheduler import SCHEDULER, Job, current_job
+from backend.shared.language import lazy
 
 TOP_LOGPROBS = 5
 POOL_SIZE = 4  # generations on remote servers at once, whatever the servers (no queue per URL)
@@ -159,17 +162,17 @@ class RemoteStream(StepStream):
                     self.run = RunInfo(self.model_name, where, time.perf_counter() - started)
                     yield step
                 if choice.get("finish_reason") == "stop":
-                    self.stop_reason = "end of answer"
+                    self.stop_reason = END_OF_ANSWER
             if exchange.ended_by == "deadline":
-                self.stop_reason = f"time limit ({time_limit_seconds():.0f} s)"
+                self.stop_reason = time_limit_reason()
             elif exchange.ended_by == "stop":
-                self.stop_reason = "stopped"
+                self.stop_reason = STOPPED
         self.run = RunInfo(self.model_name, where, time.perf_counter() - started)
 
     def _garbage(self) -> EngineError:
         return EngineError(
-            f"{self.engine.label} did not answer like an OpenAI-compatible API (expected 'data: {{...}}' lines "
-            "with a choice in each)."
+            "{server} did not answer like an OpenAI-compatible API (expected 'data: {{...}}' lines with a choice in each).",
+            server=self.engine.named,
         )
 
 
@@ -189,5 +192,5 @@ def submit_remote(
     pool = [f"remote-engines/{i}" for i in range(POOL_SIZE)]
     queue_key = min(pool, key=lambda key: SCHEDULER.queue(key).length)
     return submit_stream(
-        queue_key, open_remote, request, engine, owner=owner, slot=slot, client=client, about=f"a generation on {engine.label}"
+        queue_key, open_remote, request, engine, owner=owner, slot=slot, client=client, about=lazy("a generation on {server}", server=engine.named)
     )

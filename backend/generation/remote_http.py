@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from backend.generation.engines import Destination, Engine, checked_destinations
 from backend.runtime.errors import EngineError
 from backend.runtime.public_mode import is_public
+from backend.shared.language import Lazy, n_
 
 CONNECT_SECONDS = 5.0
 READ_SECONDS = 30.0  # the longest wait for the next piece of an answer
@@ -163,8 +164,8 @@ class Exchange:
                 pass
 
     # --- the caller's side ---
-    def _where(self) -> str:
-        return self.engine.label
+    def _where(self) -> Lazy | str:
+        return self.engine.named
 
     def request(self, method: str, path: str, body: dict | None = None) -> http.client.HTTPResponse:
         if self.destinations is None:
@@ -192,32 +193,47 @@ class Exchange:
             connection.request(method, f"{urlsplit(self.engine.base_url).path}/{path}", body=payload, headers=headers)
             response = connection.getresponse()
         except TimeoutError as exc:
-            raise self._failure("did not answer in time") from exc
+            raise self._failure(n_("{server} did not answer in time. Is the server running, and is the URL right?")) from exc
         except ConnectionRefusedError as exc:
-            raise self._failure("refused the connection") from exc
+            raise self._failure(n_("{server} refused the connection. Is the server running, and is the URL right?")) from exc
         except (OSError, http.client.HTTPException) as exc:
-            raise self._failure(f"could not be reached ({type(exc).__name__})") from exc
+            raise self._failure(
+                n_("{server} could not be reached ({error}). Is the server running, and is the URL right?"),
+                error=type(exc).__name__,
+            ) from exc
         self._response = response
         if self.ended_by is not None:  # cut while the headers were arriving: they may be partial
-            raise self._failure("was cut off")
+            raise self._failure(n_("{server} was cut off. Is the server running, and is the URL right?"))
         if 300 <= response.status < 400:
-            raise EngineError(f"{self._where()} answered with a redirect (HTTP {response.status}); redirects are not followed. Give the final URL.")
+            raise EngineError(
+                "{server} answered with a redirect (HTTP {status}); redirects are not followed. Give the final URL.",
+                server=self._where(), status=response.status,
+            )
+        if response.status in (401, 403):
+            raise EngineError(
+                "{server} answered HTTP {status}. It wants an API key, or a different one.",
+                server=self._where(), status=response.status,
+            )
         if response.status >= 400:
-            hint = " It wants an API key, or a different one." if response.status in (401, 403) else ""
-            raise EngineError(f"{self._where()} answered HTTP {response.status}.{hint}")
+            raise EngineError("{server} answered HTTP {status}.", server=self._where(), status=response.status)
         encoding = (response.getheader("Content-Encoding") or "identity").strip().lower()
         if encoding != "identity":
-            raise EngineError(f"{self._where()} sent a compressed answer ({encoding[:20]!r}) although asked not to.")
+            raise EngineError(
+                "{server} sent a compressed answer ({encoding}) although asked not to.",
+                server=self._where(), encoding=repr(encoding[:20]),
+            )
         return response
 
-    def _failure(self, what: str) -> EngineError:
+    def _failure(self, message: str, **params: object) -> EngineError:
+        """`message` (naming the `{server}`), unless the deadline or a stop cut the exchange short,
+        or in public mode, where the visitor cannot fix the URL."""
         if self.ended_by == "deadline":
-            return EngineError(f"{self._where()} did not answer before the time limit.")
+            return EngineError("{server} did not answer before the time limit.", server=self._where())
         if self.ended_by == "stop":
             return EngineError("Stopped before the server answered.")
         if is_public():
-            return EngineError(f"{self._where()} is not answering right now. Try again later.")
-        return EngineError(f"{self._where()} {what}. Is the server running, and is the URL right?")
+            return EngineError("{server} is not answering right now. Try again later.", server=self._where())
+        return EngineError(message, server=self._where(), **params)
 
     def lines(self) -> Iterator[bytes]:
         """The answer's lines (without line ends), each and all together capped; ends quietly
@@ -230,16 +246,25 @@ class Exchange:
             except (OSError, http.client.HTTPException, ValueError) as exc:
                 if self.ended_by is not None:
                     return
-                raise EngineError(f"The answer from {self._where()} broke off or stalled for over {READ_SECONDS:.0f} s.") from exc
+                raise EngineError(
+                    "The answer from {server} broke off or stalled for over {seconds} s.",
+                    server=self._where(), seconds=f"{READ_SECONDS:.0f}",
+                ) from exc
             if self.ended_by is not None:
                 return
             if not line:
                 return
             self._read += len(line)
             if len(line) > MAX_LINE_BYTES:
-                raise EngineError(f"{self._where()} sent a line longer than {MAX_LINE_BYTES // 1024} KB; the answer is not read further.")
+                raise EngineError(
+                    "{server} sent a line longer than {kb} KB; the answer is not read further.",
+                    server=self._where(), kb=MAX_LINE_BYTES // 1024,
+                )
             if self._read > MAX_BODY_BYTES:
-                raise EngineError(f"{self._where()} sent more than {MAX_BODY_BYTES // 2**20} MB; the answer is not read further.")
+                raise EngineError(
+                    "{server} sent more than {mb} MB; the answer is not read further.",
+                    server=self._where(), mb=MAX_BODY_BYTES // 2**20,
+                )
             yield line.rstrip(b"\r\n")
 
     def read_json(self) -> object:
@@ -249,10 +274,12 @@ class Exchange:
         try:
             data = response.read(MAX_JSON_BYTES + 1)
         except (OSError, http.client.HTTPException) as exc:
-            raise EngineError(f"The answer from {self._where()} broke off.") from exc
+            raise EngineError("The answer from {server} broke off.", server=self._where()) from exc
         if len(data) > MAX_JSON_BYTES:
-            raise EngineError(f"{self._where()} sent more than {MAX_JSON_BYTES // 1024} KB where a short answer was expected.")
+            raise EngineError(
+                "{server} sent more than {kb} KB where a short answer was expected.", server=self._where(), kb=MAX_JSON_BYTES // 1024
+            )
         try:
             return json.loads(data)
         except ValueError as exc:
-            raise EngineError(f"{self._where()} did not answer with JSON.") from exc
+            raise EngineError("{server} did not answer with JSON.", server=self._where()) from exc

@@ -4,6 +4,7 @@ and the stream itself (Stop, the time limit) as the page reads it."""
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -16,6 +17,7 @@ from backend.runtime.loaded_model import RunInfo
 from backend.runtime.public_mode import limits
 from backend.runtime.scheduler import SCHEDULER, Job
 from backend.runtime.settings import env_number
+from backend.shared.language import Lazy, n_, t
 from backend.shared.text_input import clean_text
 
 MAX_NEW_TOKENS = 1024
@@ -25,11 +27,27 @@ MAX_REPETITION_PENALTY = 3.0
 MAX_SYSTEM_CHARS = 4000
 TIME_LIMIT_ENV = "DASHBOARD_GENERATION_SECONDS"
 
+# Why a stream ended (`stop_reason`): kept in English in the stream, which every visitor following
+# it shares (the examples' store compares it); `stop_reason_text` says it in the reader's language.
+END_OF_ANSWER, MAX_NEW_TOKENS_REACHED, STOPPED = n_("end of answer"), n_("max new tokens"), n_("stopped")
+TIME_LIMIT = n_("time limit ({seconds} s)")
+_TIME_LIMIT_REASON = re.compile(r"time limit \((?P<seconds>\d+) s\)")
+
 
 def time_limit_seconds() -> float:
     """The wall clock of one generation, so a shared model or a server worker is not held
     forever: `DASHBOARD_GENERATION_SECONDS`, else the mode's (180 s on a laptop, 90 s in public)."""
     return env_number(TIME_LIMIT_ENV, limits().generation_seconds, 1.0)
+
+
+def time_limit_reason() -> str:
+    return TIME_LIMIT.format(seconds=f"{time_limit_seconds():.0f}")
+
+
+def stop_reason_text(reason: str) -> str:
+    """A stream's `stop_reason` in the current language."""
+    found = _TIME_LIMIT_REASON.fullmatch(reason)
+    return t(TIME_LIMIT, seconds=found["seconds"]) if found else t(reason)
 
 
 def _whole(value: object) -> bool:
@@ -55,19 +73,22 @@ class GenerationSettings:
     def validate(self) -> None:
         most = min(MAX_NEW_TOKENS, limits().new_tokens)
         if not _whole(self.max_new_tokens) or not 1 <= self.max_new_tokens <= most:
-            raise InputError(f"Max new tokens must be a whole number from 1 to {most} here.")
+            raise InputError("Max new tokens must be a whole number from 1 to {most} here.", most=most)
         if not isinstance(self.temperature, (int, float)) or not 0.0 <= self.temperature <= MAX_TEMPERATURE:
-            raise InputError(f"Temperature must be between 0 (greedy) and {MAX_TEMPERATURE:g}.")
+            raise InputError("Temperature must be between 0 (greedy) and {most}.", most=f"{MAX_TEMPERATURE:g}")
         if not _whole(self.top_k) or not 0 <= self.top_k <= MAX_TOP_K:
-            raise InputError(f"Top-k must be a whole number from 0 (off) to {MAX_TOP_K}.")
+            raise InputError("Top-k must be a whole number from 0 (off) to {most}.", most=MAX_TOP_K)
         if not isinstance(self.top_p, (int, float)) or not 0.0 < self.top_p <= 1.0:
             raise InputError("Top-p must be above 0 and at most 1 (1 = off).")
         if not isinstance(self.repetition_penalty, (int, float)) or not 1.0 <= self.repetition_penalty <= MAX_REPETITION_PENALTY:
-            raise InputError(f"The repetition penalty must be between 1 (off) and {MAX_REPETITION_PENALTY:g}.")
+            raise InputError("The repetition penalty must be between 1 (off) and {most}.", most=f"{MAX_REPETITION_PENALTY:g}")
         if self.seed is not None and (not _whole(self.seed) or not 0 <= self.seed < 2**32):
             raise InputError("The seed must be a whole number from 0 to 4294967295.")
         if len(self.system_prompt) > MAX_SYSTEM_CHARS:
-            raise InputError(f"The system prompt is {len(self.system_prompt):,} characters; the limit is {MAX_SYSTEM_CHARS:,}.")
+            raise InputError(
+                "The system prompt is {chars} characters; the limit is {most}.",
+                chars=f"{len(self.system_prompt):,}", most=f"{MAX_SYSTEM_CHARS:,}",
+            )
 
 
 @dataclass(frozen=True)
@@ -144,9 +165,9 @@ class StepStream:
         """Checked by the producer before each token: Stop was asked for, or the wall-clock
         limit passed (and `stop_reason` says which)."""
         if self._cancel.is_set():
-            self.stop_reason = "stopped"
+            self.stop_reason = STOPPED
         elif time.perf_counter() > deadline:
-            self.stop_reason = f"time limit ({time_limit_seconds():.0f} s)"
+            self.stop_reason = time_limit_reason()
         else:
             return False
         return True
@@ -157,7 +178,7 @@ class StepStream:
             raise RuntimeError(f"A {type(self).__name__} can be iterated once; start a new one.")
         self._started = True
         started = time.perf_counter()
-        self.stop_reason = "max new tokens"
+        self.stop_reason = MAX_NEW_TOKENS_REACHED
         return started, started + time_limit_seconds()
 
     def __iter__(self) -> Iterator[Step]:
@@ -165,7 +186,7 @@ class StepStream:
         try:
             yield from self._produce(started, deadline)
         except GeneratorExit:  # the reader closed the stream (Stop, or the tab is gone): a stop too
-            self.stop_reason = "stopped"
+            self.stop_reason = STOPPED
             raise
 
     def _produce(self, started: float, deadline: float) -> Iterator[Step]:
@@ -192,7 +213,7 @@ class GenerationRequest:
 def submit_stream(
     queue_key: str, open_stream: Callable[..., StepStream], request: GenerationRequest,
     *more: Hashable, owner: str | None = None, slot: str | None = None, client: str | None = None,
-    joinable: bool = False, about: str = "",
+    joinable: bool = False, about: str | Lazy = "",
 ) -> Job:
     """Queue a generation on any engine. The queue's worker opens `open_stream(request, *more)`
     and publishes each step as it comes (`job.stream()`); the finished stream is `job.outcome()`.

@@ -9,6 +9,8 @@ from functools import lru_cache
 
 import torch
 
+from backend.shared.language import n_, t
+
 DEVICE_ENV = "DASHBOARD_DEVICE"  # "cuda", "mps" or "cpu"; unset means: best available
 _threads_lock = threading.Lock()
 _threads_configured = False
@@ -133,18 +135,24 @@ def native_bf16_on(device: torch.device) -> str | None:
     return native_bf16(device.type, cpu_flags() if device.type == "cpu" else ())
 
 
-def describe(device: torch.device) -> str:
-    """A short human name for the device, e.g. 'CPU (2 threads)' or 'CUDA: NVIDIA H100'."""
+CPU_THREADS = n_("CPU ({threads} threads)")
+
+
+def describe(device: torch.device, shown: bool = False) -> str:
+    """A short human name for the device, e.g. 'CPU (2 threads)' or 'CUDA: NVIDIA H100'. `shown`:
+    in the reader's language, for a page drawing it now; else English (an answer's run info, kept
+    and shared by visitors in either language)."""
     if device.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return "Apple MPS"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return t(CPU_THREADS, threads=threads) if shown else CPU_THREADS.format(threads=threads)
 
 
 def runtime_summary() -> str:
-    """A one-line description of where the models run, for the home page."""
+    """A one-line description of where the models run, for the home page (in the reader's language)."""
     target = select_device()
     threads = available_cores() if target.type == "cpu" else None
-    where = describe(target) if threads is None else f"CPU ({threads} threads)"
-    return f"Models run on: {where} · PyTorch {torch.__version__}"
+    where = describe(target, shown=True) if threads is None else t(CPU_THREADS, threads=threads)
+    return t("Models run on: {where} · PyTorch {version}", where=where, version=torch.__version__)

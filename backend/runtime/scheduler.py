@@ -63,6 +63,7 @@ from backend.runtime.fairness import FairLine
 from backend.runtime.memory import release_free_memory
 from backend.runtime.public_mode import limits
 from backend.shared import language
+from backend.shared.language import lazy
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,9 @@ def checkpoint() -> None:
         raise JobCancelled("Stopped: nobody was waiting for this answer anymore. Ask again.")
     if time.monotonic() > _local.deadline:
         raise JobStopped(
-            f"This request ran for more than {limits().job_seconds:.0f} s, the limit here, and was stopped. "
-            "Ask for less: fewer steps, a shorter text, a smaller layer or a simpler method."
+            "This request ran for more than {seconds} s, the limit here, and was stopped. "
+            "Ask for less: fewer steps, a shorter text, a smaller layer or a simpler method.",
+            seconds=f"{limits().job_seconds:.0f}",
         )
 
 
@@ -720,20 +722,20 @@ class Scheduler:
         mine = {j for j in self._by_client.get(client, ()) if j.active and j is not replaced} if client else set()
         if len(mine) >= caps.jobs_per_address:
             raise BusyError(
-                f"You have {len(mine)} requests running or waiting, the most one address may have here. "
-                "Wait for one of them to finish, then ask again."
+                "You have {requests} requests running or waiting, the most one address may have here. "
+                "Wait for one of them to finish, then ask again.", requests=len(mine),
             )
         on_servers = sorted((j for j in mine if not j.queue.heavy), key=lambda j: j.id)
         if not queue.heavy and len(on_servers) >= caps.server_generations_per_address:
             raise BusyError(
-                f"You already have {on_servers[0].about or 'a request on a server'} running or waiting, and one "
-                f"address may have {caps.server_generations_per_address} on the servers at once here: wait for it "
-                "or stop it, then ask again."
+                "You already have {what} running or waiting, and one address may have {most} on the servers at "
+                "once here: wait for it or stop it, then ask again.",
+                what=on_servers[0].about or lazy("a request on a server"), most=caps.server_generations_per_address,
             )
         if queue.length >= caps.queue_length:
             raise BusyError(
-                f"The model is busy: {queue.length} requests are ahead. Try again in about "
-                f"{max(5, round(queue.wait_guess_seconds()))} s."
+                "The model is busy: {ahead} requests are ahead. Try again in about {seconds} s.",
+                ahead=queue.length, seconds=max(5, round(queue.wait_guess_seconds())),
             )
         return mine
 

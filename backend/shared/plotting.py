@@ -14,6 +14,8 @@ import pandas  # noqa: F401  # plotly imports it lazily, without the import lock
 import plotly.graph_objects as go  # drawing their first figure at once saw a half-imported module
 from PIL import Image
 
+from backend.shared.language import t
+
 FONT_SIZE = 18
 ACCENT = "#1f5fbf"
 HEATMAP_SCALE = "Blues"
@@ -80,7 +82,7 @@ def probability_bars(labels: list[str], probabilities: list[float], title: str) 
             hovertemplate="%{y}: %{x:.2%}<extra></extra>",
         )
     )
-    fig.update_xaxes(range=[0, 1.12], tickformat=".0%", title="probability")
+    fig.update_xaxes(range=[0, 1.12], tickformat=".0%", title=t("probability"))
     fig.update_yaxes(automargin=True)
     return styled(fig, title, height=120 + 55 * len(labels))
 

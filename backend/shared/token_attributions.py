@@ -25,12 +25,13 @@ import numpy as np
 import torch
 
 from backend.runtime.loaded_model import LoadedModel
+from backend.shared.language import n_
 
 Method = Literal["ig", "gxi", "loo"]
-METHOD_NAMES: dict[str, str] = {
-    "ig": "Integrated Gradients",
-    "gxi": "Gradient × input",
-    "loo": "Leave one out",
+METHOD_NAMES: dict[str, str] = {  # English: results keep these; `t(name)` where one is shown
+    "ig": n_("Integrated Gradients"),
+    "gxi": n_("Gradient × input"),
+    "loo": n_("Leave one out"),
 }
 DEFAULT_STEPS = 32
 MAX_STEPS = 300
@@ -50,6 +51,7 @@ class TokenAttribution:
 
     @property
     def name(self) -> str:
+        """The method's English name (shown translated: `t(attribution.name)`)."""
         return METHOD_NAMES[self.method]
 
 

@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import LoadedModel
+from backend.shared.language import lazy
 from backend.text.sentiment import sentiment_classifier
 from backend.text.specs import Classifier, ClassifierSpec
 from backend.text.teaching import taught_classifier
@@ -28,7 +29,7 @@ def resolve(handle: LoadedModel, spec: ClassifierSpec) -> Classifier:
     if spec.kind == "fine-tuned":
         names = handle.model.config.id2label
         labels = tuple(names[i] for i in range(len(names)))
-        built = Classifier(spec, labels, None, "Fine-tuned: the model's own trained output layer.")
+        built = Classifier(spec, labels, None, lazy("Fine-tuned: the model's own trained output layer."))
     elif spec.kind == "zero-shot":
         built = zero_shot_classifier(handle, spec)
     elif spec.kind == "taught":
@@ -36,7 +37,7 @@ def resolve(handle: LoadedModel, spec: ClassifierSpec) -> Classifier:
     elif spec.kind == "sentiment":
         built = sentiment_classifier(handle, spec)
     else:
-        raise InputError(f"Unknown classifier kind '{spec.kind}'.")
+        raise InputError("Unknown classifier kind '{kind}'.", kind=spec.kind)
     with _resolve_lock:
         cache[spec] = built
         while len(cache) > MAX_CACHED_HEADS:

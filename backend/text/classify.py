@@ -24,6 +24,7 @@ from backend.runtime.model_cache import get_model
 from backend.runtime.public_mode import limits
 from backend.runtime.registry import MINILM
 from backend.runtime.scheduler import SCHEDULER, Job
+from backend.shared.language import Lazy, lazy
 from backend.shared.text_input import clean_text, tokenise_each
 from backend.shared.token_attributions import content_positions
 from backend.text.classifiers import resolve
@@ -48,16 +49,29 @@ class LabelScore:
 
 @dataclass(frozen=True)
 class Classification:
+    """One text's answer. Sessions in either language share it: its sentences are kept as
+    `lazy()` messages, and `warning` and `about` read them in the language of whoever asks."""
+
     text: str
     scores: list[LabelScore]  # highest probability first
     run: RunInfo
     kind: Kind = "zero-shot"
-    warning: str | None = None  # the text is mostly outside what the model can read
-    about: str = ""  # what the classifier is (from `Classifier.about`)
+    unreadable: Lazy | None = None  # the text is mostly outside what the model can read
+    described: Lazy | str = ""  # what the classifier is (from `Classifier.about`)
 
     @property
     def label(self) -> str:
         return self.scores[0].label
+
+    @property
+    def warning(self) -> str | None:
+        """Why the model cannot read this text (None when it can), in the current language."""
+        return None if self.unreadable is None else str(self.unreadable)
+
+    @property
+    def about(self) -> str:
+        """What the classifier is, in the current language."""
+        return str(self.described)
 
 
 # ---- text the model cannot read ------------------------------------------------------------
@@ -67,25 +81,36 @@ def _script(ch: str) -> str:
     return name.split(" ")[0] if name else "UNKNOWN"
 
 
-def reading_warning(handle: LoadedModel, text: str, input_ids: list[int]) -> str | None:
+def reading_warning(handle: LoadedModel, text: str, input_ids: list[int]) -> Lazy | None:
     """A warning when most of the text is outside what an English encoder was trained on:
     letters of other scripts, or pieces its tokenizer does not know ([UNK])."""
     letters = [ch for ch in text if ch.isalpha()]
     foreign = [ch for ch in letters if _script(ch) != "LATIN"]
     pieces = [input_ids[i] for i in content_positions(handle, input_ids)]
     unknown = sum(1 for i in pieces if i == handle.preprocessor.unk_token_id)
-    reasons = []
-    if letters and len(foreign) / len(letters) > 0.5:
-        scripts = sorted({s if s == "CJK" else s.title() for s in map(_script, foreign)})
-        reasons.append(f"{len(foreign)} of its {len(letters)} letters are {'/'.join(scripts[:3])} script")
-    if pieces and unknown / len(pieces) >= 0.3:
-        reasons.append(f"{unknown} of its {len(pieces)} tokens are unknown to the tokenizer ([UNK])")
-    if not reasons:
-        return None
-    return (
-        f"{handle.spec.name} was trained on English text, and " + "; ".join(reasons) + ". "
-        "It cannot read this text: its label here is close to a guess, whatever its probability."
-    )
+    other_script = bool(letters) and len(foreign) / len(letters) > 0.5
+    unknown_pieces = bool(pieces) and unknown / len(pieces) >= 0.3
+    scripts = "/".join(sorted({s if s == "CJK" else s.title() for s in map(_script, foreign)})[:3])
+    facts = {"model": handle.spec.name, "foreign": len(foreign), "letters": len(letters), "scripts": scripts,
+             "unknown": unknown, "tokens": len(pieces)}
+    if other_script and unknown_pieces:
+        return lazy(
+            "{model} was trained on English text, and {foreign} of its {letters} letters are {scripts} script; "
+            "{unknown} of its {tokens} tokens are unknown to the tokenizer ([UNK]). It cannot read this text: "
+            "its label here is close to a guess, whatever its probability.", **facts,
+        )
+    if other_script:
+        return lazy(
+            "{model} was trained on English text, and {foreign} of its {letters} letters are {scripts} script. "
+            "It cannot read this text: its label here is close to a guess, whatever its probability.", **facts,
+        )
+    if unknown_pieces:
+        return lazy(
+            "{model} was trained on English text, and {unknown} of its {tokens} tokens are unknown to the "
+            "tokenizer ([UNK]). It cannot read this text: its label here is close to a guess, whatever its "
+            "probability.", **facts,
+        )
+    return None
 
 
 # ---- classify ------------------------------------------------------------------------------
@@ -96,7 +121,7 @@ def classify_each(
     """Classify texts in one forward pass; a text that cannot be used gets its own error in its
     place instead of failing the others (so requests from several people can share a batch)."""
     if len(texts) > MAX_TEXTS:
-        raise InputError(f"{len(texts)} texts given; classify at most {MAX_TEXTS} at once.")
+        raise InputError("{count} texts given; classify at most {most} at once.", count=len(texts), most=MAX_TEXTS)
     spec = as_spec(classifier, model_key or getattr(classifier, "model_key", MINILM.key))
     handle = get_model(spec.model_key)
     outcomes: list[Classification | InputError | None] = [None] * len(texts)
@@ -162,7 +187,7 @@ def submit_classify_many(
     """Queue up to MAX_TEXTS texts as one job (a chunk of a CSV); each text gets its result or
     its own error. Chunks queue one at a time, so other people's requests run in between."""
     if len(texts) > MAX_TEXTS:
-        raise InputError(f"{len(texts)} texts in one request; send at most {MAX_TEXTS}.")
+        raise InputError("{count} texts in one request; send at most {most}.", count=len(texts), most=MAX_TEXTS)
     texts = tuple(str(t) for t in texts)
     return SCHEDULER.submit(
         classifier.model_key, classify_each, texts, classifier,

@@ -17,6 +17,7 @@ import pandas as pd
 
 from backend.runtime.errors import InputError
 from backend.runtime.public_mode import limits
+from backend.shared.language import t
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 2000
@@ -27,7 +28,7 @@ LABEL_COLUMN_NAMES = ("label", "labels", "gold", "category", "class", "sentiment
 @dataclass(frozen=True)
 class Table:
     frame: pd.DataFrame  # every cell a string
-    notes: tuple[str, ...]  # how it was read (encoding, delimiter)
+    notes: tuple[str, ...]  # how it was read (encoding, delimiter), in the current language
 
 
 def read_table(data: bytes, max_rows: int | None = None) -> Table:
@@ -36,7 +37,9 @@ def read_table(data: bytes, max_rows: int | None = None) -> Table:
     if not data.strip():
         raise InputError("The file is empty.")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InputError(f"The file is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
+        raise InputError(
+            "The file is {size:.1f} MB; the limit is {most:.0f} MB.", size=len(data) / 1e6, most=MAX_UPLOAD_BYTES / 1e6
+        )
     if data[:4] in (b"PK\x03\x04", b"%PDF") or b"\x00" in data[:4096]:
         raise InputError(
             "This is not a text CSV file (it looks like a spreadsheet or another binary file). "
@@ -47,28 +50,30 @@ def read_table(data: bytes, max_rows: int | None = None) -> Table:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("cp1252", errors="replace")
-        notes.append("the file is not UTF-8; it was read as Windows-1252 (save as 'CSV UTF-8' to be sure)")
+        notes.append(t("the file is not UTF-8; it was read as Windows-1252 (save as 'CSV UTF-8' to be sure)"))
     try:
         dialect = csv.Sniffer().sniff(text[:20_000], delimiters=",;\t|")
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = ","
-    if delimiter != ",":
-        notes.append(f"columns separated by {'a tab' if delimiter == chr(9) else repr(delimiter)}")
+    if delimiter == "\t":
+        notes.append(t("columns separated by a tab"))
+    elif delimiter != ",":
+        notes.append(t("columns separated by {delimiter}", delimiter=repr(delimiter)))
     try:
         frame = pd.read_csv(
             io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False, skip_blank_lines=True,
             on_bad_lines="error", engine="python",
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
-        raise InputError(f"Could not read the file as CSV: {str(exc).splitlines()[0]}") from None
-    frame.columns = [str(c).strip() or f"column {i + 1}" for i, c in enumerate(frame.columns)]
+        raise InputError("Could not read the file as CSV: {reason}", reason=str(exc).splitlines()[0]) from None
+    frame.columns = [str(c).strip() or t("column {number}", number=i + 1) for i, c in enumerate(frame.columns)]
     if frame.empty:
         raise InputError("The CSV has a header but no rows.")
     if len(frame) > max_rows:
         raise InputError(
-            f"The CSV has {len(frame):,} rows; at most {max_rows:,} are classified at once. "
-            "Split the file, or keep the rows you need."
+            "The CSV has {count:,} rows; at most {most:,} are classified at once. Split the file, or keep the "
+            "rows you need.", count=len(frame), most=max_rows,
         )
     return Table(frame, tuple(notes))
 
@@ -86,7 +91,7 @@ def align_labels(gold: Sequence[str], labels: Sequence[str]) -> tuple[list[str],
     notes = []
     if unknown:
         shown = ", ".join(f"'{u}'" for u in unknown[:5]) + (" …" if len(unknown) > 5 else "")
-        notes.append(f"labels the classifier does not have ({shown}) count as wrong predictions")
+        notes.append(t("labels the classifier does not have ({labels}) count as wrong predictions", labels=shown))
     return aligned, notes
 
 

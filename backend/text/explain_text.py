@@ -51,10 +51,12 @@ class TextExplanation:
 def _check(methods: Sequence[str], steps: int) -> tuple[str, ...]:
     unknown = [m for m in methods if m not in METHOD_NAMES]
     if unknown or not methods:
-        raise InputError(f"Methods must be some of: {', '.join(METHOD_NAMES)} (got {list(methods)}).")
+        raise InputError(
+            "Methods must be some of: {known} (got {given}).", known=", ".join(METHOD_NAMES), given=list(methods)
+        )
     most = min(MAX_STEPS, limits().ig_steps)
     if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= most:
-        raise InputError(f"Integrated Gradients steps must be a whole number from 1 to {most} here.")
+        raise InputError("Integrated Gradients steps must be a whole number from 1 to {most} here.", most=most)
     return tuple(dict.fromkeys(methods))
 
 
@@ -89,7 +91,9 @@ def explain_text(
         predicted = resolved.labels[int(p.argmax())]
         target = predicted if target is None else target
         if target not in resolved.labels:
-            raise InputError(f"'{target}' is not one of this classifier's labels: {', '.join(resolved.labels)}.")
+            raise InputError(
+                "'{label}' is not one of this classifier's labels: {labels}.", label=target, labels=", ".join(resolved.labels)
+            )
         index = resolved.labels.index(target)
         found: list[TokenAttribution] = []
         for method in methods:

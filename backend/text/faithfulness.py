@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backend.shared.language import n_
 from backend.shared.token_attributions import (
     ProbabilityFn,
     batched_probabilities,
@@ -27,11 +28,12 @@ from backend.shared.token_attributions import (
 BINS = (0.01, 0.05, 0.10, 0.20, 0.50)
 RANDOM_ORDERS = 5
 CURVE_POINTS = 20  # longer texts: the curve at 20 evenly spaced deletion counts, not every one
+RANDOM_ORDER = n_("Random order")  # English in results, like the methods' names; `t()` where shown
 
 
 @dataclass(frozen=True)
 class Faithfulness:
-    name: str  # the method's name, or "Random order"
+    name: str  # the method's English name, or RANDOM_ORDER (shown translated: `t(name)`)
     deleted: np.ndarray  # share of the tokens deleted, 0..1
     curve: np.ndarray  # p(label) after deleting that share, most important first
     comprehensiveness: float
@@ -97,7 +99,7 @@ def measure(
     random_part = measured[len(named):]
     results.append(
         Faithfulness(
-            "Random order", x,
+            RANDOM_ORDER, x,
             np.mean([m[0] for m in random_part], axis=0),
             float(np.mean([m[1] for m in random_part])),
             float(np.mean([m[2] for m in random_part])),

@@ -23,6 +23,7 @@ import torch
 
 from backend.runtime.cache_paths import cache_root
 from backend.runtime.loaded_model import LoadedModel
+from backend.shared.language import lazy
 from backend.text.encoder import embed
 from backend.text.linear_heads import DEFAULT_C, LinearHead, fit_head
 from backend.text.specs import Classifier, ClassifierSpec
@@ -149,8 +150,8 @@ def sentiment_classifier(handle: LoadedModel, spec: ClassifierSpec) -> Classifie
     real, before = facts.accuracy(), facts.accuracy(zero_shot=True)
     return Classifier(
         spec, head.labels, head,
-        f"Built-in sentiment: a logistic-regression head fitted on {facts.train_size:,} labelled "
-        f"review sentences over the frozen encoder. Held-out accuracy on {real.total} real review "
-        f"sentences (films, products, restaurants): {real.accuracy:.1%}; the zero-shot head with "
-        f"the same two labels gets {before.accuracy:.1%}.",
+        lazy("Built-in sentiment: a logistic-regression head fitted on {size:,} labelled review sentences "
+             "over the frozen encoder. Held-out accuracy on {total} real review sentences (films, products, "
+             "restaurants): {accuracy:.1%}; the zero-shot head with the same two labels gets {zero_shot:.1%}.",
+             size=facts.train_size, total=real.total, accuracy=real.accuracy, zero_shot=before.accuracy),
     )

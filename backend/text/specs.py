@@ -8,6 +8,7 @@ from typing import Literal
 
 from backend.runtime.errors import InputError
 from backend.runtime.registry import MINILM, get_spec
+from backend.shared.language import Lazy
 from backend.text.linear_heads import LinearHead
 
 MAX_LABELS = 20
@@ -37,7 +38,8 @@ class Classifier:
     spec: ClassifierSpec
     labels: tuple[str, ...]
     head: LinearHead | None  # None: a fine-tuned model's own output layer
-    about: str  # one line for the page: what the head is and where its weights came from
+    about: Lazy | str  # one line for the page: what the head is and where its weights came from (a
+    # resolved classifier is kept for every session: a `lazy()` message, translated where shown)
 
 
 def parse_labels(raw: str) -> list[str]:
@@ -70,10 +72,12 @@ def zero_shot(labels: str | Sequence[str], model_key: str = MINILM.key) -> Class
     if len(pairs) < 2:
         raise InputError("Give at least two different labels, separated by commas (e.g. 'positive, negative').")
     if len(pairs) > MAX_LABELS:
-        raise InputError(f"{len(pairs)} labels given; use at most {MAX_LABELS}.")
+        raise InputError("{count} labels given; use at most {most}.", count=len(pairs), most=MAX_LABELS)
     long = [label for label, d in pairs if len(d) > MAX_DESCRIPTION_CHARS]
     if long:
-        raise InputError(f"The description of '{long[0]}' is over {MAX_DESCRIPTION_CHARS} characters; shorten it.")
+        raise InputError(
+            "The description of '{label}' is over {most} characters; shorten it.", label=long[0], most=MAX_DESCRIPTION_CHARS
+        )
     return ClassifierSpec(
         "zero-shot", model_key, tuple(label for label, _ in pairs), tuple(d for _, d in pairs)
     )

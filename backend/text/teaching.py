@@ -15,6 +15,7 @@ from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import LoadedModel
 from backend.runtime.public_mode import limits
 from backend.runtime.registry import MINILM
+from backend.shared.language import Lazy, lazy, t
 from backend.shared.text_input import check_token_count, clean_text
 from backend.text.encoder import MAX_TOKENS, embed
 from backend.text.linear_heads import fit_head
@@ -40,7 +41,8 @@ STARTER_EXAMPLES = (
 class TeachingSet:
     examples: tuple[tuple[str, str], ...]  # (text, label), cleaned, in the order given
     counts: dict[str, int]  # examples per label
-    notes: tuple[str, ...]  # rows dropped, labels with few examples, conflicting duplicates
+    notes: tuple[str, ...]  # rows dropped, labels with few examples, conflicting duplicates (each
+    # in the current language: a teaching set is checked for the session that shows it)
 
     def spec(self, model_key: str = MINILM.key) -> ClassifierSpec:
         return ClassifierSpec("taught", model_key, examples=self.examples)
@@ -60,38 +62,47 @@ def teaching_set(rows: Iterable[Mapping[str, object]]) -> TeachingSet:
             continue
         examples.append((clean_text(text, _which(text)), label))  # the limit on any typed text
     if len(examples) > MAX_EXAMPLES:
-        raise InputError(f"{len(examples)} examples given; teach with at most {MAX_EXAMPLES}.")
+        raise InputError("{count} examples given; teach with at most {most}.", count=len(examples), most=MAX_EXAMPLES)
     counts = dict(Counter(label for _, label in examples))
-    if len(counts) < 2:
-        have = f"only '{next(iter(counts))}'" if counts else "none"
+    if not counts:
         raise InputError(
-            f"Teaching needs examples of at least two labels ({have} so far). Add a few sentences "
-            "for another label in the table."
+            "Teaching needs examples of at least two labels (none so far). Add a few sentences for another "
+            "label in the table."
+        )
+    if len(counts) < 2:
+        raise InputError(
+            "Teaching needs examples of at least two labels (only '{label}' so far). Add a few sentences for "
+            "another label in the table.", label=next(iter(counts)),
         )
     if len(counts) > MAX_LABELS:
-        raise InputError(f"{len(counts)} labels given; teach at most {MAX_LABELS}.")
+        raise InputError("{count} labels given; teach at most {most}.", count=len(counts), most=MAX_LABELS)
     notes = []
-    if dropped:
-        notes.append(f"{dropped} row{'s' if dropped > 1 else ''} without both a text and a label left out")
+    if dropped == 1:
+        notes.append(t("1 row without both a text and a label left out"))
+    elif dropped:
+        notes.append(t("{count} rows without both a text and a label left out", count=dropped))
     few = [f"'{label}' ({n})" for label, n in counts.items() if n < MIN_PER_LABEL]
     if few:
-        notes.append(
-            f"fewer than {MIN_PER_LABEL} examples for {', '.join(few)}: the head can hardly learn "
-            "a label from one sentence, add more"
-        )
+        notes.append(t(
+            "fewer than {least} examples for {labels}: the head can hardly learn a label from one sentence, "
+            "add more", least=MIN_PER_LABEL, labels=", ".join(few),
+        ))
     labels_of: dict[str, set[str]] = {}
     for text, label in examples:
         labels_of.setdefault(text.lower(), set()).add(label)
     clashes = sum(1 for labels in labels_of.values() if len(labels) > 1)
-    if clashes:
-        notes.append(f"{clashes} sentence{'s' if clashes > 1 else ''} given with two different labels")
+    if clashes == 1:
+        notes.append(t("1 sentence given with two different labels"))
+    elif clashes:
+        notes.append(t("{count} sentences given with two different labels", count=clashes))
     return TeachingSet(tuple(examples), counts, tuple(notes))
 
 
-def _which(text: str) -> str:
+def _which(text: str) -> Lazy:
     """How a message names one example: by its first words."""
     start = " ".join(text.split()[:5])
-    return f"taught example “{start[:40]}{'…' if len(start) > 40 or len(text) > len(start) else ''}”"
+    cut = len(start) > 40 or len(text) > len(start)
+    return lazy("taught example “{start}”", start=start[:40] + ("…" if cut else ""))
 
 
 def check_example_tokens(handle: LoadedModel, texts: Iterable[str]) -> None:
@@ -111,6 +122,6 @@ def taught_classifier(handle: LoadedModel, spec: ClassifierSpec) -> Classifier:
     head = fit_head(embed(handle, texts), [labels.index(label) for _, label in spec.examples], labels)
     return Classifier(
         spec, labels, head,
-        f"Taught by examples: a logistic-regression head fitted on your {len(texts)} examples "
-        "over the frozen encoder.",
+        lazy("Taught by examples: a logistic-regression head fitted on your {count} examples over the frozen "
+             "encoder.", count=len(texts)),
     )

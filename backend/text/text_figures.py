@@ -10,6 +10,7 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
+from backend.shared.language import t
 from backend.shared.plotting import (
     FONT_SIZE,
     HEATMAP_SCALE,
@@ -20,6 +21,7 @@ from backend.shared.plotting import (
 from backend.text.classify import Classification
 from backend.text.evaluation import Metrics
 from backend.text.explain_text import TextExplanation
+from backend.text.faithfulness import RANDOM_ORDER
 
 TOWARD = "#1f5fbf"
 AGAINST = "#d9480f"
@@ -29,12 +31,12 @@ METHOD_COLOURS = {"Integrated Gradients": TOWARD, "Leave one out": "#2b8a3e", "G
 
 def shown_tokens(tokens: list[str]) -> list[str]:
     """Word pieces as a reader sees them: '##ing' -> '…ing'."""
-    return [f"…{t[2:]}" if t.startswith("##") else t for t in tokens]
+    return [f"…{token[2:]}" if token.startswith("##") else token for token in tokens]
 
 
 def attribution_bars(explanation: TextExplanation, method: str) -> go.Figure:
     found = explanation.attribution(method)
-    labels = [f"{i + 1}. {t}" for i, t in enumerate(shown_tokens(explanation.tokens))]
+    labels = [f"{i + 1}. {token}" for i, token in enumerate(shown_tokens(explanation.tokens))]
     scores = found.scores
     fig = go.Figure(
         go.Bar(
@@ -44,9 +46,11 @@ def attribution_bars(explanation: TextExplanation, method: str) -> go.Figure:
         )
     )
     fig.update_yaxes(autorange="reversed", automargin=True, tickfont={"size": max(11, FONT_SIZE - len(labels) // 8)})
-    fig.update_xaxes(title=f"effect on p({plotly_text(explanation.target)})", zeroline=True, zerolinecolor="#111111")
-    extra = f" · Δ {found.delta:.1e}" if found.delta is not None else ""
-    return styled(fig, f"{found.name}{extra}", height=140 + 26 * len(labels))
+    fig.update_xaxes(title=t("effect on p({label})", label=plotly_text(explanation.target)), zeroline=True,
+                     zerolinecolor="#111111")
+    name = t(found.name)
+    title = name if found.delta is None else t("{method} · Δ {delta:.1e}", method=name, delta=found.delta)
+    return styled(fig, title, height=140 + 26 * len(labels))
 
 
 def deletion_curves(explanation: TextExplanation) -> go.Figure:
@@ -54,20 +58,20 @@ def deletion_curves(explanation: TextExplanation) -> go.Figure:
     fig = go.Figure()
     for measured in explanation.faithfulness:
         x = measured.deleted
-        is_random = measured.name == "Random order"
+        is_random = measured.name == RANDOM_ORDER
         fig.add_trace(
             go.Scatter(
                 x=x, y=measured.curve, mode="lines+markers",
-                name=f"{measured.name} (area {measured.deletion_area:.2f})",
+                name=t("{method} (area {area:.2f})", method=t(measured.name), area=measured.deletion_area),
                 line={"color": RANDOM if is_random else METHOD_COLOURS.get(measured.name, TOWARD),
                       "dash": "dash" if is_random else "solid", "width": 3},
-                hovertemplate="%{x:.0%} deleted: p = %{y:.3f}<extra></extra>",
+                hovertemplate=t("%{x:.0%} deleted: p = %{y:.3f}") + "<extra></extra>",
             )
         )
-    fig.update_xaxes(title="share of tokens deleted, most important first", tickformat=".0%", range=[0, 1])
+    fig.update_xaxes(title=t("share of tokens deleted, most important first"), tickformat=".0%", range=[0, 1])
     fig.update_yaxes(title=f"p({plotly_text(explanation.target)})", range=[0, 1.02])  # a label may be a stranger's
     fig.update_layout(legend={"orientation": "h", "y": -0.3, "x": 0})
-    return styled(fig, "Deletion curve: lower area = more faithful", height=460)
+    return styled(fig, t("Deletion curve: lower area = more faithful"), height=460)
 
 
 def confusion_heatmap(metrics: Metrics) -> go.Figure:
@@ -78,14 +82,14 @@ def confusion_heatmap(metrics: Metrics) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=share, x=metrics.labels, y=metrics.labels, text=text, texttemplate="%{text}",
-            colorscale=HEATMAP_SCALE, zmin=0, zmax=1, colorbar={"title": "share of row"},
-            hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+            colorscale=HEATMAP_SCALE, zmin=0, zmax=1, colorbar={"title": t("share of row")},
+            hovertemplate=t("true %{y}, predicted %{x}: %{text}") + "<extra></extra>",
         )
     )
-    fig.update_xaxes(title="predicted label", type="category")
-    fig.update_yaxes(title="true label", autorange="reversed", type="category")
+    fig.update_xaxes(title=t("predicted label"), type="category")
+    fig.update_yaxes(title=t("true label"), autorange="reversed", type="category")
     side = 260 + 60 * len(metrics.labels)
-    return styled(fig, f"Confusion matrix ({metrics.n} rows)", height=min(side, 900))
+    return styled(fig, t("Confusion matrix ({count} rows)", count=metrics.n), height=min(side, 900))
 
 
 def tokens_html(tokens: list[str], scores: np.ndarray) -> str:
@@ -109,5 +113,5 @@ def label_probabilities(result: Classification) -> go.Figure:
     return probability_bars(
         [s.label for s in result.scores],
         [s.probability for s in result.scores],
-        f"Predicted: {result.label}",
+        t("Predicted: {label}", label=result.label),
     )

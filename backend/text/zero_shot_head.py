@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from backend.runtime.loaded_model import LoadedModel
+from backend.shared.language import lazy
 from backend.text.encoder import embed
 from backend.text.linear_heads import similarity_head
 from backend.text.specs import Classifier, ClassifierSpec
@@ -38,6 +39,7 @@ def zero_shot_classifier(handle: LoadedModel, spec: ClassifierSpec) -> Classifie
     described = sum(1 for d in spec.descriptions if d)
     return Classifier(
         spec, spec.labels, head,
-        f"Zero-shot: cosine similarity to each label's descriptions × {SIMILARITY_SCALE:g}, then softmax "
-        f"({described} of {len(spec.labels)} labels described by you). Nothing was trained.",
+        lazy("Zero-shot: cosine similarity to each label's descriptions × {scale:g}, then softmax "
+             "({described} of {total} labels described by you). Nothing was trained.",
+             scale=SIMILARITY_SCALE, described=described, total=len(spec.labels)),
     )

@@ -49,5 +49,6 @@ def class_activation_map(
         cam.batch_size = SCORE_CAM_BATCH
         values = cam(x, targets=[ClassifierOutputTarget(category)])[0]
     if values is None:  # grad-cam's __exit__ swallows an IndexError (a class the model lacks)
-        raise InputError(f"{CAM_METHODS[method]} failed for class {category} of {handle.spec.name}.")
+        raise InputError("{method} failed for class {category} of {model}.", method=CAM_METHODS[method],
+                         category=category, model=handle.spec.name)
     return SaliencyMap(method, np.asarray(values, dtype=np.float32).clip(0, 1), time.perf_counter() - started)

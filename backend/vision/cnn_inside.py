@@ -88,7 +88,7 @@ def pick_depths(every: list[Stage], late: Stage | None) -> list[Stage]:
 def look_inside(image: Image.Image, channels: int = 8, model_key: str = EFFICIENTNET.key) -> CnnInside:
     """The first layer's filters and the `channels` most active maps at three depths."""
     if not 1 <= channels <= MAX_CHANNELS:
-        raise InputError(f"Show from 1 to {MAX_CHANNELS} channels per depth.")
+        raise InputError("Show from 1 to {most} channels per depth.", most=MAX_CHANNELS)
     picture = to_rgb(image)
     handle = get_model(model_key)
     with handle.lock:

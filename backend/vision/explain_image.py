@@ -106,7 +106,7 @@ def check_methods(methods: Sequence[str]) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(methods))
     unknown = [m for m in chosen if m not in METHODS]
     if unknown or not chosen:
-        raise InputError(f"Choose explanation methods from: {', '.join(METHODS)}.")
+        raise InputError("Choose explanation methods from: {methods}.", methods=", ".join(METHODS))
     return chosen
 
 
@@ -117,8 +117,10 @@ def resolve_layer(handle: LoadedModel, layer: str | None) -> Stage | None:
     for stage in layers:
         if stage.name == layer:
             return stage
-    names = ", ".join(stage.name for stage in layers) or "none (this model has no feature maps)"
-    raise InputError(f"'{layer}' is not a layer a CAM can use here. Choose one of: {names}.")
+    if not layers:
+        raise InputError("'{layer}' is not a layer a CAM can use here: this model has no feature maps.", layer=layer)
+    raise InputError("'{layer}' is not a layer a CAM can use here. Choose one of: {names}.", layer=layer,
+                     names=", ".join(stage.name for stage in layers))
 
 
 def explain_image(
@@ -135,12 +137,13 @@ def explain_image(
     methods = check_methods(methods)
     most = min(MAX_IG_STEPS, limits().ig_steps)
     if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= most:
-        raise InputError(f"Integrated Gradients needs from 1 to {most} steps here.")
+        raise InputError("Integrated Gradients needs from 1 to {most} steps here.", most=most)
     picture = to_rgb(image)
     handle = get_model(model_key)
     names = handle.extras["categories"]
     if category is not None and not 0 <= category < len(names):
-        raise InputError(f"Class {category} does not exist; this model has {len(names)} classes.")
+        raise InputError("Class {category} does not exist; this model has {count} classes.", category=category,
+                         count=len(names))
     with handle.lock:
         started = time.perf_counter()
         pixels = network_input(handle, picture)
@@ -149,12 +152,13 @@ def explain_image(
         category = int(probabilities.argmax()) if category is None else category
         stage = resolve_layer(handle, layer)
         if stage is None and any(m in CAM_METHODS for m in methods):
-            raise InputError(f"{handle.spec.name} has no convolutional feature maps, so it has no CAM; "
-                             "use a pixel method (or, for a ViT, attention rollout).")
+            raise InputError("{model} has no convolutional feature maps, so it has no CAM; "
+                             "use a pixel method (or, for a ViT, attention rollout).", model=handle.spec.name)
         if "scorecam" in methods and stage.channels > limits().score_cam_channels:
             raise InputError(
-                f"Score-CAM at {stage.name} would run the network {stage.channels} times (once per channel); the limit "
-                f"here is {limits().score_cam_channels}. Pick a layer with fewer channels, or Grad-CAM."
+                "Score-CAM at {layer} would run the network {channels} times (once per channel); the limit "
+                "here is {most}. Pick a layer with fewer channels, or Grad-CAM.",
+                layer=stage.name, channels=stage.channels, most=limits().score_cam_channels,
             )
         maps = {}
         for method in methods:

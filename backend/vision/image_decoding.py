@@ -16,37 +16,39 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from backend.runtime.errors import InputError
 from backend.runtime.public_mode import limits
+from backend.shared.language import Lazy, lazy, n_
 
 ACCEPTED_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF", "TIFF", "AVIF"}
-FORMATS_TEXT = "PNG, JPEG, WebP, BMP, TIFF, AVIF or GIF"
+FORMATS_TEXT = n_("PNG, JPEG, WebP, BMP, TIFF, AVIF or GIF")  # `t()` or `lazy()` where shown
 MAX_UPLOAD_MB = 20  # the same number as server.maxUploadSize in .streamlit/config.toml
 MAX_PIXELS = 50_000_000  # the app's own cap (under Pillow's 89 MP): a 50-megapixel photo is fine
 MIN_SIDE = 8
 MAX_ASPECT = 20  # a 1x10000 strip has nothing a 224x224 network could see
 WORKING_SIDE = 1024  # uploads are reduced to this longest side once, before any job sees them
 _EXIF_ORIENTATION = 0x0112
+_A_FILE, _AN_IMAGE = lazy("the file"), lazy("The image")  # what an error calls a file that has no name
 # What a file that is not a raster image usually is, told by its first bytes.
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF", "a PDF document"),
-    (b"MZ", "a Windows program"),
-    (b"\x7fELF", "a Linux program"),
-    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"%PDF", n_("a PDF document")),
+    (b"MZ", n_("a Windows program")),
+    (b"\x7fELF", n_("a Linux program")),
+    (b"PK\x03\x04", n_("a ZIP archive (or an Office document)")),
 )
 
 
-def _what_it_is(data: bytes) -> str | None:
-    """A human name for a file Pillow cannot open, from its first bytes."""
+def _what_it_is(data: bytes) -> Lazy | None:
+    """A human name for a file Pillow cannot open, from its first bytes (translated where shown)."""
     head = data[:512].lstrip().lower()
     for magic, what in _SIGNATURES:
         if data.startswith(magic):
-            return what
+            return lazy(what)
     if b"<svg" in head or (head.startswith(b"<?xml") and b"svg" in data[:2048].lower()):
-        return "an SVG drawing (vector graphics): export it as PNG first"
+        return lazy("an SVG drawing (vector graphics): export it as PNG first")
     if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
-        return "a web page (HTML)"
+        return lazy("a web page (HTML)")
     if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"heim", b"heis"):
-        return ("a HEIC photo, which this app cannot decode: export it as JPEG (on an iPhone: "
-                "Settings > Camera > Formats > Most Compatible)")
+        return lazy("a HEIC photo, which this app cannot decode: export it as JPEG (on an iPhone: "
+                    "Settings > Camera > Formats > Most Compatible)")
     return None
 
 
@@ -54,18 +56,22 @@ def max_pixels() -> int:
     return min(MAX_PIXELS, limits().upload_pixels)
 
 
-def load_image(data: bytes, name: str = "the file") -> Image.Image:
-    """Decode uploaded bytes into an RGB image (first frame of a GIF, EXIF rotation applied)."""
+def load_image(data: bytes, name: str | Lazy = _A_FILE) -> Image.Image:
+    """Decode uploaded bytes into an RGB image (first frame of a GIF, EXIF rotation applied).
+    `name` (the upload's file name) starts the error messages."""
+    formats = lazy(FORMATS_TEXT)  # a message's parameter, translated with it
     if not data:
-        raise InputError(f"{name} is empty (0 bytes). Upload a {FORMATS_TEXT} image.")
+        raise InputError("{name} is empty (0 bytes). Upload a {formats} image.", name=name, formats=formats)
     if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
-        raise InputError(f"{name} is {len(data) / 2**20:.1f} MB; the upload limit is {MAX_UPLOAD_MB} MB.")
+        raise InputError("{name} is {size:.1f} MB; the upload limit is {most} MB.", name=name, size=len(data) / 2**20,
+                         most=MAX_UPLOAD_MB)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.format not in ACCEPTED_FORMATS:
-                raise InputError(f"{name} is a {image.format} image; upload {FORMATS_TEXT}.")
+                raise InputError("{name} is a {format} image; upload {formats}.", name=name, format=image.format,
+                                 formats=formats)
             _check_pixels(image.width, image.height, name)
             image.seek(0)  # the first frame of an animation
             if image.format in ("JPEG", "MPO"):  # decode at 1/2, 1/4 or 1/8 scale when that still covers the working size
@@ -75,15 +81,19 @@ def load_image(data: bytes, name: str = "the file") -> Image.Image:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputError(
-            f"{name} declares more pixels than Pillow will decode safely ({exc}); this app's own "
-            f"limit here is {max_pixels() // 1_000_000} megapixels."
+            "{name} declares more pixels than Pillow will decode safely ({reason}); this app's own "
+            "limit here is {most} megapixels.", name=name, reason=str(exc), most=max_pixels() // 1_000_000,
         ) from exc
     except UnidentifiedImageError as exc:
         what = _what_it_is(data)
-        found = f"{name} is {what}, not an image." if what else f"{name} is not an image this app can read."
-        raise InputError(f"{found} Upload a {FORMATS_TEXT} image.") from exc
+        if what is None:
+            raise InputError("{name} is not an image this app can read. Upload a {formats} image.", name=name,
+                             formats=formats) from exc
+        raise InputError("{name} is {what}, not an image. Upload a {formats} image.", name=name, what=what,
+                         formats=formats) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt files
-        raise InputError(f"{name} looks damaged and could not be decoded ({exc}).") from exc
+        raise InputError("{name} looks damaged and could not be decoded ({reason}).", name=name,
+                         reason=str(exc)) from exc
     return working_size(to_rgb(image))
 
 
@@ -97,19 +107,22 @@ def working_size(image: Image.Image) -> Image.Image:
     return reduced
 
 
-def _check_pixels(width: int, height: int, name: str = "The image") -> None:
+def _check_pixels(width: int, height: int, name: str | Lazy = _AN_IMAGE) -> None:
     most = max_pixels()
     if width * height > most:
         raise InputError(
-            f"{name} is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); the limit "
-            f"here is {most // 1_000_000} megapixels. Resize it first."
+            "{name} is {width}x{height} pixels ({megapixels:.0f} megapixels); the limit "
+            "here is {most} megapixels. Resize it first.",
+            name=name, width=width, height=height, megapixels=width * height / 1e6, most=most // 1_000_000,
         )
     if min(width, height) < MIN_SIDE:
-        raise InputError(f"{name} is {width}x{height} pixels; use one at least {MIN_SIDE}x{MIN_SIDE}.")
+        raise InputError("{name} is {width}x{height} pixels; use one at least {side}x{side}.", name=name, width=width,
+                         height=height, side=MIN_SIDE)
     if max(width, height) > MAX_ASPECT * min(width, height):
         raise InputError(
-            f"{name} is {width}x{height} pixels, more than {MAX_ASPECT} times as long as it is wide; "
-            "the network looks at a square crop, so crop the part you want recognised."
+            "{name} is {width}x{height} pixels, more than {ratio} times as long as it is wide; "
+            "the network looks at a square crop, so crop the part you want recognised.",
+            name=name, width=width, height=height, ratio=MAX_ASPECT,
         )
 
 
@@ -143,7 +156,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     try:
         return image.convert("RGB")
     except ValueError as exc:
-        raise InputError(f"Images in the {image.mode} colour mode cannot be converted to RGB here.") from exc
+        raise InputError("Images in the {mode} colour mode cannot be converted to RGB here.", mode=image.mode) from exc
 
 
 def _skimage(name: str) -> Callable[[], Image.Image]:
@@ -169,13 +182,14 @@ def _motorcycle() -> Image.Image:
     return Image.fromarray(left).convert("RGB")
 
 
-# Real photos that ship inside scikit-image and matplotlib wheels (no download).
+# Real photos that ship inside scikit-image and matplotlib wheels (no download). The names are
+# link values and messages: `t(name)` where shown.
 EXAMPLES: dict[str, Callable[[], Image.Image]] = {
-    "Cat (Chelsea)": _skimage("chelsea"),
-    "Coffee cup": _skimage("coffee"),
-    "Astronaut": _skimage("astronaut"),
-    "Rocket launch": _skimage("rocket"),
-    "Motorcycle": _motorcycle,
+    n_("Cat (Chelsea)"): _skimage("chelsea"),
+    n_("Coffee cup"): _skimage("coffee"),
+    n_("Astronaut"): _skimage("astronaut"),
+    n_("Rocket launch"): _skimage("rocket"),
+    n_("Motorcycle"): _motorcycle,
     "Grace Hopper": _grace_hopper,
 }
 
@@ -184,4 +198,4 @@ def example_image(name: str) -> Image.Image:
     try:
         return EXAMPLES[name]()
     except KeyError:
-        raise InputError(f"Unknown example '{name}'. Choose one of: {', '.join(EXAMPLES)}.") from None
+        raise InputError("Unknown example '{name}'. Choose one of: {names}.", name=name, names=", ".join(EXAMPLES)) from None

@@ -1,7 +1,8 @@
 """Figures of the image page, built by pure functions of backend results.
 
 Pictures travel to the browser as PNG data (tens of kilobytes) rather than as arrays of numbers;
-maps meant for hovering are heatmaps at half resolution, rounded to two decimals.
+maps meant for hovering are heatmaps at half resolution, rounded to two decimals. Their texts
+are in the current language (the page draws them); titles passed in are already translated.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import plotly.graph_objects as go
 from matplotlib import colormaps
 from plotly.subplots import make_subplots
 
+from backend.shared.language import n_, t
 from backend.shared.plotting import (
     ACCENT,
     FONT_SIZE,
@@ -26,6 +28,7 @@ from backend.vision.road import BASELINE_NAMES, RoadScores
 SALIENCY_SCALE = "turbo"  # blue (ignored) to red (looked at); vivid on a projector
 _GREYS = {"random": "#9a9a9a", "edges": "#5f5f5f"}
 _COLOURS = ["#1f5fbf", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
+DEPTH_NAMES = {"early": n_("Early"), "middle": n_("Middle"), "late": n_("Late")}  # cnn_inside.DEPTHS
 
 
 def overlay_pixels(seen: np.ndarray, values: np.ndarray, opacity: float) -> np.ndarray:
@@ -62,8 +65,8 @@ def saliency_alone(values: np.ndarray, title: str) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=np.round(half, 2), colorscale=SALIENCY_SCALE, zmin=0, zmax=1,
-            colorbar={"title": {"text": "weight"}, "thickness": 14},
-            hovertemplate="x %{x} · y %{y}<br>weight %{z:.2f}<extra></extra>",
+            colorbar={"title": {"text": t("weight")}, "thickness": 14},
+            hovertemplate=t("x %{x} · y %{y}<br>weight %{z:.2f}<extra></extra>"),
             x=np.arange(half.shape[1]) * 2, y=np.arange(half.shape[0]) * 2,
         )
     )
@@ -73,23 +76,26 @@ def saliency_alone(values: np.ndarray, title: str) -> go.Figure:
 
 
 def road_chart(road: RoadScores, names: dict[str, str]) -> go.Figure:
-    """Probability drop when each map's top 10 / 20 / 50 % is removed: higher is more faithful."""
+    """Probability drop when each map's top 10 / 20 / 50 % is removed: higher is more faithful.
+    `names`: each map's name as shown (translated)."""
     fig = go.Figure()
-    labels = [f"top {f} % removed" for f in road.fractions]
+    labels = [t("top {fraction} % removed", fraction=f) for f in road.fractions]
+    hover = t("%{fullData.name}<br>%{x}: −%{y:.1f} points<extra></extra>")
     for i, (key, drops) in enumerate(road.drops.items()):
         baseline = key in BASELINE_NAMES
         fig.add_trace(
             go.Bar(
-                name=BASELINE_NAMES.get(key, names.get(key, key)), x=labels, y=[d * 100 for d in drops],
+                name=t(BASELINE_NAMES[key]) if baseline else names.get(key, key), x=labels, y=[d * 100 for d in drops],
                 marker_color=_GREYS.get(key, _COLOURS[i % len(_COLOURS)]),
                 marker_pattern_shape="/" if baseline else "",
                 text=[f"{d * 100:.0f}" for d in drops], textposition="outside", cliponaxis=False,
-                hovertemplate="%{fullData.name}<br>%{x}: −%{y:.1f} points<extra></extra>",
+                hovertemplate=hover,
             )
         )
     fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.18})
-    fig.update_yaxes(title="probability drop (points)", zeroline=True)
-    return styled(fig, f"How far to trust each map (ROAD): p = {road.probability:.1%} with nothing removed", 460)
+    fig.update_yaxes(title=t("probability drop (points)"), zeroline=True)
+    title = t("How far to trust each map (ROAD): p = {probability:.1%} with nothing removed", probability=road.probability)
+    return styled(fig, title, 460)
 
 
 def filters_figure(filters: Filters, columns: int = 8, scale: int = 16) -> go.Figure:
@@ -103,9 +109,12 @@ def filters_figure(filters: Filters, columns: int = 8, scale: int = 16) -> go.Fi
         big = np.kron((image * 255).round().astype(np.uint8), np.ones((scale, scale, 1), np.uint8))
         top, left = gap + r * (kh * scale + gap), gap + c * (kw * scale + gap)
         mosaic[top:top + kh * scale, left:left + kw * scale] = big
-    shown = f"{count} of {filters.count}" if count < filters.count else f"all {count}"
-    title = (f"First layer ({filters.layer}): {shown} filters, {filters.kernel[0]}×{filters.kernel[1]}×3, "
-             f"stride {filters.stride[0]}")
+    sizes = {"layer": filters.layer, "count": count, "total": filters.count, "height": filters.kernel[0],
+             "width": filters.kernel[1], "stride": filters.stride[0]}
+    if count < filters.count:
+        title = t("First layer ({layer}): {count} of {total} filters, {height}×{width}×3, stride {stride}", **sizes)
+    else:
+        title = t("First layer ({layer}): all {count} filters, {height}×{width}×3, stride {stride}", **sizes)
     return picture(mosaic, title, height=140 + 50 * rows)
 
 
@@ -128,8 +137,9 @@ def feature_maps_figure(found: FeatureMaps, columns: int = 8) -> go.Figure:
             pixels = np.kron(pixels, np.ones((factor, factor, 1), np.uint8))
         _picture(fig, pixels, row=i // cols + 1, col=i % cols + 1)
     stage = found.stage
-    title = (f"{found.depth.capitalize()} ({stage.name}): {stage.height}×{stage.width} maps, "
-             f"{count} of {stage.channels} channels")
+    title = t("{depth} ({layer}): {height}×{width} maps, {count} of {channels} channels",
+              depth=t(DEPTH_NAMES[found.depth]), layer=stage.name, height=stage.height, width=stage.width,
+              count=count, channels=stage.channels)
     _bare_axes(fig)
     fig.update_annotations(font_size=FONT_SIZE - 4)
     return styled(fig, title, 120 + 150 * rows)
@@ -137,36 +147,36 @@ def feature_maps_figure(found: FeatureMaps, columns: int = 8) -> go.Figure:
 
 def stage_sizes_figure(every: list[Stage], input_size: int, highlight: list[str]) -> go.Figure:
     """The resolution shrinking while channels grow, stage by stage."""
-    names = ["input"] + [stage.name for stage in every]
+    names = [t("input")] + [stage.name for stage in every]
     sizes = [input_size] + [stage.height for stage in every]
     channels = [3] + [stage.channels for stage in every]
     colours = ["#9a9a9a"] + [ACCENT if stage.name in highlight else "#9fb8e0" for stage in every]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(
-        go.Bar(x=names, y=sizes, name="map size (pixels per side)", marker_color=colours,
+        go.Bar(x=names, y=sizes, name=t("map size (pixels per side)"), marker_color=colours,
                text=[str(s) for s in sizes], textposition="outside", cliponaxis=False,
-               hovertemplate="%{x}: %{y}×%{y} maps<extra></extra>"),
+               hovertemplate=t("%{x}: %{y}×%{y} maps<extra></extra>")),
         secondary_y=False,
     )
     fig.add_trace(
-        go.Scatter(x=names, y=channels, name="channels (log scale)", mode="lines+markers+text",
+        go.Scatter(x=names, y=channels, name=t("channels (log scale)"), mode="lines+markers+text",
                    line={"color": "#d62728", "width": 3}, text=[str(c) for c in channels],
                    textposition="top center", textfont={"color": "#d62728", "size": FONT_SIZE - 4},
-                   hovertemplate="%{x}: %{y} channels<extra></extra>"),
+                   hovertemplate=t("%{x}: %{y} channels<extra></extra>")),
         secondary_y=True,
     )
-    fig.update_yaxes(title="map size (pixels per side)", range=[0, max(sizes) * 1.15], secondary_y=False)
-    ticks = [t for t in (3, 10, 30, 100, 300, 1000, 3000) if t <= max(channels) * 2]
-    fig.update_yaxes(title="channels", type="log", tickvals=ticks, range=[0, np.log10(max(channels) * 3)],
+    fig.update_yaxes(title=t("map size (pixels per side)"), range=[0, max(sizes) * 1.15], secondary_y=False)
+    ticks = [tick for tick in (3, 10, 30, 100, 300, 1000, 3000) if tick <= max(channels) * 2]
+    fig.update_yaxes(title=t("channels"), type="log", tickvals=ticks, range=[0, np.log10(max(channels) * 3)],
                      secondary_y=True, showgrid=False)
     fig.update_xaxes(tickangle=-40, automargin=True)
     fig.update_layout(legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"})
-    return styled(fig, "Resolution shrinks, channels grow", 520)
+    return styled(fig, t("Resolution shrinks, channels grow"), 520)
 
 
 def top_classes(result: Recognition) -> go.Figure:
     return probability_bars(
         [c.label for c in result.top],
         [c.probability for c in result.top],
-        f"Top-{len(result.top)} ImageNet classes",
+        t("Top-{count} ImageNet classes", count=len(result.top)),
     )

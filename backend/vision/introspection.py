@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from backend.runtime.loaded_model import LoadedModel
+from backend.shared.language import t
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,9 @@ class Stage:
 
     @property
     def describe(self) -> str:
-        return f"{self.name}: {self.channels} channels of {self.height}x{self.width}"
+        """The stage for a picker, in the current language."""
+        return t("{name}: {channels} channels of {height}x{width}", name=self.name, channels=self.channels,
+                 height=self.height, width=self.width)
 
 
 def network_input(handle: LoadedModel, image: Image.Image) -> torch.Tensor:

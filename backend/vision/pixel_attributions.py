@@ -51,7 +51,8 @@ def pixel_attribution(
         elif method == "gxi":
             attributions = InputXGradient(probability).attribute(x.requires_grad_(True), target=category)
         else:
-            raise InputError(f"Unknown pixel method '{method}'. Choose one of: {', '.join(PIXEL_METHODS)}.")
+            raise InputError("Unknown pixel method '{method}'. Choose one of: {methods}.", method=method,
+                             methods=", ".join(PIXEL_METHODS))
     heat = attributions.detach()[0].abs().sum(dim=0).cpu().numpy()
     total = float(attributions.detach().sum())
     return SaliencyMap(method, _scaled(heat), time.perf_counter() - started, delta, total)

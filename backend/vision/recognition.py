@@ -15,6 +15,7 @@ from backend.runtime.loaded_model import LoadedModel, RunInfo
 from backend.runtime.model_cache import get_model
 from backend.runtime.registry import EFFICIENTNET
 from backend.runtime.scheduler import SCHEDULER, Job
+from backend.shared.language import Lazy, lazy
 from backend.vision.image_decoding import load_image, to_rgb
 from backend.vision.introspection import logits, mean_std, network_input, seen_image
 
@@ -34,23 +35,25 @@ class Recognition:
     image_size: tuple[int, int]  # (width, height) of the image as given
     run: RunInfo
     seen: np.ndarray | None = None  # (H, W, 3) uint8: the resized, cropped input, normalisation undone
-    preprocessing: str = ""  # what was done to the image before the network saw it
+    # what was done to the image before the network saw it: a sentence translated where shown (`str()`)
+    preprocessing: Lazy | str = ""
 
     @property
     def label(self) -> str:
         return self.top[0].label
 
 
-def preprocessing_text(handle: LoadedModel, pixels: torch.Tensor) -> str:
+def preprocessing_text(handle: LoadedModel, pixels: torch.Tensor) -> Lazy:
     mean, std = mean_std(handle)
     numbers = lambda values: ", ".join(f"{v:.3g}" for v in values)  # noqa: E731
-    return (f"Resized and centre-cropped to {pixels.shape[-1]}×{pixels.shape[-2]} pixels; each colour channel "
-            f"scaled to [0, 1], then (x − mean) / std with mean = ({numbers(mean)}), std = ({numbers(std)})")
+    return lazy("Resized and centre-cropped to {width}×{height} pixels; each colour channel scaled to [0, 1], "
+                "then (x − mean) / std with mean = ({mean}), std = ({std}).",
+                width=pixels.shape[-1], height=pixels.shape[-2], mean=numbers(mean), std=numbers(std))
 
 
 def _check_top_k(top_k: int) -> int:
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
-        raise InputError(f"Top-k must be a whole number from 1 to {MAX_TOP_K}.")
+        raise InputError("Top-k must be a whole number from 1 to {most}.", most=MAX_TOP_K)
     return top_k
 
 

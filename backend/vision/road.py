@@ -19,12 +19,13 @@ import numpy as np
 import torch
 
 from backend.runtime.loaded_model import LoadedModel
+from backend.shared.language import n_
 from backend.vision.introspection import LogitsOnly
 
 FRACTIONS = (10, 20, 50)  # percent of the pixels removed, most relevant first
 RANDOM = "random"
 EDGES = "edges"
-BASELINE_NAMES = {RANDOM: "Random map (baseline)", EDGES: "Edge detector (baseline)"}
+BASELINE_NAMES = {RANDOM: n_("Random map (baseline)"), EDGES: n_("Edge detector (baseline)")}  # `t(name)` where shown
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from backend.shared.language import n_
+
+# Proper names stay as they are; the other names are messages (`t(name)` where shown).
 CAM_METHODS: dict[str, str] = {
     "gradcam": "Grad-CAM",
     "gradcam++": "Grad-CAM++",
@@ -13,8 +16,8 @@ CAM_METHODS: dict[str, str] = {
     "scorecam": "Score-CAM",
 }
 
-PIXEL_METHODS: dict[str, str] = {"ig": "Integrated Gradients", "gxi": "Gradient × input"}
-VIT_METHODS: dict[str, str] = {"rollout": "Attention rollout", "attention": "Raw attention (last layer)"}
+PIXEL_METHODS: dict[str, str] = {"ig": n_("Integrated Gradients"), "gxi": n_("Gradient × input")}
+VIT_METHODS: dict[str, str] = {"rollout": n_("Attention rollout"), "attention": n_("Raw attention (last layer)")}
 METHODS: dict[str, str] = {**CAM_METHODS, **PIXEL_METHODS, **VIT_METHODS}
 
 
@@ -28,4 +31,5 @@ class SaliencyMap:
 
     @property
     def name(self) -> str:
+        """The method's name in English (`t(name)` where it is shown)."""
         return METHODS[self.method]

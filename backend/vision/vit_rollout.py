@@ -22,7 +22,7 @@ from backend.shared.rollout import attention_rollout
 def _patch_map(cls_row: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     side = math.isqrt(cls_row.size)
     if side * side != cls_row.size:
-        raise InputError(f"{cls_row.size} patches do not form a square grid.")
+        raise InputError("{count} patches do not form a square grid.", count=cls_row.size)
     grid = torch.as_tensor(cls_row.reshape(1, 1, side, side), dtype=torch.float32)
     scaled = torch.nn.functional.interpolate(grid, size=size, mode="bilinear")[0, 0].numpy()
     low, high = float(scaled.min()), float(scaled.max())
@@ -36,7 +36,7 @@ def vit_attention_maps(handle: LoadedModel, pixels: torch.Tensor) -> dict[str, n
         output = handle.model(pixels.to(handle.device), output_attentions=True)
     attentions = getattr(output, "attentions", None)
     if not attentions:
-        raise InputError(f"{handle.spec.name} returned no attention weights, so there is no rollout.")
+        raise InputError("{model} returned no attention weights, so there is no rollout.", model=handle.spec.name)
     layers = [a[0].float().cpu().numpy() for a in attentions]
     size = tuple(pixels.shape[-2:])
     # position 0 is [CLS]; some ViTs (DeiT) add a distillation token: keep the last square number

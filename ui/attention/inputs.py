@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from backend.attention.weights import MAX_TOKENS
+from backend.shared.language import n_
 from ui.core.state import Field, bool_field, choice_field, int_field, text_field
 from ui.core.widgets import model_field
 
+# Names and views are English inside (session state, links); t() translates them where they are shown.
 EXAMPLES = {
-    "Coreference": {"attention_text": "The cat sat on the mat because it was tired."},
-    "Bank (river)": {"attention_text": "She sat on the bank of the river and watched the water."},
-    "Bank (money)": {"attention_text": "He went to the bank to deposit his salary."},
+    n_("Coreference"): {"attention_text": "The cat sat on the mat because it was tired."},
+    n_("Bank (river)"): {"attention_text": "She sat on the bank of the river and watched the water."},
+    n_("Bank (money)"): {"attention_text": "He went to the bank to deposit his salary."},
 }
-VIEWS = ["Heatmap", "Model view", "Head view", "Rollout", "Step through one head", "The formula on a toy example"]
+VIEWS = [n_("Heatmap"), n_("Model view"), n_("Head view"), n_("Rollout"), n_("Step through one head"),
+         n_("The formula on a toy example")]
+COMBINE = {"mean": n_("mean"), "max": n_("max")}  # how the heads of a layer combine: option -> its name
 MAX_LAYERS = MAX_HEADS = 64  # what a link may ask for; the model's own sizes are checked on the page
 
 
@@ -21,7 +25,7 @@ def fields() -> list[Field]:
         text_field("attention_text", "text", default=EXAMPLES["Coreference"]["attention_text"]),
         int_field("attention_layer", "layer", 1, 1, MAX_LAYERS),
         int_field("attention_head", "head", 0, 0, MAX_HEADS),  # 0: all heads, combined
-        choice_field("attention_combine", "combine", ["mean", "max"]),
+        choice_field("attention_combine", "combine", list(COMBINE)),
         bool_field("attention_hide_special", "hide_special", False),
         int_field("attention_start", "start", 1, 1, MAX_TOKENS),
         int_field("attention_query", "query", 3, 0, MAX_TOKENS),

@@ -30,6 +30,7 @@ from backend.attention.toy_example import (
 )
 from backend.attention.weights import AttentionResult
 from backend.runtime.registry import ModelSpec
+from backend.shared.language import t
 from ui.core.downloads import chart
 from ui.core.jobs import mine, remembered
 from ui.core.markdown import plain
@@ -43,7 +44,7 @@ def sent(*figures: go.Figure | str) -> str:
     if presenting():
         return ""
     size = sum(len(f if isinstance(f, str) else f.to_json()) for f in figures)
-    return f"this view sent {size / 1024:.0f} KB to the browser"
+    return t("this view sent {size} KB to the browser", size=f"{size / 1024:.0f}")
 
 
 def _caption(*parts: str) -> None:
@@ -51,23 +52,29 @@ def _caption(*parts: str) -> None:
     line = " · ".join(part for part in parts if part)
     if not line:
         return
-    st.caption(line[0].upper() + line[1:] + ("" if line.endswith(".") else "."))
+    # TRANSLATORS: the full stop that ends a caption
+    stop = t(".")
+    st.caption(line[0].upper() + line[1:] + ("" if line.endswith((".", stop)) else stop))
 
 
-def _which(head: int | None, combine: str) -> str:
-    return f"head {head + 1}" if head is not None else f"{combine} of all heads"
+def _title(layer: int, head: int | None, combine: str) -> str:
+    if head is not None:
+        return t("Layer {layer}, head {head}", layer=layer + 1, head=head + 1)
+    if combine == "max":
+        return t("Layer {layer}, max of all heads", layer=layer + 1)
+    return t("Layer {layer}, mean of all heads", layer=layer + 1)
 
 
 def heatmap(result: AttentionResult, layer: int, head: int | None, combine: str, hide: bool, window: Window) -> None:
     matrix = head_matrix(result, layer, head, combine)
     shown, tokens, _ = view_matrix(result, matrix, hide, window)
-    fig = weights_heatmap(shown, tokens, f"Layer {layer + 1}, {_which(head, combine)}", result.causal)
+    fig = weights_heatmap(shown, tokens, _title(layer, head, combine), result.causal)
     chart(fig, "attention_chart", f"attention-layer{layer + 1}")
     notes = [sent(fig)]
     if hide:
-        notes.append("special tokens hidden, each row renormalised to sum to 1")
+        notes.append(t("special tokens hidden, each row renormalised to sum to 1"))
     if result.causal:
-        notes.append("grey: hidden by the causal mask (a decoder token sees only itself and earlier tokens)")
+        notes.append(t("grey: hidden by the causal mask (a decoder token sees only itself and earlier tokens)"))
     _caption(*notes)
 
 
@@ -84,7 +91,7 @@ def model_grid(result: AttentionResult, layer: int, head: int | None, combine: s
     weights = result.weights[:, :, window.start:window.stop, window.start:window.stop]
     fig = model_view(weights)
     chart(fig, "attention_model_view", "attention-model-view", on_select=_open_clicked, selection_mode="points")
-    _caption("Click a cell to open that head below", sent(fig))
+    _caption(t("Click a cell to open that head below"), sent(fig))
     heatmap(result, layer, head, combine, hide, window)
 
 
@@ -93,14 +100,14 @@ def head_view(result: AttentionResult, layer: int, window: Window, hide: bool) -
     if "attention_head_view_heads" not in st.session_state:
         st.session_state["attention_head_view_heads"] = [0, 1] if result.n_heads > 1 else [0]
     heads = c1.multiselect(
-        "Heads", list(range(result.n_heads)), key="attention_head_view_heads",
-        format_func=lambda h: f"Head {h + 1}", help="Each head gets its own colour.",
+        t("Heads"), list(range(result.n_heads)), key="attention_head_view_heads",
+        format_func=lambda h: t("Head {head}", head=h + 1), help=t("Each head gets its own colour."),
     )
     if "attention_threshold" not in st.session_state:
         st.session_state["attention_threshold"] = 0.05  # all n² lines of every head would be a fog
-    threshold = c2.slider("Hide lines below weight", 0.0, 1.0, step=0.01, key="attention_threshold")
+    threshold = c2.slider(t("Hide lines below weight"), 0.0, 1.0, step=0.01, key="attention_threshold")
     if not heads:
-        st.info("Pick one or more heads.", icon=":material/info:")
+        st.info(t("Pick one or more heads."), icon=":material/info:")
         return
     matrices, tokens = [], []
     for head in heads:
@@ -108,36 +115,36 @@ def head_view(result: AttentionResult, layer: int, window: Window, hide: bool) -
         matrices.append(shown)
     page = head_view_html(tokens, np.stack(matrices), heads, threshold)
     components.html(page, height=80 + 26 * len(tokens), scrolling=True)
-    _caption(f"Layer {layer + 1}. Left: the token attending; right: the tokens it reads. Line thickness is the "
-             "weight. Hover a token to keep only its lines", sent(page))
+    _caption(t("Layer {layer}. Left: the token attending; right: the tokens it reads. Line thickness is the "
+               "weight. Hover a token to keep only its lines", layer=layer + 1), sent(page))
 
 
 def rollout(result: AttentionResult, hide: bool, window: Window) -> None:
-    st.write(
+    st.write(t(
         "One layer's attention only says where a token looked *in that layer*. Rollout follows information "
         "through all layers: each layer's mean attention plus the identity (the residual connection), "
         "renormalised, multiplied from the first layer to the last."
-    )
+    ))
     rolled = rollout_matrix(result)
     raw = result.weights[-1].mean(axis=0)
     raw_shown, tokens, _ = view_matrix(result, raw, hide, window)
     rolled_shown, _, _ = view_matrix(result, rolled, hide, window)
     fig = rollout_figure(raw_shown, rolled_shown, tokens, result.causal)
     chart(fig, "attention_rollout", "attention-rollout")
-    extra = (" In a decoder both stay below the diagonal: the causal mask (grey) keeps every token from "
-             "reading later ones, and rollout cannot undo that." if result.causal else "")
-    _caption(sent(fig), extra.strip())
+    extra = t("In a decoder both stay below the diagonal: the causal mask (grey) keeps every token from "
+              "reading later ones, and rollout cannot undo that.") if result.causal else ""
+    _caption(sent(fig), extra)
 
 
 def step_through_view(text: str, result: AttentionResult, spec: ModelSpec, layer: int, head: int | None, window: Window) -> None:
     if head is None:
-        st.info("The step-through follows one head: pick a head above (now head 1).", icon=":material/info:")
+        st.info(t("The step-through follows one head: pick a head above (now head 1)."), icon=":material/info:")
         head = 0
     positions = list(range(window.start, window.stop))
     default = min(positions[-1], window.start + 2)
     if st.session_state.get("attention_query") not in positions:
         st.session_state["attention_query"] = default
-    query = st.selectbox("Query token", positions, key="attention_query",
+    query = st.selectbox(t("Query token"), positions, key="attention_query",
                          format_func=lambda i: f"{i + 1}: {label(result.tokens[i])}")
     with shown_errors():
         step: StepThrough = remembered(Request(
@@ -151,44 +158,50 @@ def _draw_steps(step: StepThrough, window: Window) -> None:
     token = label(step.tokens[step.query])  # a piece of the visitor's text
     st.latex(r"\mathrm{output}_{q} = \sum_j \mathrm{softmax}_j\!\left(\frac{q \cdot k_j}{\sqrt{d_k}}\right) v_j"
              + rf"\qquad d_k = {step.d_k}")
-    facts = [f"Layer {step.layer + 1}, head {step.head + 1}, query token {step.query + 1} “{plain(token)}”."]
+    facts = [t("Layer {layer}, head {head}, query token {query} “{token}”.", layer=step.layer + 1, head=step.head + 1,
+               query=step.query + 1, token=plain(token))]
     if step.kv_heads != step.heads:
-        group = step.heads // step.kv_heads
-        facts.append(f"Grouped-query attention: {step.heads} query heads share {step.kv_heads} key/value heads, "
-                     f"{group} per group, so query head {step.head + 1} reads key/value head {step.kv_head + 1}.")
+        facts.append(t("Grouped-query attention: {heads} query heads share {kv_heads} key/value heads, {group} per "
+                       "group, so query head {head} reads key/value head {kv_head}.", heads=step.heads,
+                       kv_heads=step.kv_heads, group=step.heads // step.kv_heads, head=step.head + 1,
+                       kv_head=step.kv_head + 1))
     if step.rotary:
-        facts.append("Rotary position embedding: q and every k are rotated by their position after the projection, "
-                     "as the model does, so q·k depends on how far apart the tokens are.")
+        facts.append(t("Rotary position embedding: q and every k are rotated by their position after the projection, "
+                       "as the model does, so q·k depends on how far apart the tokens are."))
     if step.causal:
-        facts.append(f"Causal mask: keys after token {step.query + 1} are hidden (−∞ before the softmax).")
+        facts.append(t("Causal mask: keys after token {query} are hidden (−∞ before the softmax).", query=step.query + 1))
     st.write(" ".join(facts))
     if step.rotary:
         c1, c2 = st.columns(2)
         with c1:
-            chart(vector_figure(step.q_before_rotary, "1a. q from the projection"), "attention_step_q_raw", "query-raw")
+            chart(vector_figure(step.q_before_rotary, t("1a. q from the projection")), "attention_step_q_raw", "query-raw")
         with c2:
-            chart(vector_figure(step.q, "1b. q after the rotary embedding"), "attention_step_q", "query")
+            chart(vector_figure(step.q, t("1b. q after the rotary embedding")), "attention_step_q", "query")
     else:
-        chart(vector_figure(step.q, f"1. The query q of “{token}”"), "attention_step_q", "query")
+        chart(vector_figure(step.q, t("1. The query q of “{token}”", token=token)), "attention_step_q", "query")
     shown = range(window.start, window.stop)  # the softmax runs over every token; the figures show the window
     chart(keys_figure(step, "keys", shown), "attention_step_keys", "keys")
     c1, c2 = st.columns(2)
     with c1:
-        chart(step_bars(step, step.scores, "2. q · k for every token", shown), "attention_step_scores", "scores")
+        chart(step_bars(step, step.scores, t("2. q · k for every token"), shown), "attention_step_scores", "scores")
     with c2:
-        chart(step_bars(step, step.scaled, f"3. divided by √{step.d_k} = {np.sqrt(step.d_k):.2f}", shown),
+        scaled = t("3. divided by √{d_k} = {root}", d_k=step.d_k, root=f"{np.sqrt(step.d_k):.2f}")
+        chart(step_bars(step, step.scaled, scaled, shown),
               "attention_step_scaled", "scaled")
-    chart(step_bars(step, step.weights, "4. softmax: the weights (they sum to 1)", shown), "attention_step_weights", "weights")
+    chart(step_bars(step, step.weights, t("4. softmax: the weights (they sum to 1)"), shown), "attention_step_weights", "weights")
     if window.size < len(step.tokens):
         outside = 1 - float(step.weights[window.start:window.stop].sum())
-        st.caption(f"Tokens {window.start + 1}–{window.stop} of {len(step.tokens)} are drawn; the softmax and the output "
-                   f"use all of them. The weights of the tokens outside the window add up to {outside:.3f}.")
+        st.caption(t("Tokens {first}–{last} of {n} are drawn; the softmax and the output use all of them. The weights "
+                     "of the tokens outside the window add up to {outside}.", first=window.start + 1, last=window.stop,
+                     n=len(step.tokens), outside=f"{outside:.3f}"))
     chart(keys_figure(step, "values", shown), "attention_step_values", "values")
-    chart(vector_figure(step.output, "5. Σ weight × v: the head's output for this token"), "attention_step_output", "head-output")
+    chart(vector_figure(step.output, t("5. Σ weight × v: the head's output for this token")), "attention_step_output", "head-output")
     c1, c2, c3 = st.columns(3)
-    c1.metric("Largest difference, weights", f"{step.weights_difference:.1e}", help="Against the model's own attention weights")
-    c2.metric("Largest difference, head output", f"{step.output_difference:.1e}", help="Against the input of the model's output projection")
-    c3.metric("Step-through hooks left on the model", step.hooks_left)
+    c1.metric(t("Largest difference, weights"), f"{step.weights_difference:.1e}",
+              help=t("Against the model's own attention weights"))
+    c2.metric(t("Largest difference, head output"), f"{step.output_difference:.1e}",
+              help=t("Against the input of the model's output projection"))
+    c3.metric(t("Step-through hooks left on the model"), step.hooks_left)
     run_caption(step.run)
 
 
@@ -200,22 +213,22 @@ def _table(name: str, default: list[list[float]], rows: list[str], columns: list
 
 
 def toy_example() -> None:
-    st.write(
+    st.write(t(
         "The overview articles' example: 我爱学习编程 split into four tokens, each a 3-number embedding. Edit "
         "any cell (the projections start as the identity) and every step below follows."
-    )
+    ))
     dims = ["d1", "d2", "d3"]
     identity = np.eye(3).tolist()
     c1, c2, c3, c4 = st.columns([4, 3, 3, 3])
     with c1:
-        st.markdown("**X**: embeddings")
+        st.markdown(t("**X**: embeddings"))
         x = _table("x", [list(r) for r in TOY_EMBEDDINGS], list(TOY_TOKENS), dims)
     tables = {}
     for column, name in ((c2, "W_Q"), (c3, "W_K"), (c4, "W_V")):
         with column:
             st.markdown(f"**{name}**")
             tables[name] = _table(name.lower(), identity, dims, dims)
-    if st.button("Back to the articles' numbers", key="attention_toy_reset"):
+    if st.button(t("Back to the articles' numbers"), key="attention_toy_reset"):
         for name in ("x", "w_q", "w_k", "w_v"):
             st.session_state.pop(f"attention_toy_{name}", None)
         st.rerun()
@@ -241,8 +254,9 @@ def toy_example() -> None:
             chart(figures["output"], "attention_toy_fig_output", "toy-output")
         first = steps.weights[0]
         favourite = [steps.tokens[int(i)] for i in steps.weights.argmax(axis=1)]
-        st.caption(
-            f"Row “{steps.tokens[0]}”: its weights {', '.join(f'{w:.3f}' for w in first)} sum to {first.sum():.3f}; "
-            f"its output is {', '.join(f'{v:.3f}' for v in steps.output[0])}. Each token's largest weight goes to: "
-            + ", ".join(f"{t} → {f}" for t, f in zip(steps.tokens, favourite, strict=True)) + "."
-        )
+        st.caption(t(
+            "Row “{token}”: its weights {weights} sum to {total}; its output is {output}. Each token's largest "
+            "weight goes to: {favourites}.", token=steps.tokens[0], weights=", ".join(f"{w:.3f}" for w in first),
+            total=f"{first.sum():.3f}", output=", ".join(f"{v:.3f}" for v in steps.output[0]),
+            favourites=", ".join(f"{token} → {f}" for token, f in zip(steps.tokens, favourite, strict=True)),
+        ))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+from backend.runtime.errors import InputError
 from backend.runtime.public_mode import limits
+from backend.shared.language import n_
 from backend.shared.token_attributions import DEFAULT_STEPS, MAX_STEPS
 from backend.text.specs import DEFAULT_LABELS
 from backend.text.teaching import MAX_EXAMPLES, STARTER_EXAMPLES
@@ -18,18 +20,18 @@ def parse_examples(raw: str) -> list[list[str]]:
     """The teaching table from a link: a JSON list of [text, label] pairs, no longer in all than
     one typed text may be (each example is then checked as a text: `teaching_set`)."""
     most = limits().text_chars
-    if len(raw) > most:
-        raise ValueError(f"{len(raw):,} characters; a link's examples may have at most {most:,}")
+    if len(raw) > most:  # InputError is a ValueError that translates where the notice is shown
+        raise InputError("{count:,} characters; a link's examples may have at most {most:,}", count=len(raw), most=most)
     try:
         rows = json.loads(raw)
     except (json.JSONDecodeError, RecursionError):  # RecursionError: lists nested thousands deep
-        raise ValueError("not a list of [text, label] pairs") from None
+        raise InputError("not a list of [text, label] pairs") from None
     if not isinstance(rows, list) or not all(
         isinstance(r, list) and len(r) == 2 and all(isinstance(v, str) for v in r) for r in rows
     ):
-        raise ValueError("not a list of [text, label] pairs")
+        raise InputError("not a list of [text, label] pairs")
     if len(rows) > MAX_EXAMPLES:
-        raise ValueError(f"more than {MAX_EXAMPLES} examples")
+        raise InputError("more than {most} examples", most=MAX_EXAMPLES)
     return rows
 
 
@@ -37,15 +39,17 @@ def dump_examples(rows: list[list[str]]) -> str:
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
-MODES = {"sentiment": "Built-in sentiment", "zero-shot": "Zero-shot labels", "taught": "Teach by examples"}
+MODES = {"sentiment": n_("Built-in sentiment"), "zero-shot": n_("Zero-shot labels"), "taught": n_("Teach by examples")}
 TOPICS = "sports, business, politics, science"
+# The example names are keys (the pill's value, a deck's `example=`): `t(name)` where one is shown.
+# The texts and labels stay English: they are what the English encoder reads.
 EXAMPLES = {
-    "Wonderful movie": {"classify_mode": "sentiment", "classify_text": "This movie was wonderful, the cast is brilliant and I loved every minute."},
-    "Terrible service": {"classify_mode": "sentiment", "classify_text": "The food was cold and the waiter was rude. Never again."},
-    "Not bad at all": {"classify_mode": "sentiment", "classify_text": "Honestly, the hotel was not bad at all."},
-    "Football final": {"classify_mode": "zero-shot", "classify_text": "Messi scored twice in the final and the crowd went wild.", "classify_labels": TOPICS},
-    "Earnings report": {"classify_mode": "zero-shot", "classify_text": "Shares of the company fell after its quarterly earnings report.", "classify_labels": TOPICS},
-    "Support tickets": {"classify_mode": "taught", "classify_text": "I was charged twice for one order, please fix this."},
+    n_("Wonderful movie"): {"classify_mode": "sentiment", "classify_text": "This movie was wonderful, the cast is brilliant and I loved every minute."},
+    n_("Terrible service"): {"classify_mode": "sentiment", "classify_text": "The food was cold and the waiter was rude. Never again."},
+    n_("Not bad at all"): {"classify_mode": "sentiment", "classify_text": "Honestly, the hotel was not bad at all."},
+    n_("Football final"): {"classify_mode": "zero-shot", "classify_text": "Messi scored twice in the final and the crowd went wild.", "classify_labels": TOPICS},
+    n_("Earnings report"): {"classify_mode": "zero-shot", "classify_text": "Shares of the company fell after its quarterly earnings report.", "classify_labels": TOPICS},
+    n_("Support tickets"): {"classify_mode": "taught", "classify_text": "I was charged twice for one order, please fix this."},
 }
 STARTER_ROWS = [list(row) for row in STARTER_EXAMPLES]
 

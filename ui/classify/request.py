@@ -11,6 +11,7 @@ from typing import Any
 
 from backend.runtime.errors import InputError
 from backend.runtime.registry import MODELS
+from backend.shared.language import t
 from backend.text.classify import submit_classify
 from backend.text.explain_text import submit_explain
 from backend.text.specs import SENTIMENT, ClassifierSpec, zero_shot
@@ -30,15 +31,16 @@ def classifier(values: Mapping[str, Any]) -> ClassifierSpec:
         return SENTIMENT
     if values["classify_mode"] == "zero-shot":
         return zero_shot(values["classify_labels"], model.key)
-    return teaching_set({"text": t, "label": lab} for t, lab in values[EXAMPLES_KEY]).spec(model.key)
+    return teaching_set({"text": text, "label": lab} for text, lab in values[EXAMPLES_KEY]).spec(model.key)
 
 
 def every_classifier(values: Mapping[str, Any]) -> dict[str, ClassifierSpec]:
     """The page's side-by-side table: the built-in head, zero-shot with the labels typed, and the
-    head taught by the table, each when its inputs can be used."""
+    head taught by the table, each when its inputs can be used (by name, in the current language)."""
     specs = {}
-    for name, mode in (("Built-in sentiment", "sentiment"), (f"Zero-shot ({values['classify_labels'][:40]})", "zero-shot"),
-                       ("Taught by your examples", "taught")):
+    for name, mode in ((t("Built-in sentiment"), "sentiment"),
+                       (t("Zero-shot ({labels})", labels=values["classify_labels"][:40]), "zero-shot"),
+                       (t("Taught by your examples"), "taught")):
         try:
             specs[name] = classifier({**values, "classify_mode": mode})
         except InputError:

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from backend.shared.language import t
 from ui.core.presentation import for_screen, presenting
 
 
@@ -30,10 +31,10 @@ def chart(fig: go.Figure, key: str, name: str, **plotly_options: Any) -> Any:
         return shown  # on a projector, the chart alone
     # The full plotly.js goes into the file, so it opens offline (about 5 MB).
     st.download_button(
-        "Interactive HTML", data=lambda: fig.to_html(include_plotlyjs=True, full_html=True),
+        t("Interactive HTML"), data=lambda: fig.to_html(include_plotlyjs=True, full_html=True),
         file_name=f"{name}.html", mime="text/html", key=f"{key}_html", on_click="ignore",
-        icon=":material/download:", help="The chart as a web page you can zoom and hover, offline. "
-        "For a PNG, use the camera icon in the chart's toolbar.",
+        icon=":material/download:", help=t("The chart as a web page you can zoom and hover, offline. "
+                                           "For a PNG, use the camera icon in the chart's toolbar."),
     )
     return shown
 

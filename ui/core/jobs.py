@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from backend.runtime.scheduler import Job, JobCancelled
+from backend.shared.language import n_, t
 from ui.core.addresses import trusted_proxies, visitor_key
 from ui.core.request import Request
 
@@ -52,22 +53,30 @@ def mine(page: str, part: str | None = None) -> dict[str, str | None]:
     return {"owner": session_id(), "slot": f"{page}/{part}" if part else page, "client": client_address()}
 
 
+# TRANSLATORS: a place in a queue ("2nd" in "2nd in line"), by the English suffix its number takes.
+_ORDINALS = {"st": n_("{n}st"), "nd": n_("{n}nd"), "rd": n_("{n}rd"), "th": n_("{n}th")}
+
+
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+    return t(_ORDINALS[suffix], n=n)
 
 
 def queue_message(job: Job) -> str:
     """'2nd in line · about 3 s' while waiting, 'Running…' once started."""
     if job.state != "queued":
-        together = f" (together with {job.batch_size - 1} other request{'s' if job.batch_size > 2 else ''})" if job.batch_size > 1 else ""
-        return f"Running on the model{together}…"
-    position = job.position
-    parts = [f"Waiting for the model: {_ordinal(position)} in line" if position else "Waiting for the model"]
-    eta = job.eta_seconds
-    if eta is not None:
-        parts.append(f"about {max(1, round(eta))} s")
-    return " · ".join(parts)
+        if job.batch_size > 2:
+            return t("Running on the model (together with {others} other requests)…", others=job.batch_size - 1)
+        if job.batch_size == 2:
+            return t("Running on the model (together with 1 other request)…")
+        return t("Running on the model…")
+    position, eta = job.position, job.eta_seconds
+    if eta is None:
+        return t("Waiting for the model: {ordinal} in line", ordinal=_ordinal(position)) if position else t("Waiting for the model")
+    seconds = max(1, round(eta))
+    if position:
+        return t("Waiting for the model: {ordinal} in line · about {seconds} s", ordinal=_ordinal(position), seconds=seconds)
+    return t("Waiting for the model · about {seconds} s", seconds=seconds)
 
 
 def await_job(job: Job, status: Any = None) -> Any:
@@ -195,6 +204,7 @@ def remember_now(request: Request) -> Any:
             continue
         break
     else:
-        raise JobCancelled(f"Could not compute {request.memory} {request.key!r}: cancelled each time.")
+        raise JobCancelled("Could not compute {memory} {key}: cancelled each time.", memory=request.memory,
+                           key=repr(request.key))
     results.keep(request.key, claimed)
     return claimed

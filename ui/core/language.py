@@ -42,10 +42,14 @@ def _chosen() -> None:
     set_current(st.session_state[KEY])
 
 
+def _name(code: str) -> str:
+    return LANGUAGES[code]
+
+
 def switch() -> None:
     """The language switch (in the sidebar)."""
     st.segmented_control(
-        t("Language"), list(LANGUAGES), key=KEY, format_func=LANGUAGES.get, on_change=_chosen,
+        t("Language"), list(LANGUAGES), key=KEY, format_func=_name, on_change=_chosen,
         required=True, help=t("Add lang=zh or lang=en to a link to open it in that language."),
     )
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+from backend.shared.language import t
+
 KEY = "present"  # the toggle's session-state key, and the link parameter
 BODY_PX = 22  # body text on a projector (the issue asks for at least 20 px)
 CHART_MAX_HEIGHT = 560  # a chart and its heading fit in 720 px of screen
@@ -34,8 +36,8 @@ def dark() -> bool:
 
 
 def toggle() -> None:
-    st.toggle("Presentation mode", key=KEY, help="Large type, projector-sized charts, developer details hidden. "
-              "Add present=1 to a link to open it this way.")
+    st.toggle(t("Presentation mode"), key=KEY, help=t("Large type, projector-sized charts, developer details hidden. "
+                                                      "Add present=1 to a link to open it this way."))
 
 
 def style() -> None:

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from backend.shared.language import n_, t
 from ui.core.markdown import plain
 
 APP_PARAMS = ("present", "deck", "go", "lang")  # the app's own link parameters (presentation mode, a deck, a short link, the language), not a page's inputs
@@ -51,7 +52,7 @@ def defaults(fields: Sequence[Field]) -> dict[str, Any]:
 def text_field(key: str, param: str, default: str = "", max_chars: int = 100_000) -> Field:
     def parse(raw: str) -> str:
         if len(raw) > max_chars:
-            raise ValueError(f"longer than {max_chars:,} characters")
+            raise ValueError(t("longer than {most} characters", most=f"{max_chars:,}"))
         return raw
 
     return Field(key, param, default, parse)
@@ -60,20 +61,21 @@ def text_field(key: str, param: str, default: str = "", max_chars: int = 100_000
 def choice_field(key: str, param: str, options: Sequence[str], default: str | None = None) -> Field:
     def parse(raw: str) -> str:
         if raw not in options:
-            raise ValueError("not one of the choices")
+            raise ValueError(t("not one of the choices"))
         return raw
 
     return Field(key, param, options[0] if default is None else default, parse)
 
 
 def _ranged(convert: Callable[[str], float], what: str, low: float, high: float) -> Callable[[str], Any]:
+    """`what`: the whole reason a value that is no number at all fails ("not a number")."""
     def parse(raw: str):
         try:
             value = convert(raw.strip())
         except ValueError:
-            raise ValueError(f"not {what}") from None
+            raise ValueError(t(what)) from None
         if not math.isfinite(value) or not low <= value <= high:
-            raise ValueError(f"not between {_shown(low)} and {_shown(high)}")
+            raise ValueError(t("not between {low} and {high}", low=_shown(low), high=_shown(high)))
         return value
 
     return parse
@@ -84,11 +86,11 @@ def _shown(bound: float) -> str:
 
 
 def int_field(key: str, param: str, default: int, low: int, high: int) -> Field:
-    return Field(key, param, default, _ranged(int, "a whole number", low, high))
+    return Field(key, param, default, _ranged(int, n_("not a whole number"), low, high))
 
 
 def float_field(key: str, param: str, default: float, low: float, high: float) -> Field:
-    return Field(key, param, default, _ranged(float, "a number", low, high), dump=lambda v: f"{v:g}")
+    return Field(key, param, default, _ranged(float, n_("not a number"), low, high), dump=lambda v: f"{v:g}")
 
 
 def bool_field(key: str, param: str, default: bool) -> Field:
@@ -98,7 +100,7 @@ def bool_field(key: str, param: str, default: bool) -> Field:
         try:
             return words[raw.strip().lower()]
         except KeyError:
-            raise ValueError("not 1 or 0") from None
+            raise ValueError(t("not 1 or 0")) from None
 
     return Field(key, param, default, parse, dump=lambda v: "1" if v else "0")
 
@@ -119,9 +121,9 @@ def values_from_link(
         try:
             values[field.key] = field.parse(raw)
         except ValueError as exc:
-            notices.append(f"{field.param}={_short(raw)} ({exc})")
+            notices.append(t("{param}={value} ({reason})", param=field.param, value=_short(raw), reason=exc))
     known = {f.param for f in fields} | set(extras)
-    notices += [f"{name}={_short(params[name])} (unknown setting)" for name in params if name not in known]
+    notices += [t("{param}={value} (unknown setting)", param=name, value=_short(params[name])) for name in params if name not in known]
     return values, notices
 
 
@@ -169,8 +171,8 @@ class PageState:
             st.session_state[field.key] = value
         if self.notices:
             st.warning(
-                "Some values in the link were not understood and were reset to defaults: "
-                + plain("; ".join(self.notices)) + ".",
+                t("Some values in the link were not understood and were reset to defaults: {notices}.",
+                  notices=plain("; ".join(self.notices))),
                 icon=":material/link_off:",
             )
 
@@ -217,11 +219,11 @@ class PageState:
         if root.endswith(f"/{self.page}"):
             root = root[: -len(self.page) - 1]
         link = f"{root}/{self.page}" + (f"?{urlencode(params)}" if params else "")
-        with st.popover("Copy link", icon=":material/link:", help="A link that opens this page with these inputs"):
+        with st.popover(t("Copy link"), icon=":material/link:", help=t("A link that opens this page with these inputs")):
             st.code(link, language=None, wrap_lines=True)
-            st.caption("Click the copy icon on the right of the link. It opens this page with the same inputs.")
+            st.caption(t("Click the copy icon on the right of the link. It opens this page with the same inputs."))
             if left_out:
-                st.caption(f"Left out of the link because too long for a URL: {', '.join(left_out)}.")
+                st.caption(t("Left out of the link because too long for a URL: {params}.", params=", ".join(left_out)))
 
 
 def set_by_click(values: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ import streamlit as st
 from backend.runtime.errors import DashboardError
 from backend.runtime.loaded_model import RunInfo
 from backend.runtime.registry import MODELS, ModelSpec, Task, models_for
+from backend.shared.language import t
 from ui.core.markdown import plain
 from ui.core.state import Field, choice_field, set_by_click
 
@@ -31,8 +32,8 @@ def shown_errors() -> Iterator[None]:
         error_id = uuid.uuid4().hex[:8]
         log.exception("Unexpected error on a page (error id %s)", error_id)
         st.error(
-            f"Something went wrong inside the app (error id {error_id}). Try again or pick another input; "
-            "whoever runs this server finds the details in its log under that id.",
+            t("Something went wrong inside the app (error id {error_id}). Try again or pick another input; "
+              "whoever runs this server finds the details in its log under that id.", error_id=error_id),
             icon=":material/bug_report:",
         )
 
@@ -45,20 +46,19 @@ def model_field(task: Task, key: str) -> Field:
 def model_picker(task: Task, key: str) -> ModelSpec:
     """A selectbox of the task's models, offline default first; returns the chosen spec."""
     key_chosen = st.selectbox(
-        "Model", [spec.key for spec in models_for(task)], format_func=lambda k: MODELS[k].name, key=key,
-        help="The first model ships with the app and works offline; Hub models need internet.",
+        t("Model"), [spec.key for spec in models_for(task)], format_func=lambda k: MODELS[k].name, key=key,
+        help=t("The first model ships with the app and works offline; Hub models need internet."),
     )
     spec = MODELS[key_chosen]
-    st.caption(spec.description)
+    st.caption(t(spec.description))
     return spec
 
 
 def run_caption(run: RunInfo, extra: str = "") -> None:
     """'Which model ran, on which device, and how long it took' under an answer."""
-    parts = [f"**Model:** {plain(run.model)}", f"**Device:** {plain(run.device)}", f"**Time:** {run.seconds * 1000:.0f} ms"]
-    if extra:
-        parts.append(extra)
-    st.caption(" · ".join(parts))
+    ran = t("**Model:** {model} · **Device:** {device} · **Time:** {ms} ms",
+            model=plain(run.model), device=plain(run.device), ms=f"{run.seconds * 1000:.0f}")
+    st.caption(f"{ran} · {extra}" if extra else ran)
 
 
 def example_pills(examples: dict[str, dict[str, Any]], key_prefix: str) -> None:
@@ -77,7 +77,8 @@ def example_pills(examples: dict[str, dict[str, Any]], key_prefix: str) -> None:
     if applied in examples and any(st.session_state.get(k) != v for k, v in examples[applied].items()):
         # the visitor changed the example's text or settings: no pill is lit, and a click on it applies it again
         st.session_state[key] = st.session_state[applied_key] = None
-    chosen = st.pills("Examples", list(examples), key=key, label_visibility="collapsed", width="stretch")
+    chosen = st.pills(t("Examples"), list(examples), format_func=t, key=key, label_visibility="collapsed",
+                     width="stretch")  # an example's name is its key: shown through the catalogue
     if chosen is None:
         st.session_state[applied_key] = None
     elif chosen != st.session_state.get(applied_key):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from backend.generation.engines import configured_engines
 from backend.runtime.public_mode import is_public, limits
+from backend.shared.language import n_
 from ui.core.state import (
     Field,
     bool_field,
@@ -17,11 +18,13 @@ from ui.core.state import (
 from ui.core.widgets import model_field
 
 EXTRAS = ("run",)  # run=1: the link was copied from a page showing an answer; answer it again
+# The titles are the pills' values (marked for the catalogue; the pills translate what they show).
+# The prompts stay English: the models read English best.
 EXAMPLES = {
-    "Once upon a time": {"generate_prompt": "Once upon a time", "generate_chat": False},
-    "Explain attention": {"generate_prompt": "Explain self-attention in a Transformer in two sentences.", "generate_chat": True},
-    "Capital of France": {"generate_prompt": "What is the capital of France?", "generate_chat": True},
-    "Haiku": {"generate_prompt": "Write a haiku about autumn leaves.", "generate_chat": True},
+    n_("Once upon a time"): {"generate_prompt": "Once upon a time", "generate_chat": False},
+    n_("Explain attention"): {"generate_prompt": "Explain self-attention in a Transformer in two sentences.", "generate_chat": True},
+    n_("Capital of France"): {"generate_prompt": "What is the capital of France?", "generate_chat": True},
+    n_("Haiku"): {"generate_prompt": "Write a haiku about autumn leaves.", "generate_chat": True},
 }
 MAX_SEED = 2**32 - 1
 IN_PROCESS, SERVER = "in-process", "server"

@@ -29,8 +29,10 @@ from backend.generation.token_steps import (
     branch_settings,
     perplexity,
     sequence_logprob,
+    stop_reason_text,
 )
 from backend.runtime.scheduler import Job
+from backend.shared.language import n_, t
 from ui.core.downloads import chart
 from ui.core.jobs import POLL_SECONDS, mine, queue_message, remembered, session_id
 from ui.core.markdown import plain
@@ -39,6 +41,7 @@ from ui.core.widgets import run_caption, shown_errors
 
 DRAW_EVERY = 0.15  # seconds between redraws of the live text, for a visitor decoding alone
 DRAW_EVERY_MOST = 1.0  # ... and at most, when a whole room decodes together
+MEAN_LAYERS, MEAN_HEADS = n_("mean over layers"), n_("mean over heads")  # the attention view's first options
 
 
 def redraw_every(decoding_together: int) -> float:
@@ -51,15 +54,20 @@ def redraw_every(decoding_together: int) -> float:
 
 def speed_caption(steps: list[Step], finished: bool) -> str:
     if not steps:
-        return "Waiting for the first token…"
+        return t("Waiting for the first token…")
     n, last = len(steps), steps[-1]
-    parts = [f"**Tokens:** {n}", f"**Speed:** {n / last.seconds:.1f} tokens/s" if last.seconds > 0 else "",
-             f"**First token after:** {steps[0].seconds * 1000:.0f} ms"]
+    parts = [
+        t("**Tokens:** {count}", count=n),
+        t("**Speed:** {rate} tokens/s", rate=f"{n / last.seconds:.1f}") if last.seconds > 0 else "",
+        t("**First token after:** {ms} ms", ms=f"{steps[0].seconds * 1000:.0f}"),
+    ]
     if not any(math.isnan(s.probability) for s in steps):  # a server may send text without odds
-        parts += [f"**Log-probability:** {sequence_logprob(steps):.2f}", f"**Perplexity:** {perplexity(steps):.2f}"]
+        parts += [t("**Log-probability:** {value}", value=f"{sequence_logprob(steps):.2f}"),
+                  t("**Perplexity:** {value}", value=f"{perplexity(steps):.2f}")]
     if not finished:
         newest = ", ".join(f"{plain(shown(c.text))} {c.probability:.0%}" for c in last.before[:4])
-        parts.append(f"**Now:** {plain(shown(last.text))} ({last.probability:.0%}; others: {newest})")
+        parts.append(t("**Now:** {token} ({p}; others: {others})", token=plain(shown(last.text)),
+                       p=f"{last.probability:.0%}", others=newest))
     return " · ".join(p for p in parts if p)
 
 
@@ -91,67 +99,98 @@ def pick_step(steps: list[Step], key: str) -> int:
     if key not in st.session_state:
         st.session_state[key] = min(range(len(steps)), key=lambda i: 1.0 if math.isnan(steps[i].probability) else steps[i].probability)
     return st.select_slider(
-        "Token to inspect", options=list(range(len(steps))), key=key,
+        t("Token to inspect"), options=list(range(len(steps))), key=key,
         # the slider's value and ends are Markdown; the tokens may be a server's
         format_func=lambda i: f"{i + 1}: {plain(shown('⟨end⟩' if steps[i].special else steps[i].text))}",
-        help="Starts at the least likely token the model wrote. Hover a token in the text for its odds.",
+        help=t("Starts at the least likely token the model wrote. Hover a token in the text for its odds."),
     )
 
 
 def alternatives(step: Step, settings: GenerationSettings, remote: bool) -> None:
     cells = st.columns(4)
-    cells[0].metric("Probability", f"{step.probability:.1%}")
-    cells[1].metric("Rank", f"{step.rank}" if step.rank else f"> {len(step.before)}")
-    cells[2].metric("Entropy", f"{step.entropy_bits:.2f} bits" if step.entropy_bits is not None else "n/a",
-                   help="How spread the model's guess is: 0 bits = certain; log2(vocabulary) = no idea.")
-    cells[3].metric("Tokens left to draw from", f"{step.kept:,}" if step.kept is not None else "n/a",
-                   help="After temperature, top-k and top-p: how many tokens still had a chance.")
+    cells[0].metric(t("Probability"), f"{step.probability:.1%}")
+    cells[1].metric(t("Rank"), f"{step.rank}" if step.rank else f"> {len(step.before)}")
+    entropy = t("{bits} bits", bits=f"{step.entropy_bits:.2f}") if step.entropy_bits is not None else t("n/a")
+    cells[2].metric(t("Entropy"), entropy,
+                   help=t("How spread the model's guess is: 0 bits = certain; log2(vocabulary) = no idea."))
+    cells[3].metric(t("Tokens left to draw from"), f"{step.kept:,}" if step.kept is not None else t("n/a"),
+                   help=t("After temperature, top-k and top-p: how many tokens still had a chance."))
     if step.forced:
-        st.info("You forced this token; the numbers are what the model would have given it.", icon=":material/call_split:")
+        st.info(t("You forced this token; the numbers are what the model would have given it."), icon=":material/call_split:")
     elif remote:
-        st.caption("The server's log-probabilities (its top alternatives before sampling). What sampling removed, "
-                   "the entropy over the whole vocabulary and the views below need the in-process model.")
+        st.caption(t("The server's log-probabilities (its top alternatives before sampling). What sampling removed, "
+                     "the entropy over the whole vocabulary and the views below need the in-process model."))
     elif settings.greedy:
-        st.caption("Temperature 0 is greedy: the top token is taken, so the draw has one candidate.")
+        st.caption(t("Temperature 0 is greedy: the top token is taken, so the draw has one candidate."))
     else:
-        st.caption(f"The draw picked it with probability {step.drawn_probability:.1%} after temperature "
-                   f"{settings.temperature:g}, top-k {settings.top_k or 'off'}, top-p {settings.top_p:g}"
-                   f"{f', repetition penalty {settings.repetition_penalty:g}' if settings.repetition_penalty != 1 else ''}.")
+        st.caption(_draw_sentence(step, settings))
     chart(alternatives_chart(step), key="generate_alt_chart", name=f"alternatives-step-{step.index + 1}")
+
+
+def _draw_sentence(step: Step, settings: GenerationSettings) -> str:
+    """How the draw picked the token: its chance after sampling's filters, and the filters."""
+    values = {
+        "p": f"{step.drawn_probability:.1%}", "temperature": f"{settings.temperature:g}",
+        "top_k": settings.top_k or t("off"), "top_p": f"{settings.top_p:g}",
+    }
+    if settings.repetition_penalty != 1:
+        return t("The draw picked it with probability {p} after temperature {temperature}, top-k {top_k}, top-p {top_p}, "
+                 "repetition penalty {penalty}.", penalty=f"{settings.repetition_penalty:g}", **values)
+    return t("The draw picked it with probability {p} after temperature {temperature}, top-k {top_k}, top-p {top_p}.", **values)
+
+
+def _which(layer: int | str, head: int | str) -> str:
+    """The layers and heads an attention view shows, in words."""
+    if layer == MEAN_LAYERS:
+        return t("all layers, mean over heads") if head == MEAN_HEADS else t("all layers, head {head}", head=head)
+    if head == MEAN_HEADS:
+        return t("layer {layer}, mean over heads", layer=layer)
+    return t("layer {layer}, head {head}", layer=layer, head=head)
 
 
 def where_it_looked(stream: GenerationStream, step: Step) -> None:
     model_key, config = stream.handle.spec.key, stream.handle.model.config
     n_layers, n_heads = config.num_hidden_layers, config.num_attention_heads
     c1, c2 = st.columns(2)
-    layer = c1.selectbox("Layer", ["mean over layers", *range(1, n_layers + 1)], index=n_layers, key="generate_look_layer")
-    head = c2.selectbox("Head", ["mean over heads", *range(1, n_heads + 1)], key="generate_look_head")
+    # the options' values stay English (the widgets' state); format_func says them
+    layer = c1.selectbox(t("Layer"), [MEAN_LAYERS, *range(1, n_layers + 1)], index=n_layers, key="generate_look_layer",
+                         format_func=lambda v: t(v) if v == MEAN_LAYERS else str(v))
+    head = c2.selectbox(t("Head"), [MEAN_HEADS, *range(1, n_heads + 1)], key="generate_look_head",
+                        format_func=lambda v: t(v) if v == MEAN_HEADS else str(v))
     with shown_errors():
+        token = plain(shown(step.text))
+        what = _which(layer, head)
         if step.attention is not None:
-            weights, source = step.attention.astype("float32"), "recorded while streaming"
+            weights = step.attention.astype("float32")
+            said = t("Attention of the position that chose “{token}” ({what}; recorded while streaming). "
+                     "Much of a decoder's attention parks on the first token (an 'attention sink') and says little about "
+                     "the answer.", token=token, what=what)
         else:
             key = (model_key, tuple(stream.prompt_ids), tuple(stream.token_ids), step.index)
             found = remembered(Request("generate_look", key, lambda **owner: submit_look_back(
                 "attention", model_key, stream.prompt_ids, stream.token_ids, step.index, **owner)), **mine("generate", "look"))
-            weights, source = found.attention, f"one forward pass, {found.seconds * 1000:.0f} ms"
-        picked = weights if layer == "mean over layers" else weights[layer - 1 : layer]
-        picked = picked.mean(axis=(0, 1)) if head == "mean over heads" else picked[:, head - 1].mean(axis=0)
+            weights = found.attention
+            said = t("Attention of the position that chose “{token}” ({what}; one forward pass, {ms} ms). "
+                     "Much of a decoder's attention parks on the first token (an 'attention sink') and says little about "
+                     "the answer.", token=token, what=what, ms=f"{found.seconds * 1000:.0f}")
+        picked = weights if layer == MEAN_LAYERS else weights[layer - 1 : layer]
+        picked = picked.mean(axis=(0, 1)) if head == MEAN_HEADS else picked[:, head - 1].mean(axis=0)
         tokens = stream.context_pieces(step.index)
-        what = ("all layers" if layer == "mean over layers" else f"layer {layer}") + ", " + (
-            "mean over heads" if head == "mean over heads" else f"head {head}")
         st.html(weights_html(tokens, picked, stream.prompt_tokens))
-        st.caption(f"Attention of the position that chose “{plain(shown(step.text))}” ({what}; {source}). "
-                   "Much of a decoder's attention parks on the first token (an 'attention sink') and says little about the answer.")
+        st.caption(said)
         scores = None
-        if st.toggle(f"Compare with Integrated Gradients (Captum, {IG_STEPS} steps, about 1–3 s)", key="generate_look_ig"):
+        if st.toggle(t("Compare with Integrated Gradients (Captum, {steps} steps, about 1–3 s)", steps=IG_STEPS), key="generate_look_ig"):
             key = (model_key, tuple(stream.prompt_ids), tuple(stream.token_ids), step.index, stream.prompt)
             found, positions = remembered(Request("generate_ig", key, lambda **owner: submit_look_back(
                 "attribution", model_key, stream.prompt_ids, stream.token_ids, step.index, stream.prompt, **owner)),
                 **mine("generate", "look"))
             scores = dict(zip(positions, found.scores.tolist(), strict=True))
-            st.caption(f"IG moves the user's prompt and the earlier output from the word “ the” to the real text; the shares add up "
-                       f"to p − p(baseline) = {step.probability:.3f} − {found.baseline_probability:.3f} within {found.delta:.3f}. "
-                       f"{found.seconds:.1f} s. The chat template is left as it is.")
+            st.caption(t(
+                "IG moves the user's prompt and the earlier output from the word “ the” to the real text; the shares add up "
+                "to p − p(baseline) = {p} − {baseline} within {delta}. {seconds} s. The chat template is left as it is.",
+                p=f"{step.probability:.3f}", baseline=f"{found.baseline_probability:.3f}", delta=f"{found.delta:.3f}",
+                seconds=f"{found.seconds:.1f}",
+            ))
         chart(looked_chart(tokens, picked, stream.prompt_tokens, step.text, scores, what), key="generate_look_chart",
               name=f"where-it-looked-step-{step.index + 1}")
 
@@ -163,12 +202,21 @@ def lens(stream: GenerationStream, step: Step) -> None:
         found = remembered(Request("generate_lens", key, lambda **owner: submit_logit_lens(
             model_key, stream.prompt_ids, stream.token_ids, step.index, **owner)), **mine("generate", "lens"))
         first_top = next((i + 1 for i, r in enumerate(found.chosen_ranks[:, found.selected]) if r == 1), None)
-        st.caption(
-            f"Every layer's hidden state through the final norm and output layer ({found.seconds * 1000:.0f} ms). Text: "
-            "the layer's top guess; colour: the probability it gives the token finally chosen (▶ marks the selected one). "
-            + (f"“{plain(shown(step.text))}” becomes the top guess at layer {first_top} of {found.n_layers}." if first_top
-               else f"“{plain(shown(step.text))}” is never the top guess: it was drawn, not the most likely.")
-        )
+        ms, token = f"{found.seconds * 1000:.0f}", plain(shown(step.text))
+        if first_top:
+            st.caption(t(
+                "Every layer's hidden state through the final norm and output layer ({ms} ms). Text: the layer's top guess; "
+                "colour: the probability it gives the token finally chosen (▶ marks the selected one). "
+                "“{token}” becomes the top guess at layer {layer} of {layers}.",
+                ms=ms, token=token, layer=first_top, layers=found.n_layers,
+            ))
+        else:
+            st.caption(t(
+                "Every layer's hidden state through the final norm and output layer ({ms} ms). Text: the layer's top guess; "
+                "colour: the probability it gives the token finally chosen (▶ marks the selected one). "
+                "“{token}” is never the top guess: it was drawn, not the most likely.",
+                ms=ms, token=token,
+            ))
         chart(logit_lens_heatmap(found), key="generate_lens_chart", name=f"logit-lens-step-{step.index + 1}")
         chart(rank_by_layer_chart(found), key="generate_lens_rank", name=f"rank-by-layer-step-{step.index + 1}")
 
@@ -178,11 +226,11 @@ def what_if(stream: GenerationStream, step: Step) -> None:
     options = [c for c in step.before if c.token_id != step.token_id]
     c1, c2 = st.columns([3, 2])
     picked = c1.selectbox(
-        "Force instead", list(range(len(options))), key="generate_whatif_pick",
+        t("Force instead"), list(range(len(options))), key="generate_whatif_pick",
         format_func=lambda i: f"{shown(options[i].text)} ({options[i].probability:.1%})",
     )
-    typed = c2.text_input("…or type one token", key="generate_whatif_typed", placeholder="e.g. ' London'")
-    if st.button("Continue from here", key="generate_whatif_run", icon=":material/call_split:"):
+    typed = c2.text_input(t("…or type one token"), key="generate_whatif_typed", placeholder=t("e.g. ' London'"))
+    if st.button(t("Continue from here"), key="generate_whatif_run", icon=":material/call_split:"):
         with shown_errors():
             forced = single_token(model_key, typed) if typed else options[picked].token_id
             job = submit_generate(
@@ -195,9 +243,9 @@ def what_if(stream: GenerationStream, step: Step) -> None:
         return
     job, _, at = held
     left, right = st.columns(2)
-    left.markdown(f"**As generated** (from token {at + 1})")
+    left.markdown(t("**As generated** (from token {token})", token=at + 1))
     draw_steps(left.empty(), stream.steps[at:], True)
-    right.markdown(f"**What if** (token {at + 1} forced)")
+    right.markdown(t("**What if** (token {token} forced)", token=at + 1))
     box = right.empty()
     if job.active:
         follow(job, box)
@@ -205,7 +253,7 @@ def what_if(stream: GenerationStream, step: Step) -> None:
         branch = job.outcome() if job.state != "cancelled" else None
         if branch is not None:
             draw_steps(box, branch.steps, True)
-            right.caption(f"**Branch stopped by:** {branch.stop_reason}")
+            right.caption(t("**Branch stopped by:** {reason}", reason=stop_reason_text(branch.stop_reason)))
 
 
 def _stop(job: Job) -> None:
@@ -221,27 +269,29 @@ def answer(job: Job, answered: bool) -> None:
     box = st.empty()
     if job.active and st.session_state.get("generate_left") == job.id:
         draw_steps(box, list(job.pieces), True)
-        st.info(f"Stopped for you after {len(job.pieces)} tokens. The same generation goes on for the others who opened "
-                "this link; click Generate for your own.", icon=":material/stop_circle:")
+        st.info(t("Stopped for you after {count} tokens. The same generation goes on for the others who opened "
+                  "this link; click Generate for your own.", count=len(job.pieces)), icon=":material/stop_circle:")
         st.stop()
     if job.active:
         stop = st.empty()
-        stop.button("Stop", key="generate_stop", icon=":material/stop_circle:", on_click=_stop, args=(job,))
+        stop.button(t("Stop"), key="generate_stop", icon=":material/stop_circle:", on_click=_stop, args=(job,))
         if len(job.owners) > 1:
-            st.caption(f"{len(job.owners)} visitors follow this same generation (same prompt and settings, one run).")
+            st.caption(t("{count} visitors follow this same generation (same prompt and settings, one run).",
+                         count=len(job.owners)))
         follow(job, box)
         stop.empty()
     if job.state == "cancelled" and not job.pieces:
-        st.info("You left the page while waiting, so your place in line was given up. Click Generate again.", icon=":material/logout:")
+        st.info(t("You left the page while waiting, so your place in line was given up. Click Generate again."),
+                icon=":material/logout:")
         return
     with shown_errors():
         stream = job.outcome()
         step_at = pick_step(stream.steps, f"generate_step_{job.id}") if stream.steps else None
         draw_steps(box, stream.steps, True, step_at)
         if stream.run is not None:
-            run_caption(stream.run, f"**Stopped by:** {stream.stop_reason}")
+            run_caption(stream.run, t("**Stopped by:** {reason}", reason=stop_reason_text(stream.stop_reason)))
         if not answered:
-            st.caption("The settings above changed since this answer: click Generate for a new one.")
+            st.caption(t("The settings above changed since this answer: click Generate for a new one."))
         if step_at is not None:
             _inspector(stream, stream.steps[step_at])
 
@@ -250,14 +300,14 @@ def _inspector(stream, step: Step) -> None:
     in_process = isinstance(stream, GenerationStream)
     # on_change="rerun": only the open tab's code runs, and the open tab survives reruns
     alt, looked, lens_tab, branch = st.tabs(
-        ["Alternatives", "Where it looked", "Logit lens", "What if"], key="generate_view", on_change="rerun"
+        [t("Alternatives"), t("Where it looked"), t("Logit lens"), t("What if")], key="generate_view", on_change="rerun"
     )
     if alt.open:
         with alt:
             alternatives(step, stream.settings, remote=not in_process)
     elif not in_process:
-        st.info("This view needs the in-process model: a server sends tokens and their odds, "
-                "not attention, gradients or hidden states.", icon=":material/dns:")
+        st.info(t("This view needs the in-process model: a server sends tokens and their odds, "
+                  "not attention, gradients or hidden states."), icon=":material/dns:")
     elif looked.open:
         with looked:
             where_it_looked(stream, step)

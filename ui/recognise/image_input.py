@@ -11,6 +11,7 @@ from PIL import Image
 
 from backend.runtime.held_uploads import UPLOADS
 from backend.runtime.public_mode import limits as caps
+from backend.shared.language import t
 from backend.vision.image_decoding import (
     EXAMPLES,
     FORMATS_TEXT,
@@ -27,23 +28,24 @@ DECODED = "_recognise_decoded"  # session_state: (SHA-256 of the upload, its dec
 def chosen_image(source: str) -> tuple[Image.Image | None, Hashable | None]:
     """Draw the input for `source` and return (the image, its id), or (None, None) before a file
     arrives. An uploaded file that is not an image raises `InputError` saying what it is."""
-    limits = (f"Up to {MAX_UPLOAD_MB} MB and {max_pixels() // 1_000_000} megapixels. The image is read in memory and "
-              f"never written to disk; it is not part of the page's link. The server holds uploads for {caps().held_uploads} "
-              f"visitors at once here, {caps().held_uploads_per_address} per address.")
+    limits = t("Up to {mb} MB and {megapixels} megapixels. The image is read in memory and never written to disk; "
+               "it is not part of the page's link. The server holds uploads for {visitors} visitors at once here, "
+               "{per_address} per address.", mb=MAX_UPLOAD_MB, megapixels=max_pixels() // 1_000_000,
+               visitors=caps().held_uploads, per_address=caps().held_uploads_per_address)
     if source == "Example photo":
         _let_go()
-        st.selectbox("Example", list(EXAMPLES), key="recognise_example",
-                     help="Real photos shipped inside scikit-image and matplotlib.")
+        st.selectbox(t("Example"), list(EXAMPLES), key="recognise_example", format_func=t,
+                     help=t("Real photos shipped inside scikit-image and matplotlib."))
         return request.example({"recognise_example": st.session_state["recognise_example"]})
     if source == "Upload":
         # Any file is taken: the app reads its bytes and says what it is (a HEIC, an SVG, a PDF…),
         # clearer than the browser's "files of this type are not allowed".
-        upload = st.file_uploader("Upload an image", key="recognise_upload")
-        st.caption(f"{FORMATS_TEXT}. {limits}")
+        upload = st.file_uploader(t("Upload an image"), key="recognise_upload")
+        st.caption(t("{formats}. {limits}", formats=t(FORMATS_TEXT), limits=limits))
     else:
-        upload = st.camera_input("Take a photo", key="recognise_camera")
-        st.caption("If the browser blocks the camera, allow it from the camera icon in the address bar, "
-                   f"or upload a photo instead. {limits}")
+        upload = st.camera_input(t("Take a photo"), key="recognise_camera")
+        st.caption(t("If the browser blocks the camera, allow it from the camera icon in the address bar, "
+                     "or upload a photo instead. {limits}", limits=limits))
     if upload is None:
         _let_go()
         return None, None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backend.shared.language import n_
 from backend.vision.cnn_inside import MAX_CHANNELS
 from backend.vision.image_decoding import EXAMPLES as IMAGE_EXAMPLES
 from backend.vision.recognition import MAX_TOP_K
@@ -16,7 +17,7 @@ from ui.core.state import (
 )
 from ui.core.widgets import model_field
 
-SOURCES = ("Example photo", "Upload", "Camera")
+SOURCES = (n_("Example photo"), n_("Upload"), n_("Camera"))  # link values; `t(source)` where shown
 
 
 def fields() -> list[Field]:

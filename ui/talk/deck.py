@@ -13,6 +13,8 @@ import zlib
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from backend.runtime.errors import DashboardError
+from backend.shared.language import t
 from ui.core.state import APP_PARAMS
 from ui.navigation import PATHS
 
@@ -22,8 +24,9 @@ MAX_LINK_CHARS = 8000  # characters of a view's link as its page receives them (
 MAX_JSON_BYTES = 200_000  # a deck file or link larger than this is refused
 
 
-class DeckError(ValueError):
-    """A deck file or link that cannot be read, with what is wrong."""
+class DeckError(DashboardError):
+    """A deck file or link that cannot be read, with what is wrong (a message and its parameters,
+    translated when shown, as every `DashboardError`)."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class View:
 
 @dataclass(frozen=True)
 class Deck:
-    title: str = "My talk"
+    title: str = field(default_factory=lambda: t("My talk"))  # named in the language of whoever makes it
     views: tuple[View, ...] = field(default_factory=tuple)
 
 
@@ -71,16 +74,18 @@ def link_chars(link: str) -> int:
 
 def checked_view(title: str, link: str) -> View:
     title = " ".join(title.split())[:MAX_TITLE_CHARS] if isinstance(title, str) else ""
-    title = title or "Untitled view"
+    title = title or t("Untitled view")
     link = str(link).strip()
     parts = urlsplit(link)
     if parts.scheme or parts.netloc or not link.startswith("/"):
-        raise DeckError(f"a view's link must be a page of this app, such as /classify?text=..., not {link[:60]!r}")
+        raise DeckError("a view's link must be a page of this app, such as /classify?text=..., not {link}",
+                        link=repr(link[:60]))
     if link_chars(link) > MAX_LINK_CHARS:
-        raise DeckError(f"this view's inputs are {link_chars(link):,} characters long; a view in a deck or a short link "
-                        f"holds at most {MAX_LINK_CHARS:,}. Shorten its text")
+        raise DeckError("this view's inputs are {count} characters long; a view in a deck or a short link holds at "
+                        "most {most}. Shorten its text", count=f"{link_chars(link):,}", most=f"{MAX_LINK_CHARS:,}")
     if parts.path.strip("/") not in PATHS:
-        raise DeckError(f"{parts.path!r} is not a page of this app (pages: {', '.join('/' + p for p in PATHS)})")
+        raise DeckError("{path} is not a page of this app (pages: {pages})", path=repr(parts.path),
+                        pages=", ".join("/" + p for p in PATHS))
     return View(title, link)
 
 
@@ -93,25 +98,25 @@ def deck_to_json(deck: Deck) -> str:
 
 def deck_from_json(text: str | bytes) -> Deck:
     if len(text) > MAX_JSON_BYTES:
-        raise DeckError(f"the deck is larger than {MAX_JSON_BYTES // 1000} kB")
+        raise DeckError("the deck is larger than {size} kB", size=MAX_JSON_BYTES // 1000)
     try:
         raw = json.loads(text)
     except RecursionError:
         raise DeckError("not a deck file: its JSON is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise DeckError(f"not a deck file: {exc}") from None
+        raise DeckError("not a deck file: {problem}", problem=str(exc)) from None
     if not isinstance(raw, dict) or not isinstance(raw.get("views"), list):
         raise DeckError('not a deck file: expected {"title": ..., "views": [{"title": ..., "link": ...}]}')
     if len(raw["views"]) > MAX_VIEWS:
-        raise DeckError(f"a deck holds at most {MAX_VIEWS} views; this one has {len(raw['views'])}")
+        raise DeckError("a deck holds at most {most} views; this one has {count}", most=MAX_VIEWS, count=len(raw["views"]))
     views = []
     for i, item in enumerate(raw["views"], 1):
         if not isinstance(item, dict) or not isinstance(item.get("link"), str):
-            raise DeckError(f"view {i} has no link")
+            raise DeckError("view {number} has no link", number=i)
         title = item.get("title")
-        views.append(checked_view(title if isinstance(title, str) and title else f"View {i}", item["link"]))
+        views.append(checked_view(title if isinstance(title, str) and title else t("View {number}", number=i), item["link"]))
     title = raw.get("title")
-    title = " ".join((title if isinstance(title, str) and title else "My talk").split())[:MAX_TITLE_CHARS]
+    title = " ".join((title if isinstance(title, str) and title else t("My talk")).split())[:MAX_TITLE_CHARS]
     return Deck(title, tuple(views))
 
 

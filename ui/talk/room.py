@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from backend.shared.language import t
 from ui.core import language, presentation
 from ui.core.markdown import plain
 from ui.core.state import APP_LINK, APP_PARAMS
@@ -18,8 +19,8 @@ def controls(params: dict[str, str]) -> None:
     with st.sidebar:
         language.switch()
         presentation.toggle()
-        if st.button("Let the room follow", key="share_room", icon=":material/qr_code_2:", width="stretch",
-                     help="A QR code and a short link that open this view on the audience's phones."):
+        if st.button(t("Let the room follow"), key="share_room", icon=":material/qr_code_2:", width="stretch",
+                     help=t("A QR code and a short link that open this view on the audience's phones.")):
             share.show_room_link(deck_panel.current_view_link())
         deck_panel.panel()
     presentation.style()

@@ -17,6 +17,7 @@ import streamlit as st
 
 from backend.runtime.public_mode import is_public
 from backend.runtime.scheduler import SCHEDULER
+from backend.shared.language import t
 from ui.core.jobs import client_address, session_id
 from ui.core.markdown import plain
 from ui.core.state import CURRENT_PAGE, KEPT
@@ -50,12 +51,16 @@ def qr_png(link: str) -> bytes:
     return buffer.getvalue()
 
 
-@st.dialog("Let the room follow", width="large")
 def show_room_link(view_link: str) -> None:
+    """The dialog with the QR code and the short link of `view_link` (its title in the visitor's language)."""
+    st.dialog(t("Let the room follow"), width="large")(_room_link)(view_link)
+
+
+def _room_link(view_link: str) -> None:
     try:
         checked_view("room", view_link)  # what a phone opening it will be given
     except DeckError as exc:
-        st.error(plain(f"This view cannot be shared as a link: {exc}."), icon=":material/link_off:")
+        st.error(plain(t("This view cannot be shared as a link: {problem}.", problem=exc)), icon=":material/link_off:")
         return
     short = f"{app_root()}/?{PARAM}={short_links().shorten(view_link, client_address(), session_id())}"
     left, middle, right = st.columns([1, 3, 1])
@@ -64,17 +69,24 @@ def show_room_link(view_link: str) -> None:
     st.html(f'<p style="text-align:center;font-size:28px;font-weight:600;word-break:break-all">{html.escape(short)}</p>')
     host = urlsplit(short).hostname or ""
     if host == "localhost" or host.startswith("127.") or host == "::1":
-        st.warning(f"{host} means *this computer*: phones cannot open it. Start the app with "
-                   "`--server.address 0.0.0.0` (and `DASHBOARD_PUBLIC=1`), open it here by this computer's "
-                   f"network address{_lan_hint(short)}, and show the code again.", icon=":material/wifi_off:")
-    st.caption("Scan the code, or type the short link. It opens this view, with these inputs, on the phone. "
-               "Short links last until the server restarts.")
+        address = _lan_address(short)
+        if address:
+            advice = t("{host} means *this computer*: phones cannot open it. Start the app with "
+                       "`--server.address 0.0.0.0` (and `DASHBOARD_PUBLIC=1`), open it here by this computer's "
+                       "network address (probably {address}), and show the code again.", host=host, address=address)
+        else:
+            advice = t("{host} means *this computer*: phones cannot open it. Start the app with "
+                       "`--server.address 0.0.0.0` (and `DASHBOARD_PUBLIC=1`), open it here by this computer's "
+                       "network address, and show the code again.", host=host)
+        st.warning(advice, icon=":material/wifi_off:")
+    st.caption(t("Scan the code, or type the short link. It opens this view, with these inputs, on the phone. "
+                 "Short links last until the server restarts."))
     st.code(short, language=None)
 
 
-def _lan_hint(link: str) -> str:
-    """' (probably http://192.168.1.20:8501)': this machine's address on its network, found without
-    sending anything (a UDP socket's route choice), or nothing."""
+def _lan_address(link: str) -> str:
+    """'http://192.168.1.20:8501': this machine's address on its network (with the link's port),
+    found without sending anything (a UDP socket's route choice), or nothing."""
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             probe.connect(("10.255.255.255", 1))
@@ -82,7 +94,7 @@ def _lan_hint(link: str) -> str:
     except OSError:
         return ""
     port = urlsplit(link).port
-    return f" (probably http://{address}{f':{port}' if port else ''})" if not address.startswith("127.") else ""
+    return f"http://{address}{f':{port}' if port else ''}" if not address.startswith("127.") else ""
 
 
 def follow_short_link(params: dict[str, str]) -> None:
@@ -93,14 +105,14 @@ def follow_short_link(params: dict[str, str]) -> None:
     link = short_links().resolve(code)
     if link is None:
         del st.query_params[PARAM]
-        st.warning("This short link is no longer known here (the server has restarted since it was made). "
-                   "Ask the presenter to show the QR code again.", icon=":material/link_off:")
+        st.warning(t("This short link is no longer known here (the server has restarted since it was made). "
+                     "Ask the presenter to show the QR code again."), icon=":material/link_off:")
         return
     try:
         view = checked_view("room", link)
     except DeckError as exc:  # a link made before a limit changed
         del st.query_params[PARAM]
-        st.warning(plain(f"This short link cannot be opened: {exc}."), icon=":material/link_off:")
+        st.warning(plain(t("This short link cannot be opened: {problem}.", problem=exc)), icon=":material/link_off:")
         return
     st.session_state.setdefault(KEPT, {}).pop(view.page or "home", None)  # the link decides, as in a new tab
     st.switch_page(BY_PATH[view.page].script, query_params=view.params)

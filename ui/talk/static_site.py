@@ -47,11 +47,12 @@ from backend.generation.generation_figures import (
     step_probabilities_chart,
     steps_html,
 )
+from backend.generation.token_steps import stop_reason_text
 from backend.runtime.errors import BusyError, DashboardError
 from backend.runtime.public_mode import is_public
 from backend.runtime.registry import MODELS
 from backend.runtime.scheduler import SCHEDULER, Job, in_background
-from backend.shared.language import t
+from backend.shared.language import current, n_, t
 from backend.shared.plotting import png_source
 from backend.text.text_figures import attribution_bars, label_probabilities, tokens_html
 from backend.vision.image_figures import saliency_overlay, top_classes
@@ -68,6 +69,7 @@ from ui.generate.kept import kept_or_submitted
 from ui.navigation import BY_PATH
 from ui.recognise import request as recognise_request
 from ui.talk.deck import MAX_VIEWS, Deck, View
+from ui.talk.demo_deck import shown_title
 
 log = logging.getLogger(__name__)
 
@@ -119,19 +121,21 @@ document.addEventListener("keydown", function (event) {
 
 
 class _Sections:
-    """The HTML of one view, section by section (every text escaped on its way in)."""
+    """The HTML of one view, section by section (every text escaped on its way in; `str()` first, so
+    that a text kept untranslated in a shared result reads in the export's language)."""
 
     def __init__(self) -> None:
         self.parts: list[str] = []
 
     def heading(self, text: str) -> None:
-        self.parts.append(f"<h2>{html.escape(text)}</h2>")
+        self.parts.append(f"<h2>{html.escape(str(text))}</h2>")
 
     def text(self, text: str, css: str = "") -> None:
-        self.parts.append(f'<p class="{css}">{html.escape(text)}</p>' if css else f"<p>{html.escape(text)}</p>")
+        escaped = html.escape(str(text))
+        self.parts.append(f'<p class="{css}">{escaped}</p>' if css else f"<p>{escaped}</p>")
 
     def quote(self, label: str, text: str) -> None:
-        self.parts.append(f"<div><strong>{html.escape(label)}</strong><blockquote>{html.escape(text)}</blockquote></div>")
+        self.parts.append(f"<div><strong>{html.escape(str(label))}</strong><blockquote>{html.escape(str(text))}</blockquote></div>")
 
     def raw(self, markup: str) -> None:
         """Markup made by the backend's own functions (which escape the texts they show)."""
@@ -142,10 +146,10 @@ class _Sections:
         self.parts.append(f'<div class="figure">{div}</div>')
 
     def message(self, text: str) -> None:
-        self.parts.append(f'<div class="message" role="alert">{html.escape(text)}</div>')
+        self.parts.append(f'<div class="message" role="alert">{html.escape(str(text))}</div>')
 
     def notice(self, text: str) -> None:
-        self.parts.append(f'<div class="notice">{html.escape(text)}</div>')
+        self.parts.append(f'<div class="notice">{html.escape(str(text))}</div>')
 
     def html(self) -> str:
         return "\n".join(self.parts)
@@ -182,9 +186,9 @@ class Visitor:
             raise OverBudget("Left out: the visitor who asked for this export has left.")
         if time.monotonic() >= self.deadline:
             self.left_out += 1
-            raise OverBudget(f"Left out: this export's time budget ({export_seconds():.0f} s) was used up "
-                             "before this view. Export fewer views at a time, or open the views on their pages "
-                             "first: views the server already holds cost no time.")
+            raise OverBudget("Left out: this export's time budget ({seconds} s) was used up before this view. Export "
+                             "fewer views at a time, or open the views on their pages first: views the server "
+                             "already holds cost no time.", seconds=f"{export_seconds():.0f}")
 
     def wait(self, job: Job) -> Any:
         """The job's outcome; the job given up (see `give_up`) when the budget runs out first."""
@@ -233,8 +237,8 @@ class _Running:
             ):
                 raise BusyError("An export you asked for is still being made. Wait for its download, then try again.")
             if self._count >= most_exports():
-                raise BusyError(f"The server is making {self._count} exports already, the most it makes at once. "
-                                "Try again in a minute.")
+                raise BusyError("The server is making {count} exports already, the most it makes at once. "
+                                "Try again in a minute.", count=self._count)
             self._count += 1
             if visitor.owner is not None:
                 self._owners.add(visitor.owner)
@@ -286,7 +290,8 @@ def _settings_table(rows: list[tuple[str, str]]) -> str:
     if not rows:
         return ""
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    return f'<table class="settings"><caption class="caption">Settings</caption>{body}</table>'
+    caption = html.escape(t("Settings"))
+    return f'<table class="settings"><caption class="caption">{caption}</caption>{body}</table>'
 
 
 # ---- one function per page: the link's values in, the view's sections out ----
@@ -295,47 +300,51 @@ def _classify(values: dict[str, Any], out: _Sections, visitor: Visitor) -> None:
     spec = MODELS[values["classify_model"]]
     text = values["classify_text"]
     if spec.kind != "sequence-classifier" and values["classify_mode"] == "zero-shot":
-        out.quote("Labels", values["classify_labels"])
+        out.quote(t("Labels"), values["classify_labels"])
     elif spec.kind != "sequence-classifier" and values["classify_mode"] == "taught":
         rows = values[EXAMPLES_KEY]
-        out.text(f"Taught by {len(rows)} examples: " + "; ".join(f"{t} → {lab}" for t, lab in rows[:12])
-                 + (" …" if len(rows) > 12 else ""), "caption")
-    out.quote("Text", text)
+        examples = "; ".join(f"{example} → {label}" for example, label in rows[:12]) + (" …" if len(rows) > 12 else "")
+        out.text(t("Taught by {count} examples: {examples}", count=len(rows), examples=examples), "caption")
+    out.quote(t("Text"), text)
     if not text.strip():
         raise DashboardError("This view's link has no text to classify.")
     classifier = classify_request.classifier(values)
     result = _finished(classify_request.answer(text, classifier), visitor)
-    out.raw(f'<p class="answer">Prediction: {html.escape(result.label)} '
-            f'({result.scores[0].probability:.1%})</p>')
+    out.text(t("Prediction: {label} ({probability})", label=result.label,
+               probability=f"{result.scores[0].probability:.1%}"), "answer")
     if result.warning:
         out.notice(result.warning)
     if result.about:
         out.text(result.about, "caption")
     out.figure(label_probabilities(result))
     found = _finished(classify_request.explanation(values, classifier, [s.label for s in result.scores]), visitor)
-    out.heading(f"Why: which tokens pushed toward “{found.target}” (Integrated Gradients)")
+    out.heading(t("Why: which tokens pushed toward “{label}” (Integrated Gradients)", label=found.target))
     out.raw(tokens_html(found.tokens, found.attribution("ig").scores))
-    out.text("Blue pushes toward the label, orange away from it; stronger colour, stronger push.", "caption")
+    out.text(t("Blue pushes toward the label, orange away from it; stronger colour, stronger push."), "caption")
     out.figure(attribution_bars(found, "ig"))
-    out.text(f"Model: {result.run.model} · device: {result.run.device}", "caption")
+    out.text(t("Model: {model} · device: {device}", model=result.run.model, device=result.run.device), "caption")
 
 
 def _generate(values: dict[str, Any], out: _Sections, visitor: Visitor) -> None:
     prompt = values["generate_prompt"]
-    out.quote("Prompt", prompt)
+    out.quote(t("Prompt"), prompt)
     if values["generate_chat"] and values["generate_system"].strip():
-        out.quote("System prompt", values["generate_system"])
+        out.quote(t("System prompt"), values["generate_system"])
     if not prompt.strip():
         raise DashboardError("This view's link has no prompt to answer.")
     visitor.check()
     stream = visitor.wait(kept_or_submitted(generate_request.generation(values), **visitor.submit_args))
-    out.heading("The answer, token by token")
+    out.heading(t("The answer, token by token"))
     out.raw(legend_html())
     out.raw(steps_html(stream.steps))
     if stream.steps:
         out.figure(step_probabilities_chart(stream.steps))
-    where = f"Model: {stream.run.model} · device: {stream.run.device} · " if stream.run is not None else ""
-    out.text(f"{where}{len(stream.steps)} tokens · stopped by: {stream.stop_reason}", "caption")
+    count, reason = len(stream.steps), stop_reason_text(stream.stop_reason)
+    if stream.run is not None:
+        out.text(t("Model: {model} · device: {device} · {count} tokens · stopped by: {reason}", model=stream.run.model,
+                   device=stream.run.device, count=count, reason=reason), "caption")
+    else:
+        out.text(t("{count} tokens · stopped by: {reason}", count=count, reason=reason), "caption")
 
 
 def _photo_html(image: Image.Image, caption: str) -> str:
@@ -348,54 +357,73 @@ def _photo_html(image: Image.Image, caption: str) -> str:
 
 def _recognise(values: dict[str, Any], out: _Sections, visitor: Visitor) -> None:
     if values["recognise_source"] != "Example photo":
-        out.notice("Uploaded and camera photos are never part of a link: this view shows the example photo.")
+        out.notice(t("Uploaded and camera photos are never part of a link: this view shows the example photo."))
     image, image_id = recognise_request.example(values)
-    out.raw(_photo_html(image, f"Example photo: {values['recognise_example']} ({image.width}×{image.height} pixels)"))
+    example = values["recognise_example"]  # an example photo's name: a message
+    out.raw(_photo_html(image, t("Example photo: {name} ({width}×{height} pixels)", name=t(example),
+                                 width=image.width, height=image.height)))
     result = _finished(recognise_request.recognition(values, image, image_id), visitor)
-    out.raw(f'<p class="answer">Top class: {html.escape(result.label)} ({result.top[0].probability:.1%})</p>')
+    out.text(t("Top class: {label} ({probability})", label=result.label, probability=f"{result.top[0].probability:.1%}"),
+             "answer")
     out.figure(top_classes(result))
     layer, found_asked = recognise_request.cam_layer(values)
     if not found_asked:
-        out.notice(f"This model has no CAM layer '{values['recognise_layer']}'; showing {layer}.")
+        out.notice(t("This model has no CAM layer '{asked}'; showing {layer}.", asked=values["recognise_layer"], layer=layer))
     found = _finished(recognise_request.explanation(values, image, image_id), visitor)
     first = recognise_request.methods(values, is_cnn=layer is not None)[0]
     shown = found.maps[first]
-    where = f" at {found.layer.name}" if found.layer else ""
-    out.heading(f"Where it looked for “{found.label}” ({found.probability:.1%})")
-    out.figure(saliency_overlay(found.seen, shown.values, values["recognise_opacity"], f"{shown.name}{where}"))
+    title = t("{method} at {layer}", method=t(shown.name), layer=found.layer.name) if found.layer else t(shown.name)
+    out.heading(t("Where it looked for “{label}” ({probability})", label=found.label,
+                  probability=f"{found.probability:.1%}"))
+    out.figure(saliency_overlay(found.seen, shown.values, values["recognise_opacity"], title))
     if first in CAM_METHODS:
-        out.text(f"{METHODS[first]}: red is where the evidence for the class was.", "caption")
-    out.text(f"Model: {result.run.model} · device: {result.run.device}", "caption")
+        out.text(t("{method}: red is where the evidence for the class was.", method=t(METHODS[first])), "caption")
+    out.text(t("Model: {model} · device: {device}", model=result.run.model, device=result.run.device), "caption")
+
+
+# the heading of a view of all heads together, by how they are combined
+COMBINED = {"mean": n_("Layer {layer}, mean of all heads"), "max": n_("Layer {layer}, max of all heads")}
+SIZES = {  # the model's size and how its tokens read each other, by whether it is a decoder (as on the page)
+    False: n_("{n} tokens · {layers} layers × {heads} heads · encoder: every token sees every token."),
+    True: n_("{n} tokens · {layers} layers × {heads} heads · decoder: each token sees only itself and earlier tokens."),
+}
 
 
 def _attention(values: dict[str, Any], out: _Sections, visitor: Visitor) -> None:
     text = values["attention_text"]
-    out.quote("Text", text)
+    out.quote(t("Text"), text)
     if not text.strip():
         raise DashboardError("This view's link has no text to look at.")
     result = _finished(attention_request.weights(values), visitor)
     layer, head_choice = values["attention_layer"], values["attention_head"]
-    for asked, size, what in ((layer, result.n_layers, "layers"), (head_choice, result.n_heads, "heads")):
-        if asked > size:
-            out.notice(f"{_model_name(values['attention_model'])} has {size} {what}; showing the last one instead of {asked}.")
+    model = _model_name(values["attention_model"])
+    if layer > result.n_layers:
+        out.notice(t("{model} has {size} layers; showing the last one instead of {asked}.", model=model,
+                     size=result.n_layers, asked=layer))
+    if head_choice > result.n_heads:
+        out.notice(t("{model} has {size} heads; showing the last one instead of {asked}.", model=model,
+                     size=result.n_heads, asked=head_choice))
     layer, head_choice = min(layer, result.n_layers) - 1, min(head_choice, result.n_heads)
     head = head_choice - 1 if head_choice else None
     combine = values["attention_combine"]
     n = len(result.tokens)
     window = window_for(n, values["attention_start"] - 1)
     if n > VIEW_TOKENS:
-        out.notice(f"The text is {n} tokens; this view shows tokens {window.start + 1} to {window.stop}.")
-    if values["attention_view"] != ATTENTION_VIEWS[0]:
-        out.notice(f"The link opens the “{values['attention_view']}” view; the static export shows the heatmap.")
+        out.notice(t("The text is {count} tokens; this view shows tokens {start} to {stop}.", count=n,
+                     start=window.start + 1, stop=window.stop))
+    opened = values["attention_view"]  # a view's name: a message
+    if opened != ATTENTION_VIEWS[0]:
+        out.notice(t("The link opens the “{view}” view; the static export shows the heatmap.", view=t(opened)))
     matrix = head_matrix(result, layer, head, combine)
     shown, tokens, _ = view_matrix(result, matrix, values["attention_hide_special"], window)
-    which = f"head {head + 1}" if head is not None else f"{combine} of all heads"
-    out.heading(f"Layer {layer + 1}, {which}")
-    out.raw('<p class="tokens">Tokens: ' + " ".join(f"<code>{html.escape(t)}</code>" for t in tokens) + "</p>")
-    out.figure(weights_heatmap(shown, tokens, f"Layer {layer + 1}, {which}", result.causal))
-    kind = "decoder: each token sees only itself and earlier tokens" if result.causal else "encoder: every token sees every token"
-    out.text(f"Rows: the token reading (query); columns: the token read (key); each row sums to 1. "
-             f"{n} tokens · {result.n_layers} layers × {result.n_heads} heads · {kind}.", "caption")
+    title = (t("Layer {layer}, head {head}", layer=layer + 1, head=head + 1) if head is not None
+             else t(COMBINED[combine], layer=layer + 1))
+    out.heading(title)
+    out.raw('<p class="tokens">' + html.escape(t("Tokens:")) + " "
+            + " ".join(f"<code>{html.escape(token)}</code>" for token in tokens) + "</p>")
+    out.figure(weights_heatmap(shown, tokens, title, result.causal))
+    out.text(t("Rows: the token reading (query); columns: the token read (key); each row sums to 1.") + " "
+             + t(SIZES[result.causal], n=n, layers=result.n_layers, heads=result.n_heads), "caption")
 
 
 PAGES: dict[str, Callable[[dict[str, Any], _Sections, Visitor], None]] = {
@@ -406,15 +434,15 @@ PAGES: dict[str, Callable[[dict[str, Any], _Sections, Visitor], None]] = {
 def _home(view: View, deck: Deck | None) -> str:
     """The title slide: the deck's title and its views (the view's own title under it)."""
     out = _Sections()
-    out.raw('<p class="page">Home</p>')
-    out.raw(f"<h1>{html.escape(deck.title if deck else view.title)}</h1>")
+    out.text(_page_name(""), "page")
+    out.raw(f"<h1>{html.escape(shown_title(deck.title if deck else view.title))}</h1>")
     if deck is not None:
         if view.title != deck.title:
-            out.text(view.title)
-        items = "".join(f"<li>{html.escape(v.title)} <span class=\"caption\">({_page_name(v.page)})</span></li>"
-                        for v in deck.views[:MAX_VIEWS])
+            out.text(shown_title(view.title))
+        items = "".join(f"<li>{html.escape(shown_title(v.title))} <span class=\"caption\">({html.escape(_page_name(v.page))})"
+                        "</span></li>" for v in deck.views[:MAX_VIEWS])
         out.raw(f'<ol class="views">{items}</ol>')
-    out.text("How AI models work: each view was computed with the real models when this deck was exported.", "caption")
+    out.text(t("How AI models work: each view was computed with the real models when this deck was exported."), "caption")
     return out.html()
 
 
@@ -426,18 +454,19 @@ def render_view(view: View, deck: Deck | None = None, visitor: Visitor | None = 
     if view.page == "":
         return _home(view, deck)
     out = _Sections()
-    out.raw(f'<p class="page">{html.escape(_page_name(view.page))}</p>')
-    out.raw(f"<h1>{html.escape(view.title)}</h1>")
+    out.text(_page_name(view.page), "page")
+    out.raw(f"<h1>{html.escape(shown_title(view.title))}</h1>")
     compute = PAGES.get(view.page)
     if compute is None:
-        out.message(f"'/{view.page}' is not a page of this app.")
+        out.message(t("'/{page}' is not a page of this app.", page=view.page))
         return out.html()
     fields = BY_PATH[view.page].fields()
     params = view.params
     values, notices = values_from_link(fields, params, BY_PATH[view.page].extras)
     out.raw(_settings_table(_settings_rows(fields, values, params)))
     if notices:
-        out.notice("Some values in the link were not understood and were reset to defaults: " + "; ".join(notices) + ".")
+        out.notice(t("Some values in the link were not understood and were reset to defaults: {notices}.",
+                     notices="; ".join(notices)))
     try:
         compute(values, out, visitor)
     except DashboardError as error:  # what the pages show as a message: the input, the model, the budget
@@ -445,8 +474,8 @@ def render_view(view: View, deck: Deck | None = None, visitor: Visitor | None = 
     except Exception:  # a bug: the rest of the deck still exports, and the details stay in the log
         error_id = uuid.uuid4().hex[:8]
         log.exception("Deck export: view %r failed (error id %s)", view.link, error_id)
-        out.message(f"This view could not be computed: something went wrong inside the app (error id {error_id}). "
-                    "Whoever runs the server finds the details in its log under that id.")
+        out.message(t("This view could not be computed: something went wrong inside the app (error id {error_id}). "
+                      "Whoever runs the server finds the details in its log under that id.", error_id=error_id))
     return out.html()
 
 
@@ -458,10 +487,16 @@ def slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].strip("-") or "deck"
 
 
+def _language_tag() -> str:
+    """The pages' `lang`: the language they are drawn in (the exporting visitor's)."""
+    code = current()
+    return "zh-Hans" if code == "zh" else code
+
+
 def _page(title: str, body: str, nav: str, plotly: bool) -> str:
     script = '<script src="plotly.min.js" charset="utf-8"></script>' if plotly else ""
     return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{_language_tag()}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>\n{STYLE}\n</style>\n{script}\n</head>\n<body>\n"
         f"{nav}\n<main>\n{body}\n</main>\n{nav}\n<script>\n{KEYS_SCRIPT}\n</script>\n</body>\n</html>\n"
@@ -473,31 +508,36 @@ def _nav(index: int, count: int) -> str:
     def view_file(i: int) -> str:
         return f"view-{i:02d}.html"
 
+    previous, following, index_page = html.escape(t("← Previous")), html.escape(t("Next →")), html.escape(t("Index"))
     links = []
     if index > 1:
-        links.append(f'<a rel="prev" href="{view_file(index - 1)}">← Previous</a>')
+        links.append(f'<a rel="prev" href="{view_file(index - 1)}">{previous}</a>')
     elif index == 1:
-        links.append('<a rel="prev" href="index.html">← Previous</a>')
+        links.append(f'<a rel="prev" href="index.html">{previous}</a>')
     if index:
-        links.append('<a href="index.html">Index</a>')
+        links.append(f'<a href="index.html">{index_page}</a>')
     if index < count:
-        links.append(f'<a rel="next" href="{view_file(index + 1)}">Next →</a>')
-    where = f"{index} / {count}" if index else f"{count} views"
+        links.append(f'<a rel="next" href="{view_file(index + 1)}">{following}</a>')
+    where = f"{index} / {count}" if index else html.escape(t("{count} views", count=count))
     return f'<nav>{"".join(links)}<span class="where">{where}</span></nav>'
 
 
 def _index(deck: Deck, views: tuple[View, ...], left_out: int = 0) -> str:
     items = "".join(
-        f'<li><a href="view-{i:02d}.html">{html.escape(v.title)}</a> '
-        f'<span class="caption">({_page_name(v.page)})</span></li>'
+        f'<li><a href="view-{i:02d}.html">{html.escape(shown_title(v.title))}</a> '
+        f'<span class="caption">({html.escape(_page_name(v.page))})</span></li>'
         for i, v in enumerate(views, 1)
     )
-    missing = (f'<p class="notice">{left_out} of {len(views)} views were left out: the export\'s time budget '
-               f"({export_seconds():.0f} s) ran out first. Each of them says so on its page.</p>\n") if left_out else ""
-    body = (f"<h1>{html.escape(deck.title)}</h1>\n{missing}<ol class=\"views\">{items}</ol>\n"
-            '<p class="caption">Arrow keys or Page Up / Page Down move between views. '
-            "Everything here opens from disk, with no server and no network.</p>")
-    return _page(deck.title, body, _nav(0, len(views)), plotly=False)
+    out = _Sections()
+    out.raw(f"<h1>{html.escape(shown_title(deck.title))}</h1>")
+    if left_out:
+        out.text(t("{left_out} of {count} views were left out: the export's time budget ({seconds} s) ran out first. "
+                   "Each of them says so on its page.", left_out=left_out, count=len(views),
+                   seconds=f"{export_seconds():.0f}"), "notice")
+    out.raw(f'<ol class="views">{items}</ol>')
+    out.text(t("Arrow keys or Page Up / Page Down move between views. Everything here opens from disk, with no "
+               "server and no network."), "caption")
+    return _page(shown_title(deck.title), out.html(), _nav(0, len(views)), plotly=False)
 
 
 def export_deck(
@@ -520,7 +560,7 @@ def export_deck(
             if on_view is not None:
                 on_view(i, len(views), view)
             body = render_view(view, deck, visitor)
-            page = _page(f"{view.title} · {deck.title}", body, _nav(i, len(views)), plotly=True)
+            page = _page(f"{shown_title(view.title)} · {shown_title(deck.title)}", body, _nav(i, len(views)), plotly=True)
             archive.writestr(f"{folder}/view-{i:02d}.html", page)
         archive.writestr(f"{folder}/index.html", _index(deck, views, visitor.left_out))
         archive.writestr(f"{folder}/plotly.min.js", get_plotlyjs())
@@ -536,8 +576,8 @@ def export_or_refusal(deck: Deck, owner: str | None, client: str | None) -> byte
         return export_deck(deck, owner=owner, client=client)
     except BusyError as refused:
         buffer = io.BytesIO()
-        body = (f"<h1>{html.escape(deck.title)}</h1>\n<p class=\"notice\">This export was not made. "
-                f"{html.escape(str(refused))}</p>")
+        why = t("This export was not made. {reason}", reason=refused)
+        body = f"<h1>{html.escape(shown_title(deck.title))}</h1>\n<p class=\"notice\">{html.escape(why)}</p>"
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(f"{slug(deck.title)}/index.html", _page(deck.title, body, "", plotly=False))
+            archive.writestr(f"{slug(deck.title)}/index.html", _page(shown_title(deck.title), body, "", plotly=False))
         return buffer.getvalue()
