@@ -47,6 +47,7 @@ from backend.generation.token_steps import (
 )
 from backend.runtime import device as devices
 from backend.runtime.loaded_model import LoadedModel, RunInfo
+from backend.shared.tokens import piece_text, token_bytes
 
 TOP_ALTERNATIVES = 10  # candidates kept per step, before and after sampling's filters
 _EMA = 0.3  # weight of the newest step in the step-time estimate
@@ -129,7 +130,7 @@ def end_ids(handle: LoadedModel) -> set[int]:
 def candidates(tokenizer, probs: torch.Tensor, k: int = TOP_ALTERNATIVES) -> tuple[Candidate, ...]:
     values, ids = probs.topk(min(k, probs.shape[-1]))
     return tuple(
-        Candidate(int(i), tokenizer.decode([int(i)]), float(v)) for v, i in zip(values.tolist(), ids.tolist()) if v > 0
+        Candidate(int(i), piece_text(tokenizer, int(i)), float(v)) for v, i in zip(values.tolist(), ids.tolist()) if v > 0
     )
 
 
@@ -254,7 +255,7 @@ class BatchDecoder:
                 scores = row.processors(row.ids, logits[i : i + 1])[0] if row.processors else logits[i]
                 if settings.greedy:
                     choice, drawn, kept = int(scores.argmax()), 1.0, 1
-                    after = (Candidate(choice, tokenizer.decode([choice]), 1.0),)
+                    after = (Candidate(choice, piece_text(tokenizer, choice), 1.0),)
                 else:
                     drawn_from = scores.softmax(-1)
                     choice = int(torch.multinomial(drawn_from, 1, generator=row.generator))
@@ -266,11 +267,12 @@ class BatchDecoder:
                 seen = torch.stack([layer[i, :, -row.length :] for layer in attention]).to(torch.float16).cpu().numpy()
             p = probs[i]
             step = Step(
-                index=len(stream.prefix) + row.made, token_id=choice, text=tokenizer.decode([choice]),
+                index=len(stream.prefix) + row.made, token_id=choice, text=piece_text(tokenizer, choice),
                 probability=float(p[choice]), rank=int((p > p[choice]).sum()) + 1,
                 seconds=time.perf_counter() - row.started, before=candidates(tokenizer, p),
                 after=after, entropy_bits=entropies[i], kept=kept, drawn_probability=drawn,
                 special=choice in self.special_ids, forced=forced, attention=seen,
+                raw=(token_bytes(tokenizer, [choice]) or [None])[0],
             )
             stream.steps.append(step)
             stream.run = self.handle.run_info(row.started)

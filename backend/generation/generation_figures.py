@@ -13,6 +13,7 @@ from backend.generation.logit_lens import LogitLens
 from backend.generation.token_steps import Candidate, Step
 from backend.shared.language import t
 from backend.shared.plotting import FONT_SIZE, HEATMAP_SCALE, styled
+from backend.shared.tokens import characters
 
 CHOSEN = "#1f5fbf"
 OTHER = "#9db4d6"
@@ -43,11 +44,21 @@ def _tooltip(step: Step) -> str:
     return " · ".join(part for part in parts if part)
 
 
+def step_texts(steps: Sequence[Step]) -> list[str]:
+    """Each step's token as text, read as characters across the steps when the tokenizer is byte
+    level (a Chinese character split over two tokens shows on the second, and "字 1/2" on the
+    first: `backend/shared/tokens.characters`); an end marker as ⟨end⟩."""
+    if steps and all(step.raw is not None for step in steps):
+        texts = characters([step.raw for step in steps])
+    else:
+        texts = [step.text for step in steps]
+    return ["⟨end⟩" if step.special else text for step, text in zip(steps, texts, strict=True)]
+
+
 def steps_html(steps: Sequence[Step], selected: int | None = None) -> str:
     """The generated text, each token coloured by the model's probability for it (escaped)."""
     spans = []
-    for step in steps:
-        text = "⟨end⟩" if step.special else step.text
+    for step, text in zip(steps, step_texts(steps), strict=True):
         body = html.escape(text).replace("\n", "↵<br>")
         style = f"background:{_probability_colour(step.probability)};border-radius:3px;padding:1px 0;"
         if step.special:
@@ -169,7 +180,7 @@ def rank_by_layer_chart(lens: LogitLens) -> go.Figure:
 def step_probabilities_chart(steps: Sequence[Step]) -> go.Figure:
     """Each generated token's probability under the model, in the order written (the colours of
     `steps_html` as bars: the low ones are where the model hesitated)."""
-    labels = [f"{step.index + 1}. {'⟨end⟩' if step.special else shown(step.text)}" for step in steps]
+    labels = [f"{step.index + 1}. {shown(text)}" for step, text in zip(steps, step_texts(steps), strict=True)]
     probabilities = [step.probability for step in steps]
     fig = go.Figure(
         go.Bar(

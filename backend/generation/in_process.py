@@ -36,6 +36,7 @@ from backend.runtime.public_mode import limits
 from backend.runtime.registry import SMOLLM2
 from backend.runtime.scheduler import Job, ModelQueue
 from backend.shared.text_input import check_token_count, well_formed
+from backend.shared.tokens import readable
 
 MAX_PROMPT_TOKENS = 2048
 
@@ -146,7 +147,7 @@ def open_generation(
     handle = get_model(model_key)
     with handle.lock:  # the tokenizer is shared too
         prompt_ids = encode_prompt(handle, prompt, settings.chat, settings.system_prompt)
-        pieces = [handle.preprocessor.decode([i]) for i in prompt_ids]
+        pieces = readable(handle.preprocessor, prompt_ids)  # a split character read whole
     check_window(len(prompt_ids) + len(prefix), settings.max_new_tokens, model_window(handle), handle.spec.name)
     vocabulary = handle.model.config.vocab_size
     if any(not 0 <= int(i) < vocabulary for i in [*prefix, *([force] if force is not None else [])]):
@@ -173,7 +174,7 @@ def single_token(model_key: str, text: str) -> int:
     handle = get_model(model_key)
     with handle.lock:
         ids = handle.preprocessor(text, add_special_tokens=False)["input_ids"]
-        pieces = [handle.preprocessor.decode([i]) for i in ids]
+        pieces = readable(handle.preprocessor, ids)
     if len(ids) != 1:
         raise InputError(
             "{text} is {count} tokens for {model} ({pieces}), not one. Force one of them, or pick an alternative from the list.",

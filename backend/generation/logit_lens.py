@@ -17,6 +17,7 @@ import torch
 from backend.runtime.errors import InputError
 from backend.runtime.model_cache import get_model
 from backend.runtime.scheduler import SCHEDULER, Job
+from backend.shared.tokens import piece_text
 
 WINDOW = 12  # steps shown, the selected one among them
 
@@ -68,8 +69,8 @@ def logit_lens(
         top_p, top_i = probs.max(-1)
         chosen_p = probs.gather(-1, chosen_ids.view(1, -1, 1).expand(probs.shape[0], -1, 1)).squeeze(-1)
         ranks = (probs > chosen_p.unsqueeze(-1)).sum(-1) + 1
-        top_tokens = [[tokenizer.decode([int(i)]) for i in row] for row in top_i.tolist()]
-        chosen = [tokenizer.decode([int(i)]) for i in chosen_ids.tolist()]
+        top_tokens = [[piece_text(tokenizer, int(i)) for i in row] for row in top_i.tolist()]
+        chosen = [piece_text(tokenizer, int(i)) for i in chosen_ids.tolist()]
     return LogitLens(
         steps, steps.index(step), chosen, top_tokens, top_p.cpu().numpy(), chosen_p.cpu().numpy(), ranks.cpu().numpy(),
         time.perf_counter() - started,

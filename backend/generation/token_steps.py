@@ -104,7 +104,7 @@ class Step:
 
     index: int  # 0 = the first new token
     token_id: int
-    text: str  # the token on its own (a piece of a multi-byte character shows as '�')
+    text: str  # the token on its own (a piece of a multi-byte character shows its bytes, `\xe6\xb3`)
     probability: float  # the model's own probability (softmax of its logits, temperature 1)
     rank: int  # 1 = the model's most likely token
     seconds: float  # since the generation started: step 0's is the time to first token
@@ -116,6 +116,7 @@ class Step:
     special: bool = False  # an end-of-turn marker rather than text
     forced: bool = False  # put there by the user ("what if"), not drawn
     attention: np.ndarray | None = field(default=None, repr=False)  # float16 [layers, heads, keys]
+    raw: bytes | None = field(default=None, repr=False)  # its UTF-8 bytes (a byte-level tokenizer's), to read characters split over tokens
 
     @property
     def logprob(self) -> float:

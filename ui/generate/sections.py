@@ -13,6 +13,7 @@ from backend.generation.generation_figures import (
     looked_chart,
     rank_by_layer_chart,
     shown,
+    step_texts,
     steps_html,
     weights_html,
 )
@@ -98,10 +99,11 @@ def pick_step(steps: list[Step], key: str) -> int:
     """The step to inspect; starts at the most surprising token (the lowest probability)."""
     if key not in st.session_state:
         st.session_state[key] = min(range(len(steps)), key=lambda i: 1.0 if math.isnan(steps[i].probability) else steps[i].probability)
+    texts = step_texts(steps)  # a character split over two tokens read whole
     return st.select_slider(
         t("Token to inspect"), options=list(range(len(steps))), key=key,
         # the slider's value and ends are Markdown; the tokens may be a server's
-        format_func=lambda i: f"{i + 1}: {plain(shown('⟨end⟩' if steps[i].special else steps[i].text))}",
+        format_func=lambda i: f"{i + 1}: {plain(shown(texts[i]))}",
         help=t("Starts at the least likely token the model wrote. Hover a token in the text for its odds."),
     )
 
