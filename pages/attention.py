@@ -14,6 +14,7 @@ from ui.attention.sections import (
     model_grid,
     rollout,
     step_through_view,
+    tokenizer_view,
     toy_example,
 )
 from ui.core.jobs import mine, remembered
@@ -38,6 +39,10 @@ text = st.text_input(
     help=t("Up to {most} tokens here; views show {shown} at a time.", most=min(MAX_TOKENS, limits().text_tokens),
            shown=VIEW_TOKENS),
 )
+
+if text.strip():
+    with st.expander(t("How each model cuts this text into tokens"), icon=":material/content_cut:"):
+        tokenizer_view(request.cuts(text))
 
 toy = st.session_state.get("attention_view") == VIEWS[-1]  # the toy example needs no model
 result = None

@@ -48,3 +48,15 @@ def test_the_attention_page_on_smollm2_labels_chinese_tokens_as_characters():
     result = attention(SENTENCE, SMOLLM2.key)
     assert not any("\ufffd" in token for token in result.tokens)
     assert "模" in result.tokens and "界" in result.tokens
+
+
+def test_the_tokenizer_view_shows_why_an_english_encoder_reads_chinese_badly():
+    from backend.attention.tokenizing import cut
+    from backend.runtime.registry import MINILM
+
+    sentence = "注意力机制让模型关注其他词。"
+    wordpiece, bpe = cut(MINILM.key, sentence), cut(SMOLLM2.key, sentence)
+    assert wordpiece.characters == bpe.characters == 14
+    assert wordpiece.unknown >= 10 and wordpiece.tokens.count("[UNK]") == wordpiece.unknown
+    assert bpe.unknown == 0 and bpe.count >= 2 * bpe.characters - 5  # most characters take two or three
+    assert not any("\ufffd" in token for token in bpe.tokens)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from backend.attention.tokenizing import COMPARED, submit_cut
 from backend.attention.weights import submit_attention
 from ui.core.request import Request
 
@@ -16,3 +17,9 @@ def weights(values: Mapping[str, Any]) -> Request:
     text, model_key = values["attention_text"], values["attention_model"]
     return Request("attention", (text, model_key), lambda **owner: submit_attention(text, model_key, **owner),
                    max_entries=MEMORY)
+
+
+def cuts(text: str) -> list[Request]:
+    """The text as each compared model's tokenizer cuts it (MiniLM's WordPiece, SmolLM2's BPE)."""
+    return [Request("token cuts", (model_key, text), lambda model_key=model_key, **owner: submit_cut(model_key, text, **owner),
+                    max_entries=32) for model_key in COMPARED]

@@ -3,6 +3,8 @@ model's numbers, the heatmap, the model view, the head view and rollout."""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -260,3 +262,28 @@ def toy_example() -> None:
             total=f"{first.sum():.3f}", output=", ".join(f"{v:.3f}" for v in steps.output[0]),
             favourites=", ".join(f"{token} → {f}" for token, f in zip(steps.tokens, favourite, strict=True)),
         ))
+
+
+def _chips(tokens: tuple[str, ...]) -> str:
+    """Tokens as chips (escaped; a space shown as ·); [UNK] in orange."""
+    out = []
+    for token in tokens:
+        shown = html.escape(token.replace(" ", "·") or "∅")
+        colour = "#ffd8a8" if token == "[UNK]" else "#e7f0fb"
+        out.append(f'<span style="background:{colour};border-radius:4px;padding:1px 5px;margin:2px;'
+                   f'display:inline-block;font-family:monospace">{shown}</span>')
+    return "".join(out)
+
+
+def tokenizer_view(requests: list[Request]) -> None:
+    """The text as each compared model cuts it: counts, unknown tokens, and the tokens themselves."""
+    st.caption(t("An English WordPiece vocabulary turns most Chinese characters into [UNK], which the "
+                 "encoder cannot read at all; a byte-level BPE reads any text, but spends two or three "
+                 "tokens on one Chinese character (shown whole, with its parts marked 1/2, 2/2)."))
+    for i, request in enumerate(requests):
+        with shown_errors():
+            found = remembered(request, **mine("attention", f"cut-{i}"))
+            st.markdown(t("**{model}**, {kind}: **{count}** tokens for {characters} characters, "
+                          "{unknown} unknown ([UNK]).", model=plain(found.model), kind=t(found.kind),
+                          count=found.count, characters=found.characters, unknown=found.unknown))
+            st.html(f'<div style="line-height:2">{_chips(found.tokens)}</div>')

@@ -115,6 +115,8 @@ def answer(result: Classification) -> None:
     )
     if result.warning:  # read in this session's language (the result is shared)
         st.warning(result.warning, icon=":material/translate:")
+        st.caption(t("Why: open this text on the attention page (the button below) and look at “How each model "
+                     "cuts this text into tokens”."))
     st.caption(result.about)
     st.table(  # st.table draws its cells as Markdown
         [
