@@ -135,6 +135,17 @@ def test_a_browser_that_prefers_chinese_gets_chinese_and_the_switch_changes_lang
         tab.reload()  # a copied link: still Chinese
         idle(tab, TIMEOUT)
         expect(tab.get_by_role("heading", name="文本分类")).to_be_visible(timeout=TIMEOUT)
+        tab.get_by_test_id("stSidebar").get_by_role("button", name="让全场一起看").click()  # the room's QR code
+        code = tab.get_by_role("dialog").get_by_test_id("stCode")
+        expect(code).to_contain_text("lang=zh", timeout=TIMEOUT)  # phones open the view in Chinese
+        room = re.search(r"http\S+", code.inner_text()).group(0)
+        tab.keyboard.press("Escape")
+        phone = new_tab(browser, viewport={"width": 390, "height": 844}, locale="en-US")
+        try:
+            _open(phone, room)
+            expect(phone.get_by_role("heading", name="文本分类")).to_be_visible(timeout=TIMEOUT)
+        finally:
+            phone.context.close()
         with run_after(tab, TIMEOUT):
             tab.get_by_test_id("stSidebar").get_by_role("radio", name="English").click()
         expect(tab.get_by_role("heading", name="Text classification")).to_be_visible()

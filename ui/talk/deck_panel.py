@@ -13,6 +13,7 @@ import streamlit as st
 
 from backend.shared.language import current as current_language
 from backend.shared.language import speaking, t
+from ui.core import language
 from ui.core.jobs import client_address, session_id
 from ui.core.language import KEY as LANGUAGE
 from ui.core.markdown import plain
@@ -243,7 +244,8 @@ def _files(current: Deck) -> None:
         if making:
             st.caption(t("Your export is being made; its download starts when it is ready."))
         st.caption(t("The deck as a link:"))
-        st.code(f"{app_root()}/?{PARAM}={deck_to_param(current)}", language=None, wrap_lines=True)
+        link = {PARAM: deck_to_param(current), **language.link_params()}  # the deck opens in this language
+        st.code(f"{app_root()}/?" + "&".join(f"{k}={v}" for k, v in link.items()), language=None, wrap_lines=True)
     # In a popover: its uploader is drawn only when opened, so a page's own uploader stays the
     # page's only one (and the sidebar stays short).
     with st.popover(t("Load a deck (JSON)"), icon=":material/upload_file:", width="stretch"):

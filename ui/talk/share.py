@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import io
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import segno
 import streamlit as st
@@ -18,6 +18,7 @@ import streamlit as st
 from backend.runtime.public_mode import is_public
 from backend.runtime.scheduler import SCHEDULER
 from backend.shared.language import t
+from ui.core import language
 from ui.core.jobs import client_address, session_id
 from ui.core.markdown import plain
 from ui.core.state import CURRENT_PAGE, KEPT
@@ -62,7 +63,9 @@ def _room_link(view_link: str) -> None:
     except DeckError as exc:
         st.error(plain(t("This view cannot be shared as a link: {problem}.", problem=exc)), icon=":material/link_off:")
         return
-    short = f"{app_root()}/?{PARAM}={short_links().shorten(view_link, client_address(), session_id())}"
+    code = short_links().shorten(view_link, client_address(), session_id())
+    # the presenter's language comes along (once chosen, or when not English): the room reads what the screen shows
+    short = f"{app_root()}/?" + urlencode({PARAM: code, **language.link_params()})
     left, middle, right = st.columns([1, 3, 1])
     with middle.container(key="room-qr"):
         st.image(qr_png(short), width="stretch")
