@@ -7,7 +7,7 @@ from backend.attention.weights import MAX_TOKENS
 from backend.runtime.public_mode import limits
 from backend.shared.language import n_, t
 from ui.attention import request
-from ui.attention.inputs import COMBINE, EXAMPLES, VIEWS
+from ui.attention.inputs import COMBINE, EXAMPLES, EXAMPLES_NOTE, VIEWS
 from ui.attention.sections import (
     head_view,
     heatmap,
@@ -33,7 +33,7 @@ st.write(t(
 st.latex(r"\mathrm{Attention}(Q,K,V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V")
 
 spec = model_picker("attention", key="attention_model")
-example_pills(EXAMPLES, key_prefix="attention")
+example_pills(EXAMPLES, key_prefix="attention", note=EXAMPLES_NOTE)
 text = st.text_input(
     t("Text"), key="attention_text", max_chars=limits().text_chars,
     help=t("Up to {most} tokens here; views show {shown} at a time.", most=min(MAX_TOKENS, limits().text_tokens),

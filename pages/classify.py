@@ -9,7 +9,7 @@ from backend.text.text_figures import label_probabilities
 from backend.text.zero_shot_head import SIMILARITY_SCALE
 from ui.classify import request
 from ui.classify import sections as views
-from ui.classify.inputs import EXAMPLES, MODES
+from ui.classify.inputs import EXAMPLES, EXAMPLES_NOTE, MODES
 from ui.core.downloads import chart
 from ui.core.jobs import mine, remembered
 from ui.core.markdown import plain
@@ -29,7 +29,7 @@ st.write(t(
 
 spec = model_picker("classification", key="classify_model")
 fine_tuned = spec.kind == "sequence-classifier"
-example_pills(EXAMPLES, key_prefix="classify")  # before the widgets an example sets
+example_pills(EXAMPLES, key_prefix="classify", note=EXAMPLES_NOTE)  # before the widgets an example sets
 mode = st.radio(
     t("Classifier"), list(MODES), key="classify_mode", horizontal=True, format_func=lambda m: t(MODES[m]),
     disabled=fine_tuned, help=t("A fine-tuned Hub model has its own trained output layer and fixed labels."),

@@ -8,7 +8,7 @@ from backend.shared.language import t
 from ui.core.jobs import mine
 from ui.core.widgets import example_pills, model_picker, shown_errors
 from ui.generate import request
-from ui.generate.inputs import EXAMPLES, IN_PROCESS, MAX_SEED, SERVER, engines
+from ui.generate.inputs import EXAMPLES, EXAMPLES_NOTE, IN_PROCESS, MAX_SEED, SERVER, engines
 from ui.generate.kept import kept_or_submitted
 from ui.generate.sections import answer
 from ui.navigation import page_state
@@ -50,7 +50,7 @@ elif remote:
         st.caption(t("Configured: {names}", names=", ".join(f"`{name}`" for name in OFFERED.server_names)))
 else:
     model_picker("generation", key="generate_model")
-example_pills(EXAMPLES, key_prefix="generate")
+example_pills(EXAMPLES, key_prefix="generate", note=EXAMPLES_NOTE)
 prompt = st.text_area(
     t("Prompt"), key="generate_prompt", height=100, max_chars=limits().text_chars,
     placeholder=t("Ask something, or click an example above."),

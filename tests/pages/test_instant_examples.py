@@ -54,7 +54,7 @@ def test_classification_examples_and_their_explanations_come_from_memory(monkeyp
     # Each example: the side-by-side table's four classifiers (built-in sentiment, zero-shot with the
     # default labels and with the topics an example leaves, taught by the starter rows; every
     # example's own classifier is one of them), then its explanation.
-    assert instant._classify_examples() == len(CLASSIFY_EXAMPLES) * (4 + 1) == 30
+    assert instant._classify_examples() == len(CLASSIFY_EXAMPLES) * (4 + 1) == 35
     monkeypatch.setattr(ui.classify.request, "submit_classify", _asked_a_model)
     monkeypatch.setattr(ui.classify.request, "submit_explain", _asked_a_model)
     at = _page("classify")
@@ -67,7 +67,7 @@ def test_classification_examples_and_their_explanations_come_from_memory(monkeyp
 
 
 def test_attention_examples_come_from_memory(monkeypatch):
-    assert instant._attention_examples() == len(ATTENTION_EXAMPLES) == 3
+    assert instant._attention_examples() == len(ATTENTION_EXAMPLES) == 4
     monkeypatch.setattr(ui.attention.request, "submit_attention", _asked_a_model)
     at = _page("attention")
     at.pills(key="attention_example").set_value("Bank (money)").run()

@@ -12,7 +12,10 @@ EXAMPLES = {
     n_("Coreference"): {"attention_text": "The cat sat on the mat because it was tired."},
     n_("Bank (river)"): {"attention_text": "She sat on the bank of the river and watched the water."},
     n_("Bank (money)"): {"attention_text": "He went to the bank to deposit his salary."},
+    n_("Chinese (SmolLM2)"): {"attention_text": "我爱学习编程，因为它很有趣。", "attention_model": "smollm2-135m"},
 }
+EXAMPLES_NOTE = n_("The English examples suit both models; the Chinese one opens SmolLM2, whose byte-level tokens "
+                   "can spell any character (MiniLM reads most Chinese characters as [UNK]).")
 VIEWS = [n_("Heatmap"), n_("Model view"), n_("Head view"), n_("Rollout"), n_("Step through one head"),
          n_("The formula on a toy example")]
 COMBINE = {"mean": n_("mean"), "max": n_("max")}  # how the heads of a layer combine: option -> its name

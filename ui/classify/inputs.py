@@ -50,7 +50,11 @@ EXAMPLES = {
     n_("Football final"): {"classify_mode": "zero-shot", "classify_text": "Messi scored twice in the final and the crowd went wild.", "classify_labels": TOPICS},
     n_("Earnings report"): {"classify_mode": "zero-shot", "classify_text": "Shares of the company fell after its quarterly earnings report.", "classify_labels": TOPICS},
     n_("Support tickets"): {"classify_mode": "taught", "classify_text": "I was charged twice for one order, please fix this."},
+    n_("In Chinese (it cannot read it)"): {"classify_mode": "sentiment", "classify_text": "这部电影太精彩了，我非常喜欢！"},
 }
+# Which languages the examples are in, and why (shown under them).
+EXAMPLES_NOTE = n_("The examples are in English: MiniLM's vocabulary is English, and most Chinese characters are "
+                   "unknown to it. The Chinese example shows what the page says then.")
 STARTER_ROWS = [list(row) for row in STARTER_EXAMPLES]
 
 

@@ -61,7 +61,7 @@ def run_caption(run: RunInfo, extra: str = "") -> None:
     st.caption(f"{ran} · {extra}" if extra else ran)
 
 
-def example_pills(examples: dict[str, dict[str, Any]], key_prefix: str) -> None:
+def example_pills(examples: dict[str, dict[str, Any]], key_prefix: str, note: str | None = None) -> None:
     """The page's examples, as pills; picking one writes its values into the named widgets. Draw it
     before those widgets.
 
@@ -79,6 +79,8 @@ def example_pills(examples: dict[str, dict[str, Any]], key_prefix: str) -> None:
         st.session_state[key] = st.session_state[applied_key] = None
     chosen = st.pills(t("Examples"), list(examples), format_func=t, key=key, label_visibility="collapsed",
                      width="stretch")  # an example's name is its key: shown through the catalogue
+    if note:  # which languages the examples are in, and why
+        st.caption(t(note))
     if chosen is None:
         st.session_state[applied_key] = None
     elif chosen != st.session_state.get(applied_key):

@@ -25,7 +25,10 @@ EXAMPLES = {
     n_("Explain attention"): {"generate_prompt": "Explain self-attention in a Transformer in two sentences.", "generate_chat": True},
     n_("Capital of France"): {"generate_prompt": "What is the capital of France?", "generate_chat": True},
     n_("Haiku"): {"generate_prompt": "Write a haiku about autumn leaves.", "generate_chat": True},
+    n_("In Chinese"): {"generate_prompt": "用一句话解释什么是注意力机制。", "generate_chat": True},
 }
+EXAMPLES_NOTE = n_("SmolLM2-135M learned mostly from English text: the English examples show what it can do, and "
+                   "the Chinese one how little Chinese it learned.")
 MAX_SEED = 2**32 - 1
 IN_PROCESS, SERVER = "in-process", "server"
 
