@@ -1,6 +1,9 @@
 import logging
 import os
 from collections import Counter
+from pathlib import Path
+
+import pytest
 
 # Tests load models when they need them; the app's background warm-up would only compete.
 os.environ.setdefault("DASHBOARD_WARMUP", "0")
@@ -32,3 +35,15 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("model loads in the test process")
         for name, count in MODEL_LOADS.loads.most_common():
             terminalreporter.write_line(f"{count} x {name}: {MODEL_LOADS.seconds[name]:.1f} s")
+
+
+BROWSER = Path(__file__).parent / "browser"
+
+
+def pytest_collection_modifyitems(items):
+    """Two lanes (pytest-xdist, `--dist loadgroup` in pyproject.toml): every browser test in one
+    worker, in file order (they share a server and a browser, and spend most of their time waiting
+    on the app's own process), while the other worker takes the rest."""
+    for item in items:
+        if BROWSER in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))

@@ -226,11 +226,11 @@ def _files(current: Deck) -> None:
         # The zip is made when clicked, in a server thread with no page around it: who asked is
         # read now, so the export's jobs are this visitor's (their caps, dropped when they leave),
         # and its pages are in this visitor's language.
-        owner, client, language = session_id(), client_address(), current_language()
+        owner, client, spoken = session_id(), client_address(), current_language()
         making = RUNNING.busy(owner, client)
 
         def export() -> bytes:
-            with speaking(language):
+            with speaking(spoken):
                 return export_or_refusal(current, owner, client)
 
         st.download_button(
