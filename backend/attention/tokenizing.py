@@ -1,24 +1,29 @@
-"""How each model cuts a text into tokens: MiniLM's WordPiece beside SmolLM2's byte-level BPE.
+"""How each model cuts a text into tokens: MiniLM's WordPiece, SmolLM2's byte-level BPE and Gemma 3's
+SentencePiece, side by side.
 
 An English WordPiece vocabulary has few Chinese characters: most become [UNK], and the encoder
 reads nothing of them; a byte-level BPE never has an unknown token (any text is bytes), but spends
-two or three tokens on one Chinese character. The counts make both visible on the same sentence.
+two or three tokens on one Chinese character; a vocabulary built from many languages (Gemma 3's
+262,144 pieces) holds whole Chinese words. The counts make all three visible on the same sentence.
+Gemma 3's cut needs only its tokenizer, not the model (1 GB): it is loaded alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.runtime.loaders import tokenizer_only
 from backend.runtime.model_cache import get_model
-from backend.runtime.registry import MINILM, SMOLLM2
+from backend.runtime.registry import GEMMA3, MINILM, SMOLLM2
 from backend.runtime.scheduler import SCHEDULER, Job
 from backend.shared.language import n_
 from backend.shared.text_input import clean_text
-from backend.shared.tokens import display_tokens
+from backend.shared.tokens import display_tokens, readable
 
-COMPARED = (MINILM.key, SMOLLM2.key)  # the encoder and the decoder the app ships
+COMPARED = (MINILM.key, SMOLLM2.key, GEMMA3.key)  # the encoder and the two decoders the app ships
 KINDS = {MINILM.key: n_("WordPiece (an English vocabulary of 30,522 pieces)"),
-         SMOLLM2.key: n_("byte-level BPE (49,152 pieces over UTF-8 bytes)")}
+         SMOLLM2.key: n_("byte-level BPE (49,152 pieces over UTF-8 bytes)"),
+         GEMMA3.key: n_("SentencePiece (262,144 pieces from many languages, whole Chinese words among them)")}
 MOST_TOKENS = 512  # tokens shown per model; the counts are of the whole text
 
 
@@ -35,12 +40,16 @@ class Cut:
 
 
 def cut(model_key: str, text: str) -> Cut:
-    handle = get_model(model_key)
-    tokenizer = handle.preprocessor
+    if model_key == GEMMA3.key:  # the tokenizer alone
+        name, tokenizer = GEMMA3.name, tokenizer_only(GEMMA3)
+        shown = lambda ids: readable(tokenizer, ids)  # noqa: E731
+    else:
+        handle = get_model(model_key)
+        name, tokenizer = handle.spec.name, handle.preprocessor
+        shown = lambda ids: display_tokens(handle, ids)  # noqa: E731
     ids = tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
     unknown = sum(i == tokenizer.unk_token_id for i in ids) if tokenizer.unk_token_id is not None else 0
-    return Cut(handle.spec.name, KINDS.get(model_key, ""), tuple(display_tokens(handle, ids[:MOST_TOKENS])),
-               len(ids), unknown, len(text))
+    return Cut(name, KINDS.get(model_key, ""), tuple(shown(ids[:MOST_TOKENS])), len(ids), unknown, len(text))
 
 
 def submit_cut(model_key: str, text: str, *, owner: str | None = None, slot: str | None = None,

@@ -42,9 +42,14 @@ MAX_PROMPT_TOKENS = 2048
 
 
 def model_window(handle: LoadedModel) -> int:
-    """How many positions (prompt + generated) the model was built for."""
+    """How many positions (prompt + generated) the model was built for; for a model whose local
+    layers see a sliding window (Gemma 3: 512 of its 32,768), that window: within it every layer
+    sees every token, so one plain key/value cache serves a batch and every layer's attention row
+    has the same length."""
     config = handle.model.config
-    return int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024))
+    built = int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 1024))
+    sliding = getattr(config, "sliding_window", None)
+    return min(built, int(sliding)) if sliding else built
 
 
 class GenerationStream(StepStream):

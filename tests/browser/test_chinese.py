@@ -17,6 +17,9 @@ LINKS = {
     "home": "?lang=zh",
     "classify": "classify?lang=zh&text=What+a+wonderful+film",
     "generate": "generate?lang=zh&prompt=The+capital+of+France+is&max_tokens=6&run=1",
+    # Gemma 3 reads Chinese: a Chinese sentence continued, and every view of its tokens
+    "generate-gemma": "generate?lang=zh&model=gemma3-270m&chat=0&temperature=0&max_tokens=8&run=1&prompt="
+                      "%E4%BA%BA%E5%B7%A5%E6%99%BA%E8%83%BD%E6%98%AF%E4%B8%80%E9%97%A8%E7%A0%94%E7%A9%B6",
     "recognise": "recognise?lang=zh",
     "attention": "attention?lang=zh&text=%E6%B3%A8%E6%84%8F%E5%8A%9B%E6%9C%BA%E5%88%B6%E8%AE%A9%E6%A8%A1%E5%9E%8B%E5%85%B3%E6%B3%A8%E5%85%B6%E4%BB%96%E8%AF%8D",
 }
@@ -92,12 +95,13 @@ def test_every_page_and_tab_in_chinese_shows_no_english_sentence(browser, app_ur
         for name, link in LINKS.items():
             _open(tab, f"{app_url}/{link}")
             expect(tab.get_by_test_id("stSidebarNav").get_by_text("文本分类", exact=True)).to_be_visible()
-            if name == "generate":
+            if name.startswith("generate"):
                 expect(tab.get_by_text("停止原因", exact=False).first).to_be_visible(timeout=TIMEOUT)
             if name == "attention":  # the tokenizer view: MiniLM's [UNK]s beside SmolLM2's pieces, no "�"
                 tab.get_by_text("每个模型如何把这段文字切成词元").click()
                 expect(tab.get_by_text("字节级 BPE（基于", exact=False)).to_be_visible(timeout=TIMEOUT)
                 expect(tab.get_by_text("[UNK]", exact=True).first).to_be_visible()
+                expect(tab.get_by_text("SentencePiece（来自多种语言", exact=False)).to_be_visible(timeout=TIMEOUT)
                 assert "\ufffd" not in tab.get_by_test_id("stMain").inner_text()
             english.update(_every_tab(tab, name))
             painted(tab)

@@ -185,6 +185,7 @@ def _mismatches(outcomes: dict[str, str], expected: dict[str, str | None]) -> li
     return wrong
 
 
+@pytest.mark.own_server
 def test_the_corpus_against_the_app_in_public_mode(browser):
     expected = _expected()
     outcomes: dict[str, str] = {}

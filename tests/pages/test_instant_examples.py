@@ -67,7 +67,8 @@ def test_classification_examples_and_their_explanations_come_from_memory(monkeyp
 
 
 def test_attention_examples_come_from_memory(monkeypatch):
-    assert instant._attention_examples() == len(ATTENTION_EXAMPLES) == 4
+    # every example but Gemma 3's: a server loads that model (1 GB) only once someone picks it
+    assert instant._attention_examples() == len(ATTENTION_EXAMPLES) - 1 == 4
     monkeypatch.setattr(ui.attention.request, "submit_attention", _asked_a_model)
     at = _page("attention")
     at.pills(key="attention_example").set_value("Bank (money)").run()

@@ -136,6 +136,27 @@ def test_generation_streams_an_answer_and_opens_every_view_of_a_token(app):
     assert any("What if" in m.value for m in at.markdown)
 
 
+def test_gemma_continues_a_chinese_sentence_and_steps_through_its_normalised_heads(app):
+    at = _open(app, "generate")
+    at.pills(key="generate_example").set_value("In Chinese (Gemma 3)").run()
+    at.number_input(key="generate_max_tokens").set_value(12)
+    at.button(key="generate_run").click().run()
+    assert not at.exception and not at.error
+    html = _generated_html(at)
+    assert re.search(r"[\u4e00-\u9fff]{2}", html) and "\ufffd" not in html  # Chinese, whole words
+    assert any("Stopped by:" in c.value and "Gemma 3 270M" in c.value for c in at.caption)
+    _open_tab(at, "generate", "Logit lens")
+    assert "top guess" in " ".join(c.value for c in at.caption)
+    at = _open(at, "attention")
+    at.pills(key="attention_example").set_value("Chinese (Gemma 3)").run()
+    assert not at.exception and not at.error
+    tokens = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"]["ticktext"]
+    assert "学习" in tokens and "编程" in tokens, tokens  # whole words: Gemma's vocabulary holds them
+    _open_tab(at, "attention", "Step through one head")
+    assert "normalises each head's q and k" in " ".join(m.value for m in at.markdown)
+    assert float(at.metric[0].value) < 1e-5 and float(at.metric[1].value) < 1e-4
+
+
 def test_generation_through_a_server_that_refuses_is_a_clear_message(app):
     at = _open(app, "generate")
     at.segmented_control(key="generate_engine").set_value("server").run()

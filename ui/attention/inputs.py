@@ -13,9 +13,12 @@ EXAMPLES = {
     n_("Bank (river)"): {"attention_text": "She sat on the bank of the river and watched the water."},
     n_("Bank (money)"): {"attention_text": "He went to the bank to deposit his salary."},
     n_("Chinese (SmolLM2)"): {"attention_text": "我爱学习编程，因为它很有趣。", "attention_model": "smollm2-135m"},
+    n_("Chinese (Gemma 3)"): {"attention_text": "我爱学习编程，因为它很有趣。", "attention_model": "gemma3-270m"},
 }
-EXAMPLES_NOTE = n_("The English examples suit both models; the Chinese one opens SmolLM2, whose byte-level tokens "
-                   "can spell any character (MiniLM reads most Chinese characters as [UNK]).")
+EXAMPLES_NOTE = n_("The English examples suit every model; the Chinese ones open SmolLM2, whose byte-level tokens "
+                   "spell any character but learned little Chinese, and Gemma 3, whose vocabulary from many "
+                   "languages holds whole Chinese words (MiniLM reads most Chinese characters as [UNK]). Gemma 3 "
+                   "loads when first picked (1 GB, a few seconds).")
 VIEWS = [n_("Heatmap"), n_("Model view"), n_("Head view"), n_("Rollout"), n_("Step through one head"),
          n_("The formula on a toy example")]
 COMBINE = {"mean": n_("mean"), "max": n_("max")}  # how the heads of a layer combine: option -> its name

@@ -20,6 +20,7 @@ def weights(values: Mapping[str, Any]) -> Request:
 
 
 def cuts(text: str) -> list[Request]:
-    """The text as each compared model's tokenizer cuts it (MiniLM's WordPiece, SmolLM2's BPE)."""
+    """The text as each compared model's tokenizer cuts it (MiniLM's WordPiece, SmolLM2's BPE, Gemma 3's
+    SentencePiece)."""
     return [Request("token cuts", (model_key, text), lambda model_key=model_key, **owner: submit_cut(model_key, text, **owner),
                     max_entries=32) for model_key in COMPARED]

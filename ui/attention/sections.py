@@ -170,13 +170,17 @@ def _draw_steps(step: StepThrough, window: Window) -> None:
     if step.rotary:
         facts.append(t("Rotary position embedding: q and every k are rotated by their position after the projection, "
                        "as the model does, so q·k depends on how far apart the tokens are."))
+    if step.normed:
+        facts.append(t("This model also normalises each head's q and k (RMSNorm, with learned scales) right after "
+                       "the projection, before the rotation: the vectors here are taken after that norm."))
     if step.causal:
         facts.append(t("Causal mask: keys after token {query} are hidden (−∞ before the softmax).", query=step.query + 1))
     st.write(" ".join(facts))
     if step.rotary:
         c1, c2 = st.columns(2)
         with c1:
-            chart(vector_figure(step.q_before_rotary, t("1a. q from the projection")), "attention_step_q_raw", "query-raw")
+            raw = t("1a. q from the projection, normalised") if step.normed else t("1a. q from the projection")
+            chart(vector_figure(step.q_before_rotary, raw), "attention_step_q_raw", "query-raw")
         with c2:
             chart(vector_figure(step.q, t("1b. q after the rotary embedding")), "attention_step_q", "query")
     else:
@@ -279,7 +283,8 @@ def tokenizer_view(requests: list[Request]) -> None:
     """The text as each compared model cuts it: counts, unknown tokens, and the tokens themselves."""
     st.caption(t("An English WordPiece vocabulary turns most Chinese characters into [UNK], which the "
                  "encoder cannot read at all; a byte-level BPE reads any text, but spends two or three "
-                 "tokens on one Chinese character (shown whole, with its parts marked 1/2, 2/2)."))
+                 "tokens on one Chinese character (shown whole, with its parts marked 1/2, 2/2); a vocabulary "
+                 "built from many languages holds whole Chinese words."))
     for i, request in enumerate(requests):
         with shown_errors():
             found = remembered(request, **mine("attention", f"cut-{i}"))

@@ -26,9 +26,13 @@ EXAMPLES = {
     n_("Capital of France"): {"generate_prompt": "What is the capital of France?", "generate_chat": True},
     n_("Haiku"): {"generate_prompt": "Write a haiku about autumn leaves.", "generate_chat": True},
     n_("In Chinese"): {"generate_prompt": "用一句话解释什么是注意力机制。", "generate_chat": True},
+    n_("In Chinese (Gemma 3)"): {"generate_engine": "in-process", "generate_model": "gemma3-270m", "generate_prompt": "人工智能是一门研究",
+                                 "generate_chat": False},
 }
 EXAMPLES_NOTE = n_("SmolLM2-135M learned mostly from English text: the English examples show what it can do, and "
-                   "the Chinese one how little Chinese it learned.")
+                   "“In Chinese” how little Chinese it learned. Gemma 3 270M learned from many languages and "
+                   "continues a Chinese sentence; it is pretrained only (no chat template), so it continues text "
+                   "rather than answering. It loads when first picked (1 GB, a few seconds).")
 MAX_SEED = 2**32 - 1
 IN_PROCESS, SERVER = "in-process", "server"
 

@@ -7,7 +7,8 @@ kept under the key the page reads (`ui.core.jobs.remembered`), for good: an exam
 a look-up. Each computation first gives way to visitors (`wait_until_idle`).
 
 Generations are not kept in that memory (the page follows a streaming job): finished example
-generations have their own store (`ui.generate.kept`).
+generations have their own store (`ui.generate.kept`). An example on a model no page opens with
+(Gemma 3: 1 GB) is computed when clicked, not here: a server holds it only once someone picks it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from backend.runtime.registry import get_spec
 from backend.vision.image_decoding import EXAMPLES as IMAGE_EXAMPLES
 from ui.attention import inputs as attention_inputs
 from ui.attention import request as attention_request
@@ -33,6 +35,11 @@ from ui.recognise import request as recognise_request
 from ui.startup.model_loading import wait_until_idle
 
 log = logging.getLogger("dashboard")
+
+
+def _at_start(model_key: str) -> bool:
+    """Whether a model's examples are answered at start: not one that ships but no page opens with."""
+    return not get_spec(model_key).optional
 
 
 def _kept(request: Request) -> Any:
@@ -61,9 +68,11 @@ def _classify_examples() -> int:
 # -- attention: the weights of each example under the default model
 def _attention_examples() -> int:
     page = defaults(attention_inputs.fields())
-    for example in attention_inputs.EXAMPLES.values():
-        _kept(attention_request.weights(page | example))
-    return len(attention_inputs.EXAMPLES)
+    examples = [page | example for example in attention_inputs.EXAMPLES.values()]
+    examples = [values for values in examples if _at_start(values["attention_model"])]
+    for values in examples:
+        _kept(attention_request.weights(values))
+    return len(examples)
 
 
 # -- image recognition: the top classes and the "Where it looked" tab's default maps
@@ -80,7 +89,8 @@ def _image_examples() -> int:
 # -- generation: finished example generations, kept for good
 def _generation_examples() -> int:
     page = defaults(generate_inputs.fields())
-    requests = {r.key: r for r in (generate_request.generation(v) for _, v in as_left_by_a_click(generate_inputs.EXAMPLES, page))}
+    left = [values for _, values in as_left_by_a_click(generate_inputs.EXAMPLES, page) if _at_start(values["generate_model"])]
+    requests = {r.key: r for r in map(generate_request.generation, left)}
     for request in requests.values():
         wait_until_idle()
         job = kept_or_submitted(request)

@@ -2,10 +2,12 @@
 
 `python -m ui.startup.first_calls` runs once while an image is built (`scripts/build_space_image.sh`),
 so that a cold container answers each page within seconds and writes nothing:
-- SmolLM2's GGUF converted to safetensors, and the sentiment head fitted (both in the cache folder);
+- SmolLM2's and Gemma 3's GGUF files converted to safetensors, and the sentiment head fitted (all
+  in the cache folder);
 - matplotlib's font list (its config folder), built on its first import;
 - every default model exercised once by each page's own request (the page's `request.py`), so a
   file the image's pruning removed but a page needs fails the build instead of a visitor's request;
+  Gemma 3 (no page's default) likewise, with the tokenizer view that reads its tokenizer alone;
 - the online models of public mode's allow-list (`DASHBOARD_ALLOWED_MODELS`) fetched into the Hub /
   torch caches when the builder is online, and reported as not fetched when it is not.
 
@@ -26,9 +28,9 @@ from collections.abc import Callable
 from typing import Any
 
 from backend.runtime.errors import DashboardError
-from backend.runtime.gguf_convert import ensure_converted
+from backend.runtime.gguf_convert import GEMMA3_GGUF, ensure_converted
 from backend.runtime.model_cache import get_model
-from backend.runtime.registry import EFFICIENTNET, MINILM, SMOLLM2, allowed_keys
+from backend.runtime.registry import EFFICIENTNET, GEMMA3, MINILM, SMOLLM2, allowed_keys
 from backend.text.sentiment import sentiment_facts
 from backend.vision.image_decoding import EXAMPLES
 from ui.attention import inputs as attention_inputs
@@ -82,6 +84,18 @@ def _generate_page(light: bool = False) -> str:
     return repr("".join(step.text for step in stream.steps))
 
 
+def _gemma() -> str:
+    """Gemma 3 on the pages that offer it: a short generation, its attention, the tokenizer view."""
+    values = defaults(generate_inputs.fields()) | {
+        "generate_model": GEMMA3.key, "generate_prompt": "人工智能是", "generate_max_tokens": 2, "generate_temperature": 0.0,
+    }
+    stream = _answer(generate_request.generation(values))
+    page = defaults(attention_inputs.fields()) | {"attention_text": "我爱学习编程。", "attention_model": GEMMA3.key}
+    layers = _answer(attention_request.weights(page)).n_layers
+    counts = [_answer(request).count for request in attention_request.cuts(page["attention_text"])]
+    return f"{''.join(step.text for step in stream.steps)!r}, {layers} layers, tokens per tokenizer {counts}"
+
+
 def _recognise_page(light: bool = False) -> str:
     values = defaults(recognise_inputs.fields()) | {"recognise_example": "Cat (Chelsea)"}
     if light:  # one backward pass for the pixel map, and no ROAD: the model is held briefly
@@ -117,8 +131,10 @@ PAGE_STEPS: Steps = (
 )
 BUILD_STEPS: Steps = (
     ("SmolLM2 converted", lambda: ensure_converted().name),
+    ("Gemma 3 converted", lambda: ensure_converted(GEMMA3_GGUF).name),
     ("matplotlib font list", _font_list),
     *PAGE_STEPS,
+    ("Gemma 3", _gemma),
     ("EfficientNet", lambda: get_model(EFFICIENTNET.key).spec.name),
 )
 
