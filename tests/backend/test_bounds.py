@@ -224,7 +224,7 @@ def test_public_mode_refuses_an_unlisted_model_before_any_download(monkeypatch):
         with pytest.raises(InputError, match="does not offer"):
             model_cache.get_model(key)
     assert get_spec("timm:resnet18.a1_in1k").location == "resnet18.a1_in1k"
-    assert [s.key for s in models_for("generation")] == ["smollm2-135m", "hub:gpt2"]
+    assert [s.key for s in models_for("generation")] == ["smollm2-135m", "gemma3-270m", "hub:gpt2"]
     assert [s.key for s in models_for("classification")] == ["minilm-l6"]
     monkeypatch.delenv("DASHBOARD_PUBLIC")
     assert [s.key for s in models_for("classification")] == ["minilm-l6", "hub:distilbert-sst2"]

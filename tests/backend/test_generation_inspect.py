@@ -74,7 +74,11 @@ def test_integrated_gradients_credit_france_for_paris_and_add_up(paris):
     assert abs(scores.scores.sum() - change) == pytest.approx(scores.delta, abs=2e-3)
     assert scores.delta < 0.15
     finer, _ = attribution(SMOLLM2.key, stream.prompt_ids, stream.token_ids, step.index, question, steps=128)
-    assert finer.scores.sum() == pytest.approx(change, abs=0.01)  # 0.005 measured
+    # fp32 MLPs: 1.3e-5 measured; bf16 MLPs round every gradient on the path to 8 bits: 0.005
+    # measured on AMX, 0.010 on an EPYC with AVX-512-BF16 (0.005 there at 256 steps)
+    bf16 = handle.model.model.layers[0].mlp.gate_proj.weight.dtype == torch.bfloat16
+    assert finer.scores.sum() == pytest.approx(change, abs=0.02 if bf16 else 1e-3)
+    assert abs(finer.scores.sum() - change) < abs(scores.scores.sum() - change) / 4  # 4x the steps, far closer
 
 
 def test_a_step_that_does_not_exist_is_a_clear_message(paris):
