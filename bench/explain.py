@@ -27,7 +27,7 @@ from backend.shared.token_attributions import integrated_gradients, pad_baseline
 from backend.text.classifiers import resolve
 from backend.text.encoder import class_probabilities
 from backend.text.explain_text import explain_text  # noqa: E402
-from backend.text.sentiment import HELDOUT_FILE, read_rows  # noqa: E402
+from backend.shared.sentiment_data import HELDOUT_FILE, read_rows  # noqa: E402
 from backend.text.specs import SENTIMENT  # noqa: E402
 from bench.backend_overhead import median_seconds  # noqa: E402
 

@@ -23,6 +23,16 @@ st.write(t(
 
 # (page path, what the page shows, the idea it makes visible, its diagrams)
 SECTIONS = [
+    ("learn",
+     n_("A small network trains live on 2-D data while its decision boundary and loss curves move; presets show "
+        "a learning rate too high or too low, overfitting and L2, and a linear model that cannot learn XOR. "
+        "Backpropagation is worked by hand on one example beside PyTorch's autograd, three optimisers race "
+        "down a loss surface, and a head is fine-tuned on MiniLM's pretrained sentence vectors beside random "
+        "ones and a bag of words."),
+     n_("**How a network learns**: a loss function, gradient descent, backpropagation, regularisation against "
+        "overfitting; then **pretraining and fine-tuning** (transfer learning), judged by accuracy, precision, "
+        "recall and F1."),
+     ()),
     ("classify",
      n_("A frozen MiniLM sentence encoder becomes a classifier three ways: **zero-shot** from label "
         "descriptions, **taught by your examples**, or the **built-in sentiment** head. Token attributions "
@@ -33,10 +43,11 @@ SECTIONS = [
         "head fitted on a few labelled sentences. **Evaluation**: accuracy, precision, recall and F1 on held-out data."),
      (diagrams.pretrain_finetune_diagram, diagrams.evaluation_diagram)),
     ("generate",
-     n_("SmolLM2-135M-Instruct writes token by token, under your temperature, top-k, top-p, repetition "
-        "penalty and seed. Pick any token to see its probability and the alternatives before and after "
-        "those filters, where it looked (attention, or Integrated Gradients), the logit lens (each layer's "
-        "guess), and what-if: force another token and continue. An OpenAI-compatible server can write instead."),
+     n_("SmolLM2-135M-Instruct (or Gemma 3 270M, which reads and writes Chinese) writes token by token, under "
+        "your temperature, top-k, top-p, repetition penalty and seed. Pick any token to see its probability and the "
+        "alternatives before and after those filters, where it looked (attention, or Integrated Gradients), the "
+        "logit lens (each layer's guess), and what-if: force another token and continue. An OpenAI-compatible "
+        "server can write instead."),
      n_("**Decoder-only generation**: one Transformer predicts a probability for every next token; "
         "sampling picks one, appends it, and repeats."),
      (diagrams.generation_diagram,)),

@@ -11,6 +11,7 @@ from ui.attention import inputs as attention_inputs
 from ui.classify import inputs as classify_inputs
 from ui.core.state import Field, PageState
 from ui.generate import inputs as generate_inputs
+from ui.learn import inputs as learn_inputs
 from ui.recognise import inputs as recognise_inputs
 
 
@@ -41,6 +42,8 @@ PAGES: tuple[Page, ...] = (
          generate_inputs.EXTRAS),
     Page("recognise", n_("Image recognition"), ":material/image_search:", "pages/recognise.py", recognise_inputs.fields),
     Page("attention", n_("Attention visualizer"), ":material/grid_on:", "pages/attention.py", attention_inputs.fields),
+    Page("learn", n_("How it learns"), ":material/model_training:", "pages/learn.py", learn_inputs.fields,
+         learn_inputs.EXTRAS),
 )
 BY_PATH: dict[str, Page] = {page.path: page for page in PAGES}
 PATHS: tuple[str, ...] = tuple(BY_PATH)

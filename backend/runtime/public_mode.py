@@ -43,6 +43,9 @@ class Limits:
     server_generations_per_address: int  # generations on the shared pool of server workers, per address
     held_uploads: int  # browser sessions holding a decoded uploaded image at once, the whole server
     held_uploads_per_address: int  # of those, from one client address
+    toy_points: int  # points of one toy data set (the "How it learns" page)
+    toy_neurons: int  # hidden units of one toy network (width x depth)
+    toy_epochs: int  # epochs of one toy training run
 
 
 LAPTOP = Limits(
@@ -50,12 +53,14 @@ LAPTOP = Limits(
     recorded_attention_tokens=2048, new_tokens=1024, csv_rows=2000, upload_pixels=50_000_000,
     job_seconds=300.0, queue_length=64, jobs_per_address=24, generation_seconds=180.0,
     server_generations_per_address=24, held_uploads=200, held_uploads_per_address=200,
+    toy_points=5000, toy_neurons=256, toy_epochs=3000,
 )
 PUBLIC = Limits(
     text_chars=4000, text_tokens=128, ig_steps=64, score_cam_channels=320, prompt_tokens=512,
     recorded_attention_tokens=384, new_tokens=256, csv_rows=300, upload_pixels=16_000_000,
     job_seconds=60.0, queue_length=24, jobs_per_address=8, generation_seconds=90.0,
     server_generations_per_address=1, held_uploads=32, held_uploads_per_address=3,
+    toy_points=1000, toy_neurons=64, toy_epochs=1000,
 )
 
 

@@ -26,9 +26,10 @@ from backend.runtime.registry import MINILM
 from backend.runtime.scheduler import SCHEDULER, Job
 from backend.shared.language import Lazy, lazy
 from backend.shared.text_input import clean_text, tokenise_each
+from backend.shared.sentence_vectors import tokenize
 from backend.shared.token_attributions import content_positions
 from backend.text.classifiers import resolve
-from backend.text.encoder import MAX_TOKENS, class_scores, tokenize
+from backend.text.encoder import MAX_TOKENS, class_scores
 from backend.text.specs import SENTIMENT, ClassifierSpec, Kind, as_spec
 from backend.text.zero_shot_head import SIMILARITY_SCALE
 

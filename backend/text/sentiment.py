@@ -9,7 +9,6 @@ and the fit's settings; later starts read it in milliseconds.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import importlib.metadata
 import logging
@@ -24,25 +23,15 @@ import torch
 from backend.runtime.cache_paths import cache_root
 from backend.runtime.loaded_model import LoadedModel
 from backend.shared.language import lazy
-from backend.text.encoder import embed
+from backend.shared.sentence_vectors import embed
+from backend.shared.sentiment_data import HELDOUT_FILE, LABELS, TRAIN_FILE, read_rows
 from backend.text.linear_heads import DEFAULT_C, LinearHead, fit_head
 from backend.text.specs import Classifier, ClassifierSpec
 from backend.text.zero_shot_head import zero_shot_classifier
 
-DATA_DIR = Path(__file__).parent / "data"
-TRAIN_FILE = DATA_DIR / "sentiment_train.csv"
-HELDOUT_FILE = DATA_DIR / "sentiment_heldout.csv"
-LABELS = ("positive", "negative")
 REAL_WORLD = ("film", "product", "restaurant")  # sources of real review sentences (UCI)
 FORMAT_VERSION = 2
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Row:
-    text: str
-    label: str
-    source: str
 
 
 @dataclass(frozen=True)
@@ -53,11 +42,6 @@ class HeldOutScore:
     @property
     def accuracy(self) -> float:
         return self.correct / self.total if self.total else 0.0
-
-
-def read_rows(path: Path) -> list[Row]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return [Row(r["text"], r["label"], r["source"]) for r in csv.DictReader(handle)]
 
 
 def _cache_file(model_name: str) -> Path:

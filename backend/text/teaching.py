@@ -16,8 +16,9 @@ from backend.runtime.loaded_model import LoadedModel
 from backend.runtime.public_mode import limits
 from backend.runtime.registry import MINILM
 from backend.shared.language import Lazy, lazy, t
+from backend.shared.sentence_vectors import embed
 from backend.shared.text_input import check_token_count, clean_text
-from backend.text.encoder import MAX_TOKENS, embed
+from backend.text.encoder import MAX_TOKENS
 from backend.text.linear_heads import fit_head
 from backend.text.specs import MAX_LABELS, Classifier, ClassifierSpec
 

@@ -6,7 +6,7 @@ import torch
 
 from backend.runtime.loaded_model import LoadedModel
 from backend.shared.language import lazy
-from backend.text.encoder import embed
+from backend.shared.sentence_vectors import embed
 from backend.text.linear_heads import similarity_head
 from backend.text.specs import Classifier, ClassifierSpec
 

@@ -7,15 +7,11 @@ import pytest
 from backend.runtime.errors import InputError
 from backend.runtime.model_cache import get_model
 from backend.runtime.registry import MINILM
+from backend.shared.sentence_vectors import embed
+from backend.shared.sentiment_data import HELDOUT_FILE, TRAIN_FILE, read_rows
 from backend.text.classify import MAX_TOKENS, classify
-from backend.text.encoder import embed
 from backend.text.linear_heads import fit_head
-from backend.text.sentiment import (
-    HELDOUT_FILE,
-    REAL_WORLD,
-    TRAIN_FILE,
-    read_rows,
-)
+from backend.text.sentiment import REAL_WORLD
 from backend.text.specs import SENTIMENT, parse_labels, zero_shot
 from backend.text.teaching import STARTER_EXAMPLES, teaching_set
 

@@ -16,7 +16,7 @@ from backend.text.classify import classify
 from backend.text.encoder import class_probabilities
 from backend.text.evaluation import MAX_ROWS, align_labels, evaluate, read_table
 from backend.text.explain_text import explain_text
-from backend.text.sentiment import HELDOUT_FILE, read_rows
+from backend.shared.sentiment_data import HELDOUT_FILE, read_rows
 from backend.text.specs import SENTIMENT, zero_shot
 from backend.text.text_figures import (
     attribution_bars,

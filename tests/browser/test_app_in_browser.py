@@ -295,3 +295,30 @@ def test_attention_visualizer(page, app_url):
     _settled(page)
     _no_exception(page)
     _shot(page, "6f-attention-rollout")
+
+
+def test_how_it_learns_trains_from_its_link_and_every_view_answers(page, app_url):
+    """/learn?run=1 trains as the page opens: the boundary is drawn and the accuracies shown; a
+    preset trains on Train; each other view answers."""
+    _open(page, f"{app_url}/learn?run=1&epochs=120")
+    expect(page.get_by_test_id("stMetricValue").filter(has_text="120 / 120")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    expect(page.get_by_text("Test accuracy", exact=True)).to_be_visible()
+    expect(page.locator(".js-plotly-plot").get_by_text("Epoch 120 of 120")).to_be_visible()
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "7-learn-trained")
+    page.get_by_role("radio", name="Big network, few noisy points").click()
+    _settled(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_test_id("stMetricValue").filter(has_text="600 / 600")).to_be_visible(timeout=ANSWER_TIMEOUT)
+    _settled(page)
+    _no_exception(page)
+    _shot(page, "7b-learn-overfitting")
+    for tab, shown in (("Backpropagation by hand", "Largest difference from autograd"),
+                       ("Gradient descent", "Loss along each path"),
+                       ("Pretraining, then fine-tuning", "Accuracy against the number of labelled examples")):
+        page.get_by_role("tab", name=tab).click()
+        expect(page.get_by_text(shown).first).to_be_visible(timeout=ANSWER_TIMEOUT)
+        _settled(page)
+        _no_exception(page)
+        _shot(page, "7-learn-" + tab.split()[0].lower().rstrip(","))

@@ -21,6 +21,7 @@ LINKS = {
     "generate-gemma": "generate?lang=zh&model=gemma3-270m&chat=0&temperature=0&max_tokens=8&run=1&prompt="
                       "%E4%BA%BA%E5%B7%A5%E6%99%BA%E8%83%BD%E6%98%AF%E4%B8%80%E9%97%A8%E7%A0%94%E7%A9%B6",
     "recognise": "recognise?lang=zh",
+    "learn": "learn?lang=zh&epochs=60&run=1",
     "attention": "attention?lang=zh&text=%E6%B3%A8%E6%84%8F%E5%8A%9B%E6%9C%BA%E5%88%B6%E8%AE%A9%E6%A8%A1%E5%9E%8B%E5%85%B3%E6%B3%A8%E5%85%B6%E4%BB%96%E8%AF%8D",
 }
 # The interface's text: headings, paragraphs, captions, alerts, labels, buttons, tabs, expanders,

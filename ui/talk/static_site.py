@@ -48,6 +48,15 @@ from backend.generation.generation_figures import (
     steps_html,
 )
 from backend.generation.token_steps import stop_reason_text
+from backend.learning.learning_figures import (
+    boundary_figure,
+    head_curves_figure,
+    learning_curve_figure,
+    loss_figure,
+    network_figure,
+    surface_figure,
+)
+from backend.learning.toy_training import data_of, submit_training
 from backend.runtime.errors import BusyError, DashboardError
 from backend.runtime.public_mode import is_public
 from backend.runtime.registry import MODELS
@@ -66,6 +75,8 @@ from ui.core.request import Request
 from ui.core.state import values_from_link
 from ui.generate import request as generate_request
 from ui.generate.kept import kept_or_submitted
+from ui.learn import request as learn_request
+from ui.learn.inputs import VIEWS as LEARN_VIEWS
 from ui.navigation import BY_PATH
 from ui.recognise import request as recognise_request
 from ui.talk.deck import MAX_VIEWS, Deck, View
@@ -426,8 +437,37 @@ def _attention(values: dict[str, Any], out: _Sections, visitor: Visitor) -> None
              + t(SIZES[result.causal], n=n, layers=result.n_layers, heads=result.n_heads), "caption")
 
 
+def _learn(values: dict[str, Any], out: _Sections, visitor: Visitor) -> None:
+    """The view the link opens: a training run's final boundary and curves, the backpropagation
+    step, the optimisers' paths, or the fine-tuned heads."""
+    view = values["learn_view"]
+    out.heading(t(view))
+    if view == LEARN_VIEWS[0]:
+        settings = learn_request.toy_settings(values)
+        visitor.check()
+        job = submit_training(settings, **visitor.submit_args)
+        visitor.wait(job)
+        last = job.pieces[-1]
+        out.text(t("Epoch {epoch}: train accuracy {train}, test accuracy {test}", epoch=last.epoch,
+                   train=f"{last.train_accuracy:.1%}", test=f"{last.test_accuracy:.1%}"), "answer")
+        out.figure(boundary_figure(last, data_of(settings)))
+        out.figure(loss_figure(last))
+    elif view == LEARN_VIEWS[1]:
+        step = learn_request.backprop(values)
+        out.figure(network_figure(step))
+        out.text(t("Loss {before} before the update, {after} after it; the hand-made gradients differ from "
+                   "PyTorch autograd's by at most {difference}.", before=f"{step.loss:.4f}",
+                   after=f"{step.loss_after:.4f}", difference=f"{step.largest_difference:.1e}"), "caption")
+    elif view == LEARN_VIEWS[2]:
+        out.figure(surface_figure(learn_request.descent(values)))
+    else:
+        tuning = _finished(learn_request.fine_tuning(values), visitor)
+        out.figure(head_curves_figure(tuning))
+        out.figure(learning_curve_figure(tuning))
+
+
 PAGES: dict[str, Callable[[dict[str, Any], _Sections, Visitor], None]] = {
-    "classify": _classify, "generate": _generate, "recognise": _recognise, "attention": _attention,
+    "classify": _classify, "generate": _generate, "recognise": _recognise, "attention": _attention, "learn": _learn,
 }
 
 

@@ -1,0 +1,121 @@
+"""How it learns: backpropagation by hand equals autograd, training is deterministic and learns,
+each preset shows its lesson in measured numbers, the optimisers behave on their surfaces, and
+pretrained features beat random ones on the held-out sentences."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from backend.learning import fine_tuning
+from backend.learning.backprop import backprop_step
+from backend.learning.loss_surfaces import descend
+from backend.learning.toy_data import DATASETS, make_dataset
+from backend.learning.toy_training import PRESETS, ToySettings, final, preset, train
+from backend.runtime.errors import InputError
+
+
+@pytest.mark.parametrize(("x1", "x2", "y", "seed"), [(1.0, -0.5, 1.0, 0), (3.0, 2.0, 0.0, 7), (-10.0, 10.0, 1.0, 42)])
+def test_backpropagation_by_hand_equals_autograd_and_the_update_lowers_the_loss(x1, x2, y, seed):
+    step = backprop_step(x1, x2, y, 0.5, seed)
+    assert step.largest_difference < 1e-6
+    np.testing.assert_allclose(step.d_w1, step.autograd.w1, atol=1e-12)
+    assert step.d_z2 == pytest.approx(step.y_hat - y)
+    assert step.loss == pytest.approx(-np.log(step.y_hat if y else 1 - step.y_hat))
+    assert step.loss_after < step.loss  # a small step against the gradient goes downhill
+    with pytest.raises(InputError, match="target 0 or 1"):
+        backprop_step(1.0, 1.0, 0.5, 0.5, 0)
+
+
+def test_every_data_set_is_two_balanced_classes_and_the_seed_fixes_the_points():
+    for name in DATASETS:
+        data = make_dataset(name, 500, 0.1, 0.3, 3)
+        assert data.x_train.shape == (350, 2) and data.x_test.shape == (150, 2)
+        both = np.concatenate([data.y_train, data.y_test])
+        assert set(both) == {0, 1} and abs(both.mean() - 0.5) < 0.02
+        again = make_dataset(name, 500, 0.1, 0.3, 3)
+        np.testing.assert_array_equal(data.x_train, again.x_train)
+
+
+def test_training_learns_separable_data_and_the_same_seed_gives_the_same_curves():
+    settings = ToySettings(dataset="blobs", epochs=60)
+    snapshots = list(train(settings))
+    assert snapshots[0].epoch == 0 and snapshots[-1].epoch == 60 and len(snapshots) == 31
+    last = snapshots[-1]
+    assert last.train_loss[-1] < last.train_loss[0] / 3 and last.test_accuracy > 0.9
+    assert last.boundary.shape == (48, 48) and 0 <= last.boundary.min() and last.boundary.max() <= 1
+    again = final(settings)
+    assert again.train_loss == last.train_loss and again.test_loss == last.test_loss
+    assert final(replace(settings, seed=1)).train_loss != last.train_loss
+
+
+def test_a_paused_run_goes_on_to_the_same_curves_as_one_never_paused():
+    settings = ToySettings(dataset="circles", epochs=40, dropout=0.2)
+    whole = final(settings)
+    first = list(train(settings, until=13))[-1]
+    assert first.epoch == 13
+    rest = list(train(settings, start=first.state))[-1]
+    assert rest.epoch == 40 and rest.train_loss == whole.train_loss
+
+
+def test_each_preset_shows_its_lesson():
+    base = final(ToySettings())
+    assert base.test_accuracy > 0.95  # the default network learns the circles
+    high = final(preset("Learning rate too high"))
+    assert high.diverged or max(high.train_loss[1:]) > 10 * high.train_loss[0] or high.test_accuracy < 0.7
+    low = final(preset("Learning rate too low"))
+    assert low.train_loss[-1] > 0.9 * low.train_loss[0] and low.test_accuracy < base.test_accuracy
+    # overfitting, measured: the test loss's lowest point comes early, then it rises while training loss falls
+    big = final(preset("Big network, few noisy points"))
+    lowest = int(np.argmin(big.test_loss))
+    assert lowest < len(big.test_loss) // 2
+    assert big.test_loss[-1] > 1.5 * big.test_loss[lowest] and big.train_loss[-1] < big.train_loss[lowest]
+    regularised = final(preset("…and with L2"))
+    assert regularised.test_loss[-1] < big.test_loss[-1] * 0.8  # L2 undoes much of it
+    linear = final(preset("A linear model on XOR"))
+    assert linear.test_accuracy < 0.7 and linear.train_loss[-1] > 0.6  # a line cannot separate XOR
+    assert set(PRESETS) == {"Learning rate too high", "Learning rate too low", "Big network, few noisy points",
+                            "…and with L2", "A linear model on XOR"}
+
+
+def test_caps_refuse_too_large_a_run_with_the_numbers(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_PUBLIC", "1")
+    with pytest.raises(InputError, match="at most 64 units in all; 4 x 32 = 128"):
+        next(train(ToySettings(width=32, depth=4)))
+    with pytest.raises(InputError, match="20 to 1000 points, not 4000"):
+        next(train(ToySettings(points=4000)))
+    with pytest.raises(InputError, match="1 to 1000 epochs"):
+        next(train(ToySettings(epochs=5000)))
+    with pytest.raises(InputError, match="learning rate must be between"):
+        next(train(ToySettings(learning_rate=float("nan"))))
+
+
+def test_optimisers_on_their_surfaces():
+    bowl = descend("bowl", 0.1, 100)
+    assert all(path.losses[-1] < 1e-3 for path in bowl.paths if path.method != "adam")
+    valley = {path.method: path for path in descend("valley", 0.2, 60).paths}
+    # steep across the valley: plain SGD overshoots back and forth in y; momentum gets further along x
+    assert np.sign(np.diff(valley["sgd"].points[:6, 1])).tolist().count(-1) in (2, 3)
+    assert abs(valley["momentum"].points[-1, 0]) < abs(valley["sgd"].points[-1, 0])
+    saddle = {path.method: path for path in descend("saddle", 0.05, 200).paths}
+    assert all(abs(abs(path.points[-1, 0]) - 1) < 0.1 for path in saddle.values())  # every path leaves the saddle
+    with pytest.raises(InputError):
+        descend("cliff", 0.1, 10)
+
+
+def test_pretrained_features_beat_random_ones_on_the_held_out_sentences():
+    found = fine_tuning.features()
+    assert found["pretrained"][0].shape == (2465, 384) and found["random"][1].shape == (630, 384)
+    assert torch.allclose(found["pretrained"][0].norm(dim=1), torch.ones(2465), atol=1e-4)
+    tuning = fine_tuning.fine_tuning(64)
+    by_kind = {run.features: run for run in tuning.runs}
+    pretrained, random = by_kind["pretrained"].heldout, by_kind["random"].heldout
+    assert pretrained.accuracy > random.accuracy + 0.15, (pretrained, random)  # the margin the README states
+    assert pretrained.accuracy > by_kind["words"].heldout.accuracy
+    assert 0 < pretrained.f1 <= 1 and 0 < pretrained.precision <= 1 and 0 < pretrained.recall <= 1
+    # more labelled examples help the features that start from nothing most
+    assert tuning.curve["words"][-1] > tuning.curve["words"][0] + 0.1
+    assert tuning.curve["pretrained"][-1] >= 0.8
+    assert tuning.sizes[-1] == 2465 and len(tuning.curve["random"]) == len(tuning.sizes)
+    assert fine_tuning.fine_tuning(64).runs == tuning.runs  # deterministic
