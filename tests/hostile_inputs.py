@@ -197,6 +197,8 @@ LINKS: dict[str, list[str]] = {
                   *MARKDOWN_IN_LINKS["recognise"]],
     "attention": ["text=" + "word " * 300, "layer=99", "head=-1", "model=hub:gpt2", "text=%E2%80%8B",
                   *MARKDOWN_IN_LINKS["attention"]],
+    "learn": ["points=999999&run=1", "width=64&depth=6&run=1", "epochs=1001&run=1", "rate=nan", "data=mnist",
+              "view=%3Cscript%3E"],
     "": MARKDOWN_IN_LINKS[""],
 }
 

@@ -99,13 +99,14 @@ def network_figure(step: BackpropStep) -> go.Figure:
     hidden = [(1.0, 0.85), (1.0, 0.5), (1.0, 0.15)]
     output = (2.0, 0.5)
     fig = go.Figure()
-    edges = [(inputs[j], hidden[i], step.weights.w1[i, j], step.d_w1[i, j]) for i in range(3) for j in range(2)]
-    edges += [(hidden[i], output, step.weights.w2[i], step.d_w2[i]) for i in range(3)]
-    for (x0, y0), (x1, y1), weight, grad in edges:
+    # each label near its edge's source, where the edges fan out (the middle is where they cross)
+    edges = [(inputs[j], hidden[i], step.weights.w1[i, j], step.d_w1[i, j], 0.3) for i in range(3) for j in range(2)]
+    edges += [(hidden[i], output, step.weights.w2[i], step.d_w2[i], 0.45) for i in range(3)]
+    for (x0, y0), (x1, y1), weight, grad, along in edges:
         fig.add_trace(go.Scatter(x=[x0, x1], y=[y0, y1], mode="lines", hoverinfo="skip", showlegend=False,
                                  line={"color": "#1f5fbf" if weight >= 0 else "#d62728", "width": 1 + 3 * min(abs(weight), 1.5)}))
-        fig.add_annotation(x=x0 + 0.55 * (x1 - x0), y=y0 + 0.55 * (y1 - y0), showarrow=False, font={"size": 13},
-                           text=f"w={weight:.2f}<br>∂={grad:.3f}", bgcolor="rgba(255,255,255,0.85)")
+        fig.add_annotation(x=x0 + along * (x1 - x0), y=y0 + along * (y1 - y0), showarrow=False, font={"size": 12},
+                           text=f"w {weight:.2f} · ∂ {grad:.3f}", bgcolor="rgba(255,255,255,0.85)")
     nodes = [(*inputs[0], f"x₁ = {step.x[0]:.2f}"), (*inputs[1], f"x₂ = {step.x[1]:.2f}")]
     nodes += [(*hidden[i], f"a{i + 1} = σ({step.z1[i]:.2f}) = {step.a1[i]:.3f}") for i in range(3)]
     nodes.append((*output, f"ŷ = σ({step.z2:.2f}) = {step.y_hat:.3f}"))

@@ -237,8 +237,11 @@ def data_of(settings: ToySettings) -> ToyData:
 def submit_training(settings: ToySettings, start: TrainState | None = None, until: int | None = None, *,
                     owner: str | None = None, slot: str | None = None, client: str | None = None) -> Job:
     """Queue a run (a streaming job: its `Snapshot`s arrive through `job.stream()`); it ends at its
-    next snapshot when its visitor leaves or presses Pause."""
+    next snapshot once nobody follows it (its visitors left or pressed Pause). A run from scratch
+    is deterministic, so visitors who press Train on the same settings while it runs follow one run
+    (a room trying the same preset together), as a seeded generation is shared."""
     settings = settings.checked()
     began = start.epoch if start is not None else 0
+    shared = ("toy", settings, until) if start is None else None
     return SCHEDULER.submit(QUEUE, train, settings, start, until, streaming=True, owner=owner, slot=slot,
-                            client=client, request_key=("toy", settings, began, until))
+                            client=client, request_key=("toy", settings, began, until), share_key=shared)

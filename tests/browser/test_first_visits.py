@@ -21,7 +21,9 @@ def _plot(page: Page, pattern: str):
 
 def _ask_capital(page: Page) -> None:
     page.get_by_role("radio", name="Capital of France").click()
-    expect(page.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("What is the capital of France?")
+    # the example's run redraws the page while the server's warm-up loads the models (seen > 5 s under load)
+    expect(page.get_by_role("textbox", name="Prompt", exact=True)).to_have_value("What is the capital of France?",
+                                                                                 timeout=TIMEOUT)
     page.get_by_role("button", name="Generate", exact=True).click()
 
 

@@ -79,6 +79,12 @@ LINK_OUTCOMES: dict[str, dict[str, str | None]] = {
         "text=%E2%80%8B": "The text has no visible characters",
         MARKDOWN_IN_LINKS["attention"][0]: "The text is 123 tokens; each view shows 64 at a time",
     },
+    "learn": {  # public mode's caps on a training run, and values a link cannot set
+        "points=999999&run=1": _reset("points='999999'"),
+        "width=64&depth=6&run=1": "at most 64 units in all; 6 x 64 = 384",
+        "epochs=1001&run=1": "A run here has 1 to 1000 epochs, not 1001",
+        "rate=nan": _reset("rate='nan'"), "data=mnist": _reset("data='mnist'"), "view=%3Cscript%3E": _reset("view='<script>'"),
+    },
     "": {  # Home, with a deck in the link
         MARKDOWN_IN_LINKS[""][0]: QUIET,
         MARKDOWN_IN_LINKS[""][1]: "The deck in this link could not be read: a view's link must be a page of this app",
@@ -237,7 +243,7 @@ def test_the_corpus_against_the_app_in_public_mode(browser):
     (ARTIFACTS / "hostile-visitors-outcomes.json").write_text(json.dumps(outcomes, indent=1, ensure_ascii=False))
     wrong = _mismatches(outcomes, expected)
     assert not wrong, "\n".join(wrong)
-    assert len(outcomes) == 39 + len(TAUGHT_LINKS) + sum(map(len, MARKDOWN_IN_LINKS.values())) + 14 * 3 + 1 + 21 + 8
+    assert len(outcomes) == 39 + 6 + len(TAUGHT_LINKS) + sum(map(len, MARKDOWN_IN_LINKS.values())) + 14 * 3 + 1 + 21 + 8
     messages = sum(bool(v) for v in outcomes.values())
     print(f"hostile corpus in the browser: {len(outcomes)} outcomes checked, {messages} with a message, "
           f"{len(outcomes) - messages} without, 0 tracebacks")

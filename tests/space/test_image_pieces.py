@@ -38,18 +38,19 @@ def _pruned_files() -> set[str]:
 
 
 # Runs in a fresh interpreter, as the image does: Triton is absent (the image deletes it), and with
-# REFUSE_FIRST_USE the slow first-use steps (the GGUF conversion, the sentiment fit) raise, so a
-# step that still needed one fails. Prints the build-time warm-up's lines, then one JSON line:
+# REFUSE_FIRST_USE the slow first-use steps (the GGUF conversions, the sentiment fit, the learning
+# page's vectors) raise, so a step that still needed one fails. Prints the build-time warm-up's lines, then one JSON line:
 # every shared library mapped and every module file loaded.
 _PROCESS = r"""
 import json, os, re, sys
 sys.modules["triton"] = None  # the image has no Triton: importing it fails as it would there
 if os.environ.get("REFUSE_FIRST_USE"):
+    from backend.learning import fine_tuning
     from backend.runtime import gguf_convert
     from backend.text import sentiment
     def refuse(*args, **kwargs):
         raise AssertionError("this was to be done at build time")
-    gguf_convert._convert = sentiment._fit = refuse
+    gguf_convert._convert = sentiment._fit = fine_tuning._compute = refuse
     import ui.attention.sections, ui.generate.sections, ui.recognise.sections, ui.classify.sections  # noqa: F401
 from ui.startup.first_calls import main
 status = main()
@@ -87,6 +88,10 @@ def test_build_time_warm_up_leaves_a_cold_public_process_nothing_to_make_or_writ
 
     gemma = ensure_converted(GEMMA3_GGUF)
     shutil.copytree(gemma, cache / "ai-dashboard" / gemma.name, copy_function=os.link)
+    from backend.learning import fine_tuning  # the learning page's vectors likewise (30 s; test_learning.py)
+
+    fine_tuning.features()
+    os.link(fine_tuning._cache_file(), cache / "ai-dashboard" / fine_tuning._cache_file().name)
     lines, report = _run(env)
     assert report["status"] == 0, lines
     made = _tree(cache)
@@ -97,6 +102,7 @@ def test_build_time_warm_up_leaves_a_cold_public_process_nothing_to_make_or_writ
     assert "held-out accuracy" in by_step["sentiment head"]
     assert "tiger cat" in by_step["image recognition"]
     assert "18 layers, tokens per tokenizer [" in by_step["Gemma 3"], by_step["Gemma 3"]
+    assert "2465 training sentences" in by_step["fine-tuning features"]
     # this machine cannot reach the Hub: the allowed model is reported, and the build goes on
     assert by_step["allowed model timm:resnet18.a1_in1k"].endswith("not fetched")
 

@@ -25,7 +25,7 @@ from backend.runtime.public_mode import limits
 from backend.runtime.scheduler import Job
 from backend.shared.language import t
 from ui.core.downloads import chart
-from ui.core.jobs import POLL_SECONDS, mine, queue_message, remembered
+from ui.core.jobs import POLL_SECONDS, mine, queue_message, remembered, session_id
 from ui.core.widgets import example_pills, shown_errors
 from ui.learn import request
 from ui.learn.inputs import PRESET_VALUES, PRESETS_NOTE
@@ -108,27 +108,39 @@ def toy_view(opened_to_run: bool) -> None:
     step = b3.button(t("Step"), key="learn_step", icon=":material/skip_next:", help=t("One epoch more."))
     reset = b4.button(t("Reset"), key="learn_reset", icon=":material/restart_alt:")
     job: Job | None = st.session_state.get("learn_job")
-    if pause and job is not None and job.active:
-        job.cancel()  # it stops at its next snapshot, which holds where to go on from
-        job.wait(5)
+    ran = st.session_state.get("learn_job_settings", settings)  # the run's own settings, not the controls' now
+    if pause and job is not None and job.active and job.pieces:
+        # Stop following: the run ends unless others follow it too (the same settings pressed at
+        # once share one run); this page keeps its newest snapshot, and Train goes on from there.
+        job.leave(session_id())
+        paused = job.pieces[-1]
+        st.session_state["learn_paused"], st.session_state["learn_kept"] = paused, (ran, paused.state)
+        st.session_state["learn_job"] = job = None
+        resume = paused.state if ran == settings and paused.epoch < settings.epochs else None
     if reset:
-        for key in ("learn_job", "learn_job_settings", "learn_kept"):
+        for key in ("learn_job", "learn_job_settings", "learn_kept", "learn_paused"):
             st.session_state.pop(key, None)
         job, resume = None, None
     with shown_errors():
-        if train or opened_to_run and job is None:
+        if train or opened_to_run and job is None and "learn_paused" not in st.session_state:
             job = submit_training(settings, resume, **mine("learn"))
         elif step:
             job = submit_training(settings, resume, until=(resume.epoch if resume else 0) + 1, **mine("learn"))
-        if job is not st.session_state.get("learn_job"):
+        if job is not None and job is not st.session_state.get("learn_job"):
             st.session_state["learn_job"], st.session_state["learn_job_settings"] = job, settings
+            st.session_state.pop("learn_paused", None)
+            ran = settings
     places = {"note": st.empty(), "metrics": st.empty()}
     c1, c2 = st.columns([3, 2])
     places["boundary"], places["loss"] = c1.empty(), c2.empty()
     if job is None:
-        st.caption(t("Press Train: the boundary and the curves move as the network learns."))
+        paused = st.session_state.get("learn_paused")
+        if paused is None:
+            st.caption(t("Press Train: the boundary and the curves move as the network learns."))
+        else:
+            _draw(paused, ran, places)
+            st.caption(t("Paused at epoch {epoch}: Train goes on from here, Step adds one epoch.", epoch=paused.epoch))
         return
-    ran = st.session_state.get("learn_job_settings", settings)  # the run's own settings, not the controls' now
     with shown_errors():
         if job.active:
             last = _follow(job, ran, places)

@@ -2,8 +2,8 @@
 
 `python -m ui.startup.first_calls` runs once while an image is built (`scripts/build_space_image.sh`),
 so that a cold container answers each page within seconds and writes nothing:
-- SmolLM2's and Gemma 3's GGUF files converted to safetensors, and the sentiment head fitted (all
-  in the cache folder);
+- SmolLM2's and Gemma 3's GGUF files converted to safetensors, the sentiment head fitted, and the
+  learning page's sentence vectors computed (all in the cache folder);
 - matplotlib's font list (its config folder), built on its first import;
 - every default model exercised once by each page's own request (the page's `request.py`), so a
   file the image's pruning removed but a page needs fails the build instead of a visitor's request;
@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from backend.runtime.errors import DashboardError
+from backend.learning.fine_tuning import features as fine_tuning_features
 from backend.runtime.gguf_convert import GEMMA3_GGUF, ensure_converted
 from backend.runtime.model_cache import get_model
 from backend.runtime.registry import EFFICIENTNET, GEMMA3, MINILM, SMOLLM2, allowed_keys
@@ -135,6 +136,7 @@ BUILD_STEPS: Steps = (
     ("matplotlib font list", _font_list),
     *PAGE_STEPS,
     ("Gemma 3", _gemma),
+    ("fine-tuning features", lambda: f"{len(fine_tuning_features()['targets'][0])} training sentences, three kinds"),
     ("EfficientNet", lambda: get_model(EFFICIENTNET.key).spec.name),
 )
 
