@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.runtime.loaders import tokenizer_only
-from backend.runtime.model_cache import get_model
+from backend.runtime.model_cache import get_model, tokenizer_of
 from backend.runtime.registry import GEMMA3, MINILM, SMOLLM2
 from backend.runtime.scheduler import SCHEDULER, Job
 from backend.shared.language import n_
@@ -41,7 +40,7 @@ class Cut:
 
 def cut(model_key: str, text: str) -> Cut:
     if model_key == GEMMA3.key:  # the tokenizer alone
-        name, tokenizer = GEMMA3.name, tokenizer_only(GEMMA3)
+        name, tokenizer = GEMMA3.name, tokenizer_of(GEMMA3)
         shown = lambda ids: readable(tokenizer, ids)  # noqa: E731
     else:
         handle = get_model(model_key)

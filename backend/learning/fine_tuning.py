@@ -25,7 +25,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 import torch
-from transformers import AutoModel
 
 from backend.runtime.cache_paths import cache_root
 from backend.runtime.errors import InputError
@@ -101,6 +100,8 @@ def _bag_of_words(train: list[str], heldout: list[str]) -> tuple[torch.Tensor, t
 
 def _random_encoder(handle: LoadedModel) -> LoadedModel:
     """MiniLM's architecture and tokenizer with freshly initialised weights (seeded)."""
+    from transformers import AutoModel  # imported when first needed, as the model loaders do
+
     with torch.random.fork_rng():
         torch.manual_seed(RANDOM_SEED)
         model = AutoModel.from_config(handle.model.config).eval()

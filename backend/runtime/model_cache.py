@@ -5,8 +5,9 @@ A loaded model is shared by every Streamlit session and thread. Loading is guard
 PyTorch modules and fast tokenizers are not safe to use from several threads at once.
 
 Memory is bounded: the packaged defaults stay loaded for good, and the models a visitor named
-(Hub, timm, torchvision) and Gemma 3, which ships in a package but no page opens with, share a budget (`DASHBOARD_MODEL_MEMORY_MB`); the least recently used
-one is dropped when a new one would not fit, and one larger than the whole budget is refused. A
+(Hub, timm, torchvision) and Gemma 3, which ships in a package but no page opens with, share a
+budget (`DASHBOARD_MODEL_MEMORY_MB`); the least recently used one is dropped when a new one would
+not fit, and one larger than the whole budget is refused. A
 failed load leaves nothing behind. Every forward pass of a loaded model first checks that its
 request may go on (`scheduler.checkpoint`: the time limit, the visitor still there).
 """
@@ -69,6 +70,13 @@ def _loader_for(spec: ModelSpec) -> Loader:
     from backend.runtime import loaders
 
     return loaders.LOADERS_BY_KEY.get(spec.key) or loaders.LOADERS[(spec.source, spec.kind)]
+
+
+def tokenizer_of(spec: ModelSpec) -> object:
+    """A packaged decoder's tokenizer alone, without loading its model (Gemma 3's tokenizer view)."""
+    from backend.runtime import loaders  # as above: transformers is imported when first needed
+
+    return loaders.tokenizer_only(spec)
 
 
 def get_model(key: str) -> LoadedModel:
