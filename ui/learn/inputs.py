@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backend.learning.fine_tuning import SIZES
-from backend.learning.loss_surfaces import MAX_STEPS, METHODS, SURFACES
+from backend.learning.loss_surfaces import MAX_STEPS, SURFACES
 from backend.learning.toy_data import DATASETS
 from backend.learning.toy_training import ACTIVATIONS, OPTIMIZERS, PRESETS, ToySettings
 from backend.shared.language import n_
@@ -54,5 +54,3 @@ def fields() -> list[Field]:
         int_field("learn_size", "examples", 64, 2, SIZES[-1]),
     ]
 
-
-__all__ = ["EXTRAS", "METHODS", "PRESETS_NOTE", "PRESET_VALUES", "VIEWS", "fields"]
