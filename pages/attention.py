@@ -18,7 +18,7 @@ from ui.attention.sections import (
     toy_example,
 )
 from ui.core.jobs import mine, remembered
-from ui.core.widgets import example_pills, model_picker, run_caption, shown_errors
+from ui.core.widgets import example_pills, model_picker, run_caption, shown_errors, view_tabs
 from ui.navigation import page_state
 
 state = page_state("attention")
@@ -83,17 +83,7 @@ if text.strip() and not toy:
 state.publish()
 
 
-def _tab_chosen(labels: dict[str, str]) -> None:
-    """The clicked tab's English name becomes the view (kept, and in the link), whatever the language."""
-    st.session_state["attention_view"] = labels.get(st.session_state.get("attention_tabs"), VIEWS[0])
-
-
-# The tabs track state (only the open view's code runs): their labels are in the reader's
-# language, the view ("attention_view", in links) stays English.
-labels = {t(view): view for view in VIEWS}
-view = st.session_state["attention_view"]
-st.session_state["attention_tabs"] = t(view)
-tabs = st.tabs(list(labels), key="attention_tabs", on_change=_tab_chosen, args=(labels,))
+tabs, _ = view_tabs("attention", VIEWS)
 if toy:
     with tabs[-1]:
         toy_example()

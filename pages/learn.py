@@ -5,6 +5,7 @@ import streamlit as st
 
 from backend.shared.language import t
 from ui.learn.inputs import VIEWS
+from ui.core.widgets import view_tabs
 from ui.learn.sections import backprop_view, descent_view, fine_tuning_view, toy_view
 from ui.navigation import page_state
 
@@ -18,17 +19,7 @@ st.write(t(
     "fine-tuning starts from what they learned."
 ))
 
-
-def _tab_chosen(labels: dict[str, str]) -> None:
-    """The clicked tab's English name becomes the view (kept, and in the link), whatever the language."""
-    st.session_state["learn_view"] = labels.get(st.session_state.get("learn_tabs"), VIEWS[0])
-
-
-# Stateful tabs: only the open view's code runs (a training run is followed only where it is seen).
-labels = {t(view): view for view in VIEWS}
-view = st.session_state["learn_view"]
-st.session_state["learn_tabs"] = t(view)
-tabs = st.tabs(list(labels), key="learn_tabs", on_change=_tab_chosen, args=(labels,))
+tabs, view = view_tabs("learn", VIEWS)  # only the open view runs: a training run is followed where it is seen
 opened_to_run = state.opened_with.get("run") == "1"
 if view == VIEWS[0]:
     with tabs[0]:

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import logging
 import os
 import re
-import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass
 
 import torch
 
-from backend.runtime.cache_paths import cache_root
+from backend.runtime.cache_paths import cache_root, kept_file
 from backend.runtime.errors import InputError
 from backend.runtime.loaded_model import LoadedModel
 from backend.runtime.model_cache import get_model
@@ -44,7 +42,6 @@ LEARNING_RATE = 0.05
 L2 = 1e-4
 RANDOM_SEED = 0  # the random network's weights
 FORMAT_VERSION = 1
-log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _kept: dict[str, dict] = {}
 
@@ -139,26 +136,9 @@ def features() -> dict:
     """Every kind of features of the training and held-out sentences, and the targets (1 = positive):
     read from the cache folder, else computed once and saved there."""
     with _lock:
-        if "features" in _kept:
-            return _kept["features"]
-        path = _cache_file()
-        found = None
-        if path.is_file():
-            try:
-                found = torch.load(path, weights_only=True)
-            except Exception:  # a damaged cache file is computed again, never fatal
-                log.warning("Computing the learning page's features again: could not read %s", path)
-        if found is None:
-            found = _compute()
-            try:  # written under a temporary name and renamed: two processes never see half a file
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-                    torch.save(found, tmp)
-                os.replace(tmp.name, path)
-            except OSError:
-                log.warning("Could not save the learning page's features to %s", path)
-        _kept["features"] = found
-        return found
+        if "features" not in _kept:
+            _kept["features"] = kept_file(_cache_file(), lambda: _compute(), "the learning page's features")
+        return _kept["features"]
 
 
 def _balanced_order(targets: torch.Tensor, seed: int) -> torch.Tensor:

@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import logging
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
-from backend.runtime.cache_paths import cache_root
+from backend.runtime.cache_paths import cache_root, kept_file
 from backend.runtime.loaded_model import LoadedModel
 from backend.shared.language import lazy
 from backend.shared.sentence_vectors import embed
@@ -31,7 +26,6 @@ from backend.text.zero_shot_head import zero_shot_classifier
 
 REAL_WORLD = ("film", "product", "restaurant")  # sources of real review sentences (UCI)
 FORMAT_VERSION = 2
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,21 +76,7 @@ def _fit(handle: LoadedModel) -> dict:
 
 
 def _load_or_fit(handle: LoadedModel) -> dict:
-    path = _cache_file(handle.spec.name)
-    if path.is_file():
-        try:
-            return torch.load(path, weights_only=True)
-        except Exception:  # a damaged cache file is refitted, never fatal
-            log.warning("Refitting the sentiment head: could not read %s", path)
-    fitted = _fit(handle)
-    try:  # written under a temporary name and renamed: two processes never see half a file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            torch.save(fitted, tmp)
-        os.replace(tmp.name, path)
-    except OSError:
-        log.warning("Could not save the sentiment head to %s; it will be refitted next start", path)
-    return fitted
+    return kept_file(_cache_file(handle.spec.name), lambda: _fit(handle), "the sentiment head")
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,14 @@ def _ordinal(n: int) -> str:
     return t(_ORDINALS[suffix], n=n)
 
 
+def wait_in_line(job: Job) -> None:
+    """Show the job's place in line (and its wait) until it starts, then nothing."""
+    status = st.empty()
+    while not job.wait_started(POLL_SECONDS):
+        status.info(queue_message(job), icon=":material/hourglass_top:")
+    status.empty()
+
+
 def queue_message(job: Job) -> str:
     """'2nd in line · about 3 s' while waiting, 'Running…' once started."""
     if job.state != "queued":

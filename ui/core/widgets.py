@@ -86,3 +86,19 @@ def example_pills(examples: dict[str, dict[str, Any]], key_prefix: str, note: st
     elif chosen != st.session_state.get(applied_key):
         set_by_click(examples[chosen])
         st.session_state[applied_key] = chosen
+
+
+def view_tabs(page: str, views: list[str]) -> tuple[list[Any], str]:
+    """The page's views as stateful tabs (only the open view's code runs): their labels in the
+    reader's language, the view itself (`{page}_view`, kept and in links) in English. Returns
+    the tabs and the open view."""
+    labels = {t(view): view for view in views}
+    view = st.session_state[f"{page}_view"]
+    st.session_state[f"{page}_tabs"] = t(view)
+    tabs = st.tabs(list(labels), key=f"{page}_tabs", on_change=_tab_chosen, args=(page, labels, views[0]))
+    return tabs, view
+
+
+def _tab_chosen(page: str, labels: dict[str, str], first: str) -> None:
+    """The clicked tab's English name becomes the view, whatever the language."""
+    st.session_state[f"{page}_view"] = labels.get(st.session_state.get(f"{page}_tabs"), first)

@@ -35,7 +35,7 @@ from backend.generation.token_steps import (
 from backend.runtime.scheduler import Job
 from backend.shared.language import n_, t
 from ui.core.downloads import chart
-from ui.core.jobs import POLL_SECONDS, mine, queue_message, remembered, session_id
+from ui.core.jobs import mine, remembered, session_id, wait_in_line
 from ui.core.markdown import plain
 from ui.core.request import Request
 from ui.core.widgets import run_caption, shown_errors
@@ -80,10 +80,7 @@ def draw_steps(box, steps: list[Step], finished: bool, selected: int | None = No
 
 def follow(job: Job, box, selected: int | None = None) -> None:
     """Draw the job's steps into `box` as they arrive, until it ends (or Streamlit reruns)."""
-    status = st.empty()
-    while not job.wait_started(POLL_SECONDS):
-        status.info(queue_message(job), icon=":material/hourglass_top:")
-    status.empty()
+    wait_in_line(job)
     drawn = -1
     while True:
         finished = job.wait(redraw_every(job.batch_size))

@@ -25,7 +25,7 @@ from backend.runtime.public_mode import limits
 from backend.runtime.scheduler import Job
 from backend.shared.language import t
 from ui.core.downloads import chart
-from ui.core.jobs import POLL_SECONDS, mine, queue_message, remembered, session_id
+from ui.core.jobs import mine, remembered, session_id, wait_in_line
 from ui.core.widgets import example_pills, shown_errors
 from ui.learn import request
 from ui.learn.inputs import PRESET_VALUES, PRESETS_NOTE
@@ -82,10 +82,7 @@ def _draw(snapshot: Snapshot, settings: ToySettings, places: dict[str, Any]) -> 
 
 def _follow(job: Job, settings: ToySettings, places: dict[str, Any]) -> Snapshot | None:
     """Redraw the run as its snapshots arrive, until it ends (or Streamlit reruns)."""
-    status = st.empty()
-    while not job.wait_started(POLL_SECONDS):
-        status.info(queue_message(job), icon=":material/hourglass_top:")
-    status.empty()
+    wait_in_line(job)
     drawn = -1
     while True:
         finished = job.wait(REDRAW_SECONDS)
