@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 import ui.attention.request
 import ui.classify.request
 import ui.generate.request
+import ui.learn.kept
 import ui.recognise.request
 from backend.generation.in_process import generate, submit_generate
 from backend.runtime.scheduler import SCHEDULER
@@ -134,3 +135,13 @@ def test_a_generation_example_is_shown_from_memory_and_a_changed_setting_generat
     assert not at.exception and not at.error
     assert len(submitted) == 1 and at.session_state["generate_job"] is not stored
     assert kept.finished_generations().get(("in-process", model_key, prompt, submitted[0][1])) is None  # not an example's: not kept
+
+
+def test_the_learning_examples_are_trained_once_and_a_preset_click_comes_from_memory(monkeypatch):
+    assert instant._learning_examples() == 6  # the default run and the five presets
+    monkeypatch.setattr(ui.learn.kept, "submit_training", _asked_a_model)
+    at = _page("learn")
+    at.pills(key="learn_example").set_value("A linear model on XOR").run()
+    at.button(key="learn_train").click().run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Epoch"] == "200 / 200"

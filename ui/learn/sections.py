@@ -29,6 +29,7 @@ from ui.core.jobs import mine, remembered, session_id, wait_in_line
 from ui.core.widgets import example_pills, shown_errors
 from ui.learn import request
 from ui.learn.inputs import PRESET_VALUES, PRESETS_NOTE
+from ui.learn.kept import kept_or_submitted
 
 REDRAW_SECONDS = 0.15  # a running network is redrawn about six times a second
 
@@ -120,7 +121,7 @@ def toy_view(opened_to_run: bool) -> None:
         job, resume = None, None
     with shown_errors():
         if train or opened_to_run and job is None and "learn_paused" not in st.session_state:
-            job = submit_training(settings, resume, **mine("learn"))
+            job = kept_or_submitted(settings, resume, **mine("learn"))
         elif step:
             job = submit_training(settings, resume, until=(resume.epoch if resume else 0) + 1, **mine("learn"))
         if job is not None and job is not st.session_state.get("learn_job"):

@@ -30,6 +30,7 @@ from ui.core.state import defaults
 from ui.generate import inputs as generate_inputs
 from ui.generate import request as generate_request
 from ui.generate.kept import as_left_by_a_click, kept_or_submitted
+from ui.learn import kept as learn_kept
 from ui.recognise import inputs as recognise_inputs
 from ui.recognise import request as recognise_request
 from ui.startup.model_loading import wait_until_idle
@@ -99,12 +100,22 @@ def _generation_examples() -> int:
     return len(requests)
 
 
+# -- how it learns: the toy network's default run and each preset's, kept finished
+def _learning_examples() -> int:
+    runs = learn_kept.example_settings()
+    for settings in runs:
+        wait_until_idle()
+        learn_kept.keep(settings)
+    return len(runs)
+
+
 # Quickest first: a visitor is likelier to find the small pages' examples ready.
 PAGES: dict[str, Callable[[], int]] = {
     "classification": _classify_examples,
     "attention": _attention_examples,
     "image recognition": _image_examples,
     "generation": _generation_examples,
+    "how it learns": _learning_examples,
 }
 
 
