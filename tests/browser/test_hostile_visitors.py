@@ -82,7 +82,7 @@ LINK_OUTCOMES: dict[str, dict[str, str | None]] = {
     "learn": {  # public mode's caps on a training run, and values a link cannot set
         "points=999999&run=1": _reset("points='999999'"),
         "width=64&depth=6&run=1": "at most 64 units in all; 6 x 64 = 384",
-        "epochs=1001&run=1": "A run here has 1 to 1000 epochs, not 1001",
+        "epochs=1001&run=1": _reset("epochs='1001'"),  # past public mode's cap: the link's value is not taken
         "rate=nan": _reset("rate='nan'"), "data=mnist": _reset("data='mnist'"), "view=%3Cscript%3E": _reset("view='<script>'"),
     },
     "": {  # Home, with a deck in the link

@@ -60,6 +60,14 @@ def test_too_large_a_run_in_public_mode_is_a_message(monkeypatch):
     at.button(key="learn_train").click().run()
     assert not at.exception
     assert "at most 64 units in all; 4 x 32 = 128" in at.error[0].value
+    # a link past a cap is reset with a notice, not quietly clamped by the widget
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update({"epochs": "1001", "points": "4000"})
+    at.switch_page("pages/learn.py")
+    at.run()
+    notice = " ".join(w.value for w in at.warning)
+    assert "epochs='1001' (not between 1 and 1000)" in notice and "points='4000' (not between 20 and 1000)" in notice
+    assert at.session_state["learn_epochs"] == 300 and at.session_state["learn_points"] == 500
 
 
 @pytest.mark.parametrize(("view", "shown"), [

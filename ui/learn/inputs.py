@@ -6,6 +6,7 @@ from backend.learning.fine_tuning import SIZES
 from backend.learning.loss_surfaces import MAX_STEPS, SURFACES
 from backend.learning.toy_data import DATASETS
 from backend.learning.toy_training import ACTIVATIONS, OPTIMIZERS, PRESETS, ToySettings
+from backend.runtime.public_mode import limits
 from backend.shared.language import n_
 from ui.core.state import Field, choice_field, float_field, int_field
 
@@ -26,14 +27,16 @@ PRESETS_NOTE = n_("Each preset sets every control: too high a learning rate dive
 
 
 def fields() -> list[Field]:
-    d = _DEFAULT
+    """Read on each call: the caps on points and epochs are public mode's where it is on (a link past
+    them is reset with a notice, never clamped by the widget without a word)."""
+    d, caps = _DEFAULT, limits()
     return [
         choice_field("learn_view", "view", VIEWS),
         choice_field("learn_dataset", "data", list(DATASETS)),
-        int_field("learn_points", "points", d.points, 20, 5000),
+        int_field("learn_points", "points", d.points, 20, caps.toy_points),
         float_field("learn_noise", "noise", d.noise, 0.0, 0.5),
         float_field("learn_test_share", "test", d.test_share, 0.1, 0.9),
-        int_field("learn_batch", "batch", d.batch_size, 1, 5000),
+        int_field("learn_batch", "batch", d.batch_size, 1, caps.toy_points),
         int_field("learn_width", "width", d.width, 1, 64),
         int_field("learn_depth", "depth", d.depth, 0, 6),
         choice_field("learn_activation", "activation", list(ACTIVATIONS), default=d.activation),
@@ -42,7 +45,7 @@ def fields() -> list[Field]:
         float_field("learn_l2", "l2", d.l2, 0.0, 1.0),
         float_field("learn_dropout", "dropout", d.dropout, 0.0, 0.9),
         int_field("learn_seed", "seed", d.seed, 0, 2**32 - 1),
-        int_field("learn_epochs", "epochs", d.epochs, 1, 3000),
+        int_field("learn_epochs", "epochs", d.epochs, 1, caps.toy_epochs),
         float_field("learn_x1", "x1", 1.0, -10.0, 10.0),
         float_field("learn_x2", "x2", -0.5, -10.0, 10.0),
         int_field("learn_target", "target", 1, 0, 1),
