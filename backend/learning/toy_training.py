@@ -5,7 +5,8 @@ Plain PyTorch: a stack of `nn.Linear` layers with the chosen activation (and dro
 cross-entropy on one output logit, an L2 penalty on the weights added to the training loss, and
 `torch.optim`'s SGD, SGD with momentum, or Adam, on shuffled mini-batches. One seed fixes the data,
 the initial weights, the order of the batches and the dropout masks, so the same seed and settings
-give the same curves. A run can stop after any epoch and go on later from its `TrainState`
+give the same curves. The run draws its random numbers from its own `torch.Generator`, never the
+process's: runs on other threads (and anything else the server computes) cannot move them. A run can stop after any epoch and go on later from its `TrainState`
 (Pause, Step, Train again).
 """
 
@@ -91,7 +92,7 @@ class TrainState:
     epoch: int
     network: dict
     optimizer: dict
-    rng: torch.Tensor
+    rng: torch.Tensor  # the run's generator's state
     train_loss: tuple[float, ...]
     test_loss: tuple[float, ...]
 
@@ -112,15 +113,40 @@ class Snapshot:
     state: TrainState | None = field(default=None, repr=False)  # go on from here (Train after Pause, Step)
 
 
-def build_network(settings: ToySettings) -> nn.Sequential:
+class SeededDropout(nn.Module):
+    """`nn.Dropout` drawing its masks from the run's generator."""
+
+    def __init__(self, p: float, generator: torch.Generator) -> None:
+        super().__init__()
+        self.p, self.generator = p, generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand(x.shape, generator=self.generator) >= self.p
+        return x * keep / (1 - self.p)
+
+
+def _linear(width_in: int, width_out: int, generator: torch.Generator) -> nn.Linear:
+    """`nn.Linear` with its own default initialisation, drawn from the run's generator."""
+    layer = nn.Linear(width_in, width_out)
+    with torch.no_grad():
+        nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+        bound = 1 / math.sqrt(width_in)
+        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
+
+
+def build_network(settings: ToySettings, generator: torch.Generator | None = None) -> nn.Sequential:
+    generator = generator if generator is not None else torch.Generator().manual_seed(settings.seed)
     layers: list[nn.Module] = []
     width_in = 2
     for _ in range(settings.depth):
-        layers += [nn.Linear(width_in, settings.width), ACTIVATIONS[settings.activation]()]
+        layers += [_linear(width_in, settings.width, generator), ACTIVATIONS[settings.activation]()]
         if settings.dropout > 0:
-            layers.append(nn.Dropout(settings.dropout))
+            layers.append(SeededDropout(settings.dropout, generator))
         width_in = settings.width
-    layers.append(nn.Linear(width_in, 1))
+    layers.append(_linear(width_in, 1, generator))
     return nn.Sequential(*layers)
 
 
@@ -158,56 +184,55 @@ def train(settings: ToySettings, start: TrainState | None = None, until: int | N
     plane = torch.from_numpy(grid(GRID)[1])
     every = max(1, settings.epochs // SNAPSHOTS)
     began = time.perf_counter()
-    with torch.random.fork_rng():  # the run's own random numbers: initial weights, batch order, dropout
-        torch.manual_seed(settings.seed)
-        network = build_network(settings)
-        optimizer = _optimizer(settings, network)
-        if start is None:
-            with torch.no_grad():
-                network.eval()
-                train_loss, test_loss = [_measure(network, x_train, y_train)[0]], [_measure(network, x_test, y_test)[0]]
-            epoch = 0
-        else:
-            network.load_state_dict(start.network)
-            optimizer.load_state_dict(start.optimizer)
-            torch.random.set_rng_state(start.rng)
-            train_loss, test_loss, epoch = list(start.train_loss), list(start.test_loss), start.epoch
-        diverged = False
-
-        def snapshot() -> Snapshot:
+    generator = torch.Generator().manual_seed(settings.seed)  # initial weights, batch order, dropout
+    network = build_network(settings, generator)
+    optimizer = _optimizer(settings, network)
+    if start is None:
+        with torch.no_grad():
             network.eval()
-            with torch.no_grad():
-                train_acc = _measure(network, x_train, y_train)[1]
-                test_acc = _measure(network, x_test, y_test)[1]
-                boundary = torch.sigmoid(network(plane)).reshape(GRID, GRID).numpy()
-            state = TrainState(epoch, {k: v.clone() for k, v in network.state_dict().items()},
-                               copy.deepcopy(optimizer.state_dict()), torch.random.get_rng_state(),
-                               tuple(train_loss), tuple(test_loss))
-            return Snapshot(epoch, settings.epochs, tuple(train_loss), tuple(test_loss), train_acc, test_acc,
-                            boundary, diverged, time.perf_counter() - began, state)
+            train_loss, test_loss = [_measure(network, x_train, y_train)[0]], [_measure(network, x_test, y_test)[0]]
+        epoch = 0
+    else:
+        network.load_state_dict(start.network)
+        optimizer.load_state_dict(start.optimizer)
+        generator.set_state(start.rng)
+        train_loss, test_loss, epoch = list(start.train_loss), list(start.test_loss), start.epoch
+    diverged = False
 
-        if start is None:
+    def snapshot() -> Snapshot:
+        network.eval()
+        with torch.no_grad():
+            train_acc = _measure(network, x_train, y_train)[1]
+            test_acc = _measure(network, x_test, y_test)[1]
+            boundary = torch.sigmoid(network(plane)).reshape(GRID, GRID).numpy()
+        state = TrainState(epoch, {k: v.clone() for k, v in network.state_dict().items()},
+                           copy.deepcopy(optimizer.state_dict()), generator.get_state(),
+                           tuple(train_loss), tuple(test_loss))
+        return Snapshot(epoch, settings.epochs, tuple(train_loss), tuple(test_loss), train_acc, test_acc,
+                        boundary, diverged, time.perf_counter() - began, state)
+
+    if start is None:
+        yield snapshot()
+    while epoch < until and not diverged:
+        network.train()
+        order = torch.randperm(len(x_train), generator=generator)
+        for first in range(0, len(order), settings.batch_size):
+            batch = order[first : first + settings.batch_size]
+            logits = network(x_train[batch]).squeeze(-1)
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, y_train[batch].float())
+            if settings.l2:
+                loss = loss + settings.l2 * _penalty(network)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        epoch += 1
+        network.eval()
+        with torch.no_grad():
+            train_loss.append(_measure(network, x_train, y_train)[0])
+            test_loss.append(_measure(network, x_test, y_test)[0])
+        diverged = not (math.isfinite(train_loss[-1]) and math.isfinite(test_loss[-1]))
+        if epoch % every == 0 or epoch == until or diverged:
             yield snapshot()
-        while epoch < until and not diverged:
-            network.train()
-            order = torch.randperm(len(x_train))
-            for first in range(0, len(order), settings.batch_size):
-                batch = order[first : first + settings.batch_size]
-                logits = network(x_train[batch]).squeeze(-1)
-                loss = nn.functional.binary_cross_entropy_with_logits(logits, y_train[batch].float())
-                if settings.l2:
-                    loss = loss + settings.l2 * _penalty(network)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            epoch += 1
-            network.eval()
-            with torch.no_grad():
-                train_loss.append(_measure(network, x_train, y_train)[0])
-                test_loss.append(_measure(network, x_test, y_test)[0])
-            diverged = not (math.isfinite(train_loss[-1]) and math.isfinite(test_loss[-1]))
-            if epoch % every == 0 or epoch == until or diverged:
-                yield snapshot()
 
 
 def final(settings: ToySettings) -> Snapshot:
