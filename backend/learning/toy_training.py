@@ -175,8 +175,17 @@ def train(settings: ToySettings, start: TrainState | None = None, until: int | N
     `TrainState` to go on from (a few KB: the network is small)."""
     settings = settings.checked()
     # One intra-op thread: the matrices are tiny, and a second thread only adds its barrier to every
-    # operation (the default run took 4.1 s on a fresh thread with two, 1.8 s with one).
+    # operation (the default run took 4.1 s on a fresh thread with two, 1.8 s with one). The
+    # thread's own count comes back when the run ends.
+    threads = torch.get_num_threads()
     devices.use_threads(1)
+    try:
+        yield from _train(settings, start, until)
+    finally:
+        devices.use_threads(threads)
+
+
+def _train(settings: ToySettings, start: TrainState | None, until: int | None) -> Iterator[Snapshot]:
     until = settings.epochs if until is None else min(until, settings.epochs)
     data = make_dataset(settings.dataset, settings.points, settings.noise, settings.test_share, settings.seed)
     x_train, y_train = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)

@@ -119,3 +119,9 @@ def test_pretrained_features_beat_random_ones_on_the_held_out_sentences():
     assert tuning.curve["pretrained"][-1] >= 0.8
     assert tuning.sizes[-1] == 2465 and len(tuning.curve["random"]) == len(tuning.sizes)
     assert fine_tuning.fine_tuning(64).runs == tuning.runs  # deterministic
+
+
+def test_a_run_gives_its_thread_back_its_own_thread_count():
+    before = torch.get_num_threads()
+    final(ToySettings(epochs=3))
+    assert torch.get_num_threads() == before
