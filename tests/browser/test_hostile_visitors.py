@@ -191,61 +191,92 @@ def _mismatches(outcomes: dict[str, str], expected: dict[str, str | None]) -> li
     return wrong
 
 
-@pytest.mark.own_server
-def test_the_corpus_against_the_app_in_public_mode(browser):
+def _links(tab: Page, url: str, outcomes: dict[str, str]) -> None:
+    for page, values in LINKS.items():
+        for value in values:
+            _opened(tab, f"{url}/{page}?{value}")
+            _judge(tab, outcomes, _link_name(page, value))
+
+
+def _texts(tab: Page, url: str, outcomes: dict[str, str]) -> None:
+    for name, text in TEXTS.items():
+        for page, param in TEXT_PAGES.items():
+            _opened(tab, f"{url}/{page}?{param}={quote(text[:1500].encode('utf-8', 'surrogatepass'))}" + ("&max_tokens=4&run=1" if page == "generate" else ""))
+            _judge(tab, outcomes, f"{page}: {name}")
+    _opened(tab, f"{url}/classify")
+    box = tab.get_by_role("textbox", name="Text", exact=True)
+    box.fill(TEXTS["100k characters"])  # the box never holds more than the cap (4,000 in public mode)
+    box.press("Control+Enter")  # a paste over the cap is not taken: the box keeps its text, and no run starts
+    idle(tab, TIMEOUT)
+    assert len(box.input_value()) <= 4000
+    _judge(tab, outcomes, "100k characters typed")
+
+
+def _files(tab: Page, url: str, outcomes: dict[str, str]) -> None:
+    _opened(tab, f"{url}/recognise")
+    with run_after(tab, TIMEOUT):
+        tab.get_by_text("Upload", exact=True).click()
+    for name, data in bad_images().items():
+        upload = {"name": name, "mimeType": "application/octet-stream", "buffer": data}
+        if len(data) > 20 * 2**20:  # refused by the browser itself, before it is sent: no run
+            tab.locator("input[type=file]").set_input_files(upload)
+            expect(tab.get_by_text(TOO_BIG_FOR_THE_BROWSER)).to_be_visible(timeout=60_000)
+            _judge(tab, outcomes, f"upload {name}", shown=TOO_BIG_FOR_THE_BROWSER)
+        else:  # the app's own message, about this file, once the upload's run has finished
+            with run_after(tab, TIMEOUT):
+                tab.locator("input[type=file]").set_input_files(upload)
+            expect(tab.get_by_test_id("stAlertContentError").filter(has_text=name)).to_be_visible(timeout=60_000)
+            _judge(tab, outcomes, f"upload {name}")
+    tab.screenshot(path=str(ARTIFACTS / "hostile-upload-refused.png"))
+    _opened(tab, f"{url}/classify")
+    tab.get_by_role("tab", name=re.compile("Classify a CSV")).click()
+    for name, data in CSVS.items():
+        with run_after(tab, TIMEOUT):
+            tab.locator("input[type=file]").last.set_input_files({"name": f"{name}.csv", "mimeType": "text/csv", "buffer": data})
+        _judge(tab, outcomes, f"csv {name}")
+    tab.screenshot(path=str(ARTIFACTS / "hostile-csv.png"))
+
+
+# The corpus in three parts, each against its own public-mode server, so the two lanes share them.
+PARTS = {"links": _links, "texts": _texts, "files": _files}
+
+
+def _part_of(what: str) -> str:
+    """Which part of the corpus records the outcome named `what`."""
+    if what.startswith(("upload ", "csv ")):
+        return "files"
+    if what == "100k characters typed" or any(what.startswith(f"{page}: ") for page in TEXT_PAGES):
+        return "texts"
+    return "links"
+
+
+def test_the_parts_together_cover_the_whole_corpus_once():
     expected = _expected()
+    assert len(expected) == 39 + 6 + len(TAUGHT_LINKS) + sum(map(len, MARKDOWN_IN_LINKS.values())) + 14 * 3 + 1 + 21 + 8
+    by_part = {part: [what for what in expected if _part_of(what) == part] for part in PARTS}
+    assert {part: len(names) for part, names in by_part.items()} == {
+        "links": 39 + 6 + len(TAUGHT_LINKS) + sum(map(len, MARKDOWN_IN_LINKS.values())), "texts": 14 * 3 + 1, "files": 21 + 8}
+
+
+@pytest.mark.own_server
+@pytest.mark.parametrize("part", PARTS)
+def test_the_corpus_against_the_app_in_public_mode(browser, part):
+    expected = {what: want for what, want in _expected().items() if _part_of(what) == part}
     outcomes: dict[str, str] = {}
-    with running_app("hostile-visitors.log", env={"DASHBOARD_PUBLIC": "1"}) as (url, _server):
+    with running_app(f"hostile-visitors-{part}.log", env={"DASHBOARD_PUBLIC": "1"}) as (url, _server):
         tab = new_tab(browser, viewport={"width": 1280, "height": 900})
         try:
-            for page, values in LINKS.items():
-                for value in values:
-                    _opened(tab, f"{url}/{page}?{value}")
-                    _judge(tab, outcomes, _link_name(page, value))
-            for name, text in TEXTS.items():
-                for page, param in TEXT_PAGES.items():
-                    _opened(tab, f"{url}/{page}?{param}={quote(text[:1500].encode('utf-8', 'surrogatepass'))}" + ("&max_tokens=4&run=1" if page == "generate" else ""))
-                    _judge(tab, outcomes, f"{page}: {name}")
-            _opened(tab, f"{url}/classify")
-            box = tab.get_by_role("textbox", name="Text", exact=True)
-            box.fill(TEXTS["100k characters"])  # the box never holds more than the cap (4,000 in public mode)
-            box.press("Control+Enter")  # a paste over the cap is not taken: the box keeps its text, and no run starts
-            idle(tab, TIMEOUT)
-            assert len(box.input_value()) <= 4000
-            _judge(tab, outcomes, "100k characters typed")
-            _opened(tab, f"{url}/recognise")
-            with run_after(tab, TIMEOUT):
-                tab.get_by_text("Upload", exact=True).click()
-            for name, data in bad_images().items():
-                upload = {"name": name, "mimeType": "application/octet-stream", "buffer": data}
-                if len(data) > 20 * 2**20:  # refused by the browser itself, before it is sent: no run
-                    tab.locator("input[type=file]").set_input_files(upload)
-                    expect(tab.get_by_text(TOO_BIG_FOR_THE_BROWSER)).to_be_visible(timeout=60_000)
-                    _judge(tab, outcomes, f"upload {name}", shown=TOO_BIG_FOR_THE_BROWSER)
-                else:  # the app's own message, about this file, once the upload's run has finished
-                    with run_after(tab, TIMEOUT):
-                        tab.locator("input[type=file]").set_input_files(upload)
-                    expect(tab.get_by_test_id("stAlertContentError").filter(has_text=name)).to_be_visible(timeout=60_000)
-                    _judge(tab, outcomes, f"upload {name}")
-            tab.screenshot(path=str(ARTIFACTS / "hostile-upload-refused.png"))
-            _opened(tab, f"{url}/classify")
-            tab.get_by_role("tab", name=re.compile("Classify a CSV")).click()
-            for name, data in CSVS.items():
-                with run_after(tab, TIMEOUT):
-                    tab.locator("input[type=file]").last.set_input_files({"name": f"{name}.csv", "mimeType": "text/csv", "buffer": data})
-                _judge(tab, outcomes, f"csv {name}")
-            tab.screenshot(path=str(ARTIFACTS / "hostile-csv.png"))
+            PARTS[part](tab, url, outcomes)
             assert urllib.request.urlopen(f"{url}/_stcore/health", timeout=10).status == 200
             tab.goto(f"{url}/classify?text=What+a+wonderful+film")
             expect(tab.get_by_test_id("stMetricValue")).to_have_text("positive", timeout=TIMEOUT)
         finally:
             tab.context.close()
-    (ARTIFACTS / "hostile-visitors-outcomes.json").write_text(json.dumps(outcomes, indent=1, ensure_ascii=False))
+    (ARTIFACTS / f"hostile-visitors-outcomes-{part}.json").write_text(json.dumps(outcomes, indent=1, ensure_ascii=False))
     wrong = _mismatches(outcomes, expected)
     assert not wrong, "\n".join(wrong)
-    assert len(outcomes) == 39 + 6 + len(TAUGHT_LINKS) + sum(map(len, MARKDOWN_IN_LINKS.values())) + 14 * 3 + 1 + 21 + 8
     messages = sum(bool(v) for v in outcomes.values())
-    print(f"hostile corpus in the browser: {len(outcomes)} outcomes checked, {messages} with a message, "
+    print(f"hostile corpus in the browser, {part}: {len(outcomes)} outcomes checked, {messages} with a message, "
           f"{len(outcomes) - messages} without, 0 tracebacks")
 
 
