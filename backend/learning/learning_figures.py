@@ -9,7 +9,7 @@ from backend.learning.backprop import BackpropStep
 from backend.learning.fine_tuning import FEATURES, FineTuning
 from backend.learning.loss_surfaces import METHODS, SURFACES, Descent
 from backend.learning.toy_data import EXTENT, ToyData, grid
-from backend.learning.toy_training import GRID, Snapshot
+from backend.learning.toy_stack import GRID, Snapshot
 from backend.shared.language import t
 from backend.shared.plotting import ACCENT, styled
 

@@ -1,29 +1,32 @@
 """A small network trained on 2-D data, reporting as it goes: the decision boundary over the plane,
 the train and test loss of every epoch so far, and both accuracies.
 
-Plain PyTorch: a stack of `nn.Linear` layers with the chosen activation (and dropout), binary
+The network is a stack of linear layers with the chosen activation (and dropout), binary
 cross-entropy on one output logit, an L2 penalty on the weights added to the training loss, and
-`torch.optim`'s SGD, SGD with momentum, or Adam, on shuffled mini-batches. One seed fixes the data,
-the initial weights, the order of the batches and the dropout masks, so the same seed and settings
-give the same curves. The run draws its random numbers from its own `torch.Generator`, never the
-process's: runs on other threads (and anything else the server computes) cannot move them. A run can stop after any epoch and go on later from its `TrainState`
-(Pause, Step, Train again).
+SGD, SGD with momentum, or Adam, on shuffled mini-batches. One seed fixes the data, the initial
+weights, the order of the batches and the dropout masks, so the same seed and settings give the
+same curves. A run draws its random numbers from its own `torch.Generator`, never the process's:
+runs on other threads (and anything else the server computes) cannot move them. A run can stop
+after any epoch and go on later from its `TrainState` (Pause, Step, Train again).
+
+Runs are trained by `toy_stack` (several runs of one shape in one pass, each row on its own
+numbers); `build_network` is the same network as a plain `nn.Sequential`, where the initial
+weights come from and what the tests hold the stack's curves to. Visitors' runs queue as joinable
+jobs: the runs in training at once share the passes (`joined_training`).
 """
 
 from __future__ import annotations
 
-import copy
 import math
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
-import numpy as np
 import torch
 from torch import nn
 
-from backend.learning.toy_data import DATASETS, ToyData, grid, make_dataset
-from backend.runtime import device as devices
+from backend.learning.joined_training import SeatedRun
+from backend.learning.toy_data import DATASETS, ToyData, make_dataset
+from backend.learning.toy_stack import Row, Snapshot, Stack, TrainState, initial_weights, no_moments, one_thread
 from backend.runtime.errors import InputError
 from backend.runtime.public_mode import limits
 from backend.runtime.scheduler import SCHEDULER, Job
@@ -32,8 +35,6 @@ from backend.shared.language import lazy, n_
 QUEUE = "toy-network"  # the scheduler's line for toy training runs (no shared model: its own queue)
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 OPTIMIZERS = {"sgd": n_("SGD"), "momentum": n_("SGD with momentum (0.9)"), "adam": n_("Adam")}
-GRID = 48  # the boundary is drawn from the network's output at GRID x GRID points
-SNAPSHOTS = 30  # reports per run (and one after the last epoch)
 
 
 @dataclass(frozen=True)
@@ -84,35 +85,6 @@ class ToySettings:
         return self
 
 
-@dataclass(frozen=True)
-class TrainState:
-    """Where a run stopped, to go on from: the weights, the optimiser's state, the random state
-    and the history so far."""
-
-    epoch: int
-    network: dict
-    optimizer: dict
-    rng: torch.Tensor  # the run's generator's state
-    train_loss: tuple[float, ...]
-    test_loss: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The run after `epoch` epochs (0: before any training)."""
-
-    epoch: int
-    epochs: int  # of the whole run
-    train_loss: tuple[float, ...]  # one per epoch so far (index 0: before training)
-    test_loss: tuple[float, ...]
-    train_accuracy: float
-    test_accuracy: float
-    boundary: np.ndarray  # (GRID, GRID) the probability of class 1 over the plane
-    diverged: bool = False  # the loss became infinite or NaN: the run stopped there
-    seconds: float = 0.0  # since the run (or this part of it) began
-    state: TrainState | None = field(default=None, repr=False)  # go on from here (Train after Pause, Step)
-
-
 class SeededDropout(nn.Module):
     """`nn.Dropout` drawing its masks from the run's generator."""
 
@@ -150,98 +122,38 @@ def build_network(settings: ToySettings, generator: torch.Generator | None = Non
     return nn.Sequential(*layers)
 
 
-def _optimizer(settings: ToySettings, network: nn.Module) -> torch.optim.Optimizer:
-    if settings.optimizer == "adam":
-        return torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
-    momentum = 0.9 if settings.optimizer == "momentum" else 0.0
-    return torch.optim.SGD(network.parameters(), lr=settings.learning_rate, momentum=momentum)
-
-
-def _penalty(network: nn.Module) -> torch.Tensor:
-    """Σ w² over the weights (not the biases)."""
-    return sum((layer.weight**2).sum() for layer in network if isinstance(layer, nn.Linear))
-
-
-def _measure(network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """Cross-entropy and accuracy of the network (in eval mode: no dropout) on the points."""
-    logits = network(x).squeeze(-1)
-    loss = nn.functional.binary_cross_entropy_with_logits(logits, y.float())
-    return float(loss), float(((logits > 0).long() == y).float().mean()) if len(y) else 0.0
+def open_row(settings: ToySettings, start: TrainState | None = None, until: int | None = None) -> Row:
+    """A run ready to train: its checked settings, data, generator and starting weights (the
+    initial ones from `build_network`, or where `start` stopped); it stops at epoch `until`
+    (default: the run's last)."""
+    settings = settings.checked()
+    data = data_of(settings)
+    generator = torch.Generator().manual_seed(settings.seed)  # initial weights, batch order, dropout
+    if start is None:
+        weights = initial_weights(build_network(settings, generator))
+        start = TrainState(0, weights, no_moments(settings.optimizer, weights), 0, generator.get_state(), (), ())
+    return Row(
+        settings.depth, settings.width, settings.activation, settings.optimizer, settings.batch_size,
+        settings.learning_rate, settings.l2, settings.dropout, settings.epochs,
+        settings.epochs if until is None else min(until, settings.epochs), generator,
+        torch.from_numpy(data.x_train), torch.from_numpy(data.y_train).float(),
+        torch.from_numpy(data.x_test), torch.from_numpy(data.y_test).float(), start,
+    )
 
 
 def train(settings: ToySettings, start: TrainState | None = None, until: int | None = None) -> Iterator[Snapshot]:
-    """Train (from scratch, or on from `start`) up to epoch `until` (default: the run's epochs),
-    yielding a `Snapshot` about SNAPSHOTS times along the way and one at the end; each holds the
-    `TrainState` to go on from (a few KB: the network is small)."""
-    settings = settings.checked()
-    # One intra-op thread: the matrices are tiny, and a second thread only adds its barrier to every
-    # operation (the default run took 4.1 s on a fresh thread with two, 1.8 s with one). The
-    # thread's own count comes back when the run ends.
-    threads = torch.get_num_threads()
-    devices.use_threads(1)
-    try:
-        yield from _train(settings, start, until)
-    finally:
-        devices.use_threads(threads)
-
-
-def _train(settings: ToySettings, start: TrainState | None, until: int | None) -> Iterator[Snapshot]:
-    until = settings.epochs if until is None else min(until, settings.epochs)
-    data = make_dataset(settings.dataset, settings.points, settings.noise, settings.test_share, settings.seed)
-    x_train, y_train = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
-    x_test, y_test = torch.from_numpy(data.x_test), torch.from_numpy(data.y_test)
-    plane = torch.from_numpy(grid(GRID)[1])
-    every = max(1, settings.epochs // SNAPSHOTS)
-    began = time.perf_counter()
-    generator = torch.Generator().manual_seed(settings.seed)  # initial weights, batch order, dropout
-    network = build_network(settings, generator)
-    optimizer = _optimizer(settings, network)
-    if start is None:
-        with torch.no_grad():
-            network.eval()
-            train_loss, test_loss = [_measure(network, x_train, y_train)[0]], [_measure(network, x_test, y_test)[0]]
-        epoch = 0
-    else:
-        network.load_state_dict(start.network)
-        optimizer.load_state_dict(start.optimizer)
-        generator.set_state(start.rng)
-        train_loss, test_loss, epoch = list(start.train_loss), list(start.test_loss), start.epoch
-    diverged = False
-
-    def snapshot() -> Snapshot:
-        network.eval()
-        with torch.no_grad():
-            train_acc = _measure(network, x_train, y_train)[1]
-            test_acc = _measure(network, x_test, y_test)[1]
-            boundary = torch.sigmoid(network(plane)).reshape(GRID, GRID).numpy()
-        state = TrainState(epoch, {k: v.clone() for k, v in network.state_dict().items()},
-                           copy.deepcopy(optimizer.state_dict()), generator.get_state(),
-                           tuple(train_loss), tuple(test_loss))
-        return Snapshot(epoch, settings.epochs, tuple(train_loss), tuple(test_loss), train_acc, test_acc,
-                        boundary, diverged, time.perf_counter() - began, state)
-
-    if start is None:
-        yield snapshot()
-    while epoch < until and not diverged:
-        network.train()
-        order = torch.randperm(len(x_train), generator=generator)
-        for first in range(0, len(order), settings.batch_size):
-            batch = order[first : first + settings.batch_size]
-            logits = network(x_train[batch]).squeeze(-1)
-            loss = nn.functional.binary_cross_entropy_with_logits(logits, y_train[batch].float())
-            if settings.l2:
-                loss = loss + settings.l2 * _penalty(network)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        epoch += 1
-        network.eval()
-        with torch.no_grad():
-            train_loss.append(_measure(network, x_train, y_train)[0])
-            test_loss.append(_measure(network, x_test, y_test)[0])
-        diverged = not (math.isfinite(train_loss[-1]) and math.isfinite(test_loss[-1]))
-        if epoch % every == 0 or epoch == until or diverged:
-            yield snapshot()
+    """Train one run alone (from scratch, or on from `start`) up to epoch `until` (default: the
+    run's epochs), yielding a `Snapshot` about 30 times along the way and one at the end; each
+    holds the `TrainState` to go on from."""
+    row = open_row(settings, start, until)
+    with one_thread():
+        stack = Stack(row.shape)
+        news = stack.add([row])
+        while news or stack.rows:
+            for _row, snapshot, _ended in news:
+                if snapshot is not None:
+                    yield snapshot
+            news = stack.epoch() if stack.rows else []
 
 
 def final(settings: ToySettings) -> Snapshot:
@@ -274,12 +186,18 @@ def data_of(settings: ToySettings) -> ToyData:
 
 def submit_training(settings: ToySettings, start: TrainState | None = None, until: int | None = None, *,
                     owner: str | None = None, slot: str | None = None, client: str | None = None) -> Job:
-    """Queue a run (a streaming job: its `Snapshot`s arrive through `job.stream()`); it ends at its
-    next snapshot once nobody follows it (its visitors left or pressed Pause). A run from scratch
+    """Queue a run (a streaming job: its `Snapshot`s arrive through `job.stream()`); it trains
+    beside the other runs under way (`joined_training`) and ends at once when nobody follows it
+    (its visitors left or pressed Pause). A run from scratch
     is deterministic, so visitors who press Train on the same settings while it runs follow one run
     (a room trying the same preset together), as a seeded generation is shared."""
     settings = settings.checked()
     began = start.epoch if start is not None else 0
     shared = ("toy", settings, until) if start is None else None
-    return SCHEDULER.submit(QUEUE, train, settings, start, until, streaming=True, owner=owner, slot=slot,
-                            client=client, request_key=("toy", settings, began, until), share_key=shared)
+    return SCHEDULER.submit(QUEUE, open_run, settings, start, until, streaming=True, joinable=True, owner=owner,
+                            slot=slot, client=client, request_key=("toy", settings, began, until), share_key=shared)
+
+
+def open_run(settings: ToySettings, start: TrainState | None = None, until: int | None = None) -> SeatedRun:
+    """A queued run's task: the run, to be seated in the queue's training room."""
+    return SeatedRun(open_row(settings, start, until))

@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from backend.learning import fine_tuning
+from backend.learning import fine_tuning, toy_training
 from backend.learning.backprop import backprop_step
 from backend.learning.loss_surfaces import descend
 from backend.learning.toy_data import DATASETS, make_dataset
-from backend.learning.toy_training import PRESETS, ToySettings, final, preset, train
+from backend.learning.toy_stack import Stack, one_thread
+from backend.learning.toy_training import PRESETS, ToySettings, build_network, data_of, final, open_row, preset, submit_training, train
 from backend.runtime.errors import InputError
+from backend.runtime.scheduler import Scheduler, run_now
 
 
 @pytest.mark.parametrize(("x1", "x2", "y", "seed"), [(1.0, -0.5, 1.0, 0), (3.0, 2.0, 0.0, 7), (-10.0, 10.0, 1.0, 42)])
@@ -57,6 +59,107 @@ def test_a_paused_run_goes_on_to_the_same_curves_as_one_never_paused():
     assert first.epoch == 13
     rest = list(train(settings, start=first.state))[-1]
     assert rest.epoch == 40 and rest.train_loss == whole.train_loss
+
+
+def _plain_pytorch(settings: ToySettings) -> list[float]:
+    """The same run written plainly: `nn.Linear` layers, `torch.optim`, the same generator's draws."""
+    data, generator = data_of(settings), torch.Generator().manual_seed(settings.seed)
+    network = build_network(settings, generator)
+    optimizer = {"adam": lambda p: torch.optim.Adam(p, lr=settings.learning_rate),
+                 "sgd": lambda p: torch.optim.SGD(p, lr=settings.learning_rate),
+                 "momentum": lambda p: torch.optim.SGD(p, lr=settings.learning_rate, momentum=0.9)}[settings.optimizer](network.parameters())
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train).float()
+    losses = []
+    for _ in range(settings.epochs):
+        network.train()
+        order = torch.randperm(len(x), generator=generator)
+        for first in range(0, len(x), settings.batch_size):
+            batch = order[first : first + settings.batch_size]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(network(x[batch]).squeeze(-1), y[batch])
+            if settings.l2:
+                loss = loss + settings.l2 * sum((layer.weight**2).sum() for layer in network if isinstance(layer, torch.nn.Linear))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        network.eval()
+        with torch.no_grad():
+            losses.append(float(torch.nn.functional.binary_cross_entropy_with_logits(network(x).squeeze(-1), y)))
+    return losses
+
+
+SHAPES = [
+    ToySettings(epochs=40),  # the default: 2 x 8 tanh, Adam
+    ToySettings(epochs=40, optimizer="momentum", activation="relu", dropout=0.2, l2=0.01, width=32, depth=1),
+    ToySettings(epochs=40, optimizer="sgd", learning_rate=0.3, activation="sigmoid", width=13, depth=3, batch_size=7),
+    ToySettings(epochs=40, depth=0, dataset="xor"),  # a linear model
+]
+
+
+@pytest.mark.parametrize("settings", SHAPES, ids=["default", "relu-momentum-dropout-l2", "sigmoid-sgd-odd-sizes", "linear"])
+def test_the_training_equals_plain_pytorch(settings):
+    torch.set_num_threads(1)
+    try:
+        expected = _plain_pytorch(settings)
+    finally:
+        torch.set_num_threads(2)
+    got = final(settings).train_loss[1:]
+    assert len(got) == len(expected) == settings.epochs
+    assert max(abs(a - b) for a, b in zip(got, expected, strict=True)) < 5e-6
+
+
+@pytest.mark.parametrize("settings", SHAPES, ids=["default", "relu-momentum-dropout-l2", "sigmoid-sgd-odd-sizes", "linear"])
+def test_a_run_beside_eleven_others_has_its_curves_bit_for_bit(settings):
+    """Twelve runs in one stack (other seeds, data sets, noise, widths, learning rates, L2 and
+    dropout rates and epochs; two join five epochs late, one leaves early): each ends with exactly
+    the curves and boundary it has alone."""
+    others = [replace(settings, seed=i, dataset=("circles", "xor", "spirals", "blobs")[i % 4], noise=0.05 * (i % 3),
+                      learning_rate=settings.learning_rate * (1 + i % 3), epochs=settings.epochs - i % 2,
+                      l2=settings.l2 * (i % 2 + 1), dropout=settings.dropout and 0.1 * (i % 3 + 1),
+                      width=settings.width - i % 3) for i in range(12)]  # 8, 7 and 6 units share a stack
+    rows = [open_row(other) for other in others]
+    ended = {}
+    with one_thread():
+        stack = Stack(rows[0].shape)
+        news, epoch = stack.add(rows[:10]), 0
+        while stack.rows:
+            if epoch == 5:
+                news += stack.add(rows[10:])
+            if epoch == 21:
+                stack.drop([rows[3]])
+            ended.update({id(row): snapshot for row, snapshot, done in news if done})
+            news, epoch = stack.epoch(), epoch + 1
+        ended.update({id(row): snapshot for row, snapshot, done in news if done})
+    assert stack.rows == [] and len(ended) == 11
+    for i, (other, row) in enumerate(zip(others, rows, strict=True)):
+        alone = final(other) if i != 3 else list(train(other, until=21))[-1]
+        together = ended.get(id(row)) or row  # the one that left: its history so far
+        assert tuple(together.train_loss) == alone.train_loss[: len(together.train_loss)], i
+        assert tuple(together.test_loss) == alone.test_loss[: len(together.test_loss)], i
+        if i != 3:
+            np.testing.assert_array_equal(together.boundary, alone.boundary)
+
+
+def test_visitors_training_at_once_share_one_loop_and_each_gets_its_own_run():
+    scheduler = Scheduler()
+    original, toy_training.SCHEDULER = toy_training.SCHEDULER, scheduler
+    try:
+        settings = [ToySettings(epochs=30, seed=i, learning_rate=0.01 * (i + 1)) for i in range(8)]
+        settings.append(ToySettings(epochs=30, width=5, activation="relu"))  # another shape: its own stack, in the same loop
+        jobs = [submit_training(one, owner=f"visitor-{i}") for i, one in enumerate(settings)]
+        leaver = submit_training(ToySettings(epochs=1000, seed=99), owner="leaver")
+        assert submit_training(settings[5], owner="another") is jobs[5]  # the same settings from scratch: one shared run
+        while leaver.state == "queued" or len(leaver.pieces) < 2:
+            leaver.wait(0.05)
+        leaver.leave("leaver")
+        results = [run_now(job) for job in jobs]
+        assert max(job.batch_size for job in jobs) >= 9  # trained together (the leaver may have gone)
+        for one, job, last in zip(settings, jobs, results, strict=True):
+            assert last.epoch == 30 and last.train_loss == final(one).train_loss
+            assert [piece.epoch for piece in job.pieces] == [piece.epoch for piece in train(one)]
+        leaver.wait(30)
+        assert leaver.state == "done" and run_now(leaver).epoch < 1000  # it ended when its visitor left
+    finally:
+        toy_training.SCHEDULER = original
 
 
 def test_each_preset_shows_its_lesson():

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 
-from backend.learning.toy_training import TrainState, ToySettings, preset, submit_training
+from backend.learning.toy_stack import TrainState
+from backend.learning.toy_training import ToySettings, preset, submit_training
 from backend.runtime.scheduler import Job
 from ui.learn.inputs import PRESET_VALUES
 

@@ -20,7 +20,8 @@ from backend.learning.learning_figures import (
 )
 from backend.learning.loss_surfaces import METHODS, SURFACES
 from backend.learning.toy_data import DATASETS
-from backend.learning.toy_training import ACTIVATIONS, OPTIMIZERS, Snapshot, ToySettings, data_of, submit_training
+from backend.learning.toy_stack import Snapshot
+from backend.learning.toy_training import ACTIVATIONS, OPTIMIZERS, ToySettings, data_of, submit_training
 from backend.runtime.public_mode import limits
 from backend.runtime.scheduler import Job
 from backend.shared.language import t
