@@ -3,7 +3,7 @@ dimension, so one forward and one backward pass per mini-batch trains every run 
 
 A toy network's cost is per-operation overhead (a few dozen tiny operations per mini-batch), not
 arithmetic, so a stack of twelve runs takes about the time of one. Runs stack when they have the
-same shape (`Row.shape`): depth, width rounded up to a multiple of 32 (networks of 3 and 30 units
+same shape (`Row.shape`): depth, width rounded up to a multiple of 8 (networks of 3 and 8 units
 a layer share a stack), activation, optimizer, batch size, train and test sizes, and whether L2
 and dropout are on. Each row keeps its own data, seed and random generator
 (initial weights, batch order, dropout masks), width, learning rate, L2 amount, dropout rate and epochs,
@@ -102,7 +102,7 @@ class Row:
     @property
     def shape(self) -> tuple:
         """What rows must share to be stacked."""
-        return (self.depth, padded(self.width), self.activation, self.optimizer, self.batch_size, len(self.x_train),
+        return (self.depth, padded(self.width, UNITS), self.activation, self.optimizer, self.batch_size, len(self.x_train),
                 len(self.x_test), self.l2 > 0, self.dropout > 0)
 
     @property
@@ -144,11 +144,12 @@ def one_thread() -> Iterator[None]:
 
 
 News = tuple[Row, "Snapshot | None", bool]  # a row, its new snapshot (if any), whether it ended
-BLOCK = 32  # every dimension of a row's tensors is padded to a multiple of this (see `Stack`)
+BLOCK = 32  # points are padded to a multiple of this, inputs and units to a multiple of UNITS (see `Stack`)
+UNITS = 8
 
 
-def padded(size: int) -> int:
-    return -(-size // BLOCK) * BLOCK
+def padded(size: int, block: int = BLOCK) -> int:
+    return -(-size // block) * block
 
 
 def _pad(tensor: torch.Tensor, *sizes: int) -> torch.Tensor:
@@ -161,20 +162,22 @@ def _pad(tensor: torch.Tensor, *sizes: int) -> torch.Tensor:
 class Stack:
     """The rows of one shape, trained one epoch at a time (`epoch`).
 
-    Its tensors hold one row per lane: a row's inputs, units, outputs and points each padded with
-    zeros to a multiple of BLOCK (padded points weigh nothing in the losses; padded weights, those
-    of units past the row's own width included, get no gradient and stay zero), and a lone row a copy of itself beside it. The library's loops run in
+    Its tensors hold one row per lane: a row's points padded with zeros to a multiple of BLOCK
+    (32), its inputs, units and output to a multiple of UNITS (8); padded points weigh nothing in
+    the losses, and padded weights (those of units past the row's own width included) get no
+    gradient and stay zero. A lone row has a copy of itself beside it. The library's loops run in
     vectors and blocks and handle a leftover piece of a tensor by another path that rounds
-    differently; with every row's every dimension a whole number of blocks, and never one row
-    alone, each row's numbers are computed the same way wherever it sits in the stack: a run's
-    curves are the same bit for bit alone or beside others (the tests check it).
+    differently; with every row's block of every tensor a whole number of vectors, and never one
+    row alone, each row's numbers are computed the same way wherever it sits in the stack: a run's
+    curves are the same bit for bit alone or beside others (the tests check it; also with
+    PyTorch's AVX2 kernels, `ATEN_CPU_CAPABILITY=avx2`, on this AVX-512 machine).
     """
 
     def __init__(self, shape: tuple) -> None:
         self.shape = shape
         self.depth, room, self.activation, self.optimizer, self.batch_size, n_train, n_test = shape[:7]
         self.with_l2, self.with_dropout = shape[-2:]
-        self.room = [padded(2)] + [room] * self.depth + [padded(1)]  # each layer's units, padded; inputs first
+        self.room = [padded(2, UNITS)] + [room] * self.depth + [padded(1, UNITS)]  # each layer's units, padded; inputs first
         self.rooms = [shape for r_in, r_out in zip(self.room, self.room[1:]) for shape in ((r_in, r_out), (1, r_out))]
         self.counts = (n_train, n_test)
         self.rows: list[Row] = []

@@ -12,6 +12,7 @@ import io
 import numpy as np
 import pandas  # noqa: F401  # plotly imports it lazily, without the import lock: two sessions
 import plotly.graph_objects as go  # drawing their first figure at once saw a half-imported module
+import plotly.io as pio
 from PIL import Image
 
 from backend.shared.language import t
@@ -60,7 +61,7 @@ def styled(fig: go.Figure, title: str, height: int) -> go.Figure:
     fig.update_layout(
         title={"text": plotly_text(title), "font": {"size": FONT_SIZE + 4}},
         font={"size": FONT_SIZE, "color": "#111111"},
-        template="plotly_white",
+        template=pio.templates["plotly_white"],  # the template itself: a figure built unvalidated keeps a name as a name
         height=height,
         margin={"l": 20, "r": 30, "t": 70, "b": 40},
     )

@@ -19,15 +19,16 @@ from backend.shared.language import t
 from ui.core.presentation import for_screen, presenting
 
 
-def chart(fig: go.Figure, key: str, name: str, **plotly_options: Any) -> Any:
-    """The figure, with a PNG in its toolbar and an HTML download under it. Other options (such
-    as `on_select`) go to `st.plotly_chart`, whose return value is returned."""
+def chart(fig: go.Figure, key: str, name: str, download: bool = True, **plotly_options: Any) -> Any:
+    """The figure, with a PNG in its toolbar and (unless not `download`: a frame of a live view)
+    an HTML download under it. Other options (such as `on_select`) go to `st.plotly_chart`, whose
+    return value is returned."""
     shown = st.plotly_chart(
         for_screen(fig), key=key, theme=None,
         config={"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}, "displaylogo": False},
         **plotly_options,
     )
-    if presenting():
+    if presenting() or not download:
         return shown  # on a projector, the chart alone
     # The full plotly.js goes into the file, so it opens offline (about 5 MB).
     st.download_button(

@@ -3,6 +3,8 @@ on a loss surface, and a head fine-tuned on pretrained features."""
 
 from __future__ import annotations
 
+import threading
+
 from typing import Any
 
 import numpy as np
@@ -32,7 +34,18 @@ from ui.learn import request
 from ui.learn.inputs import PRESET_VALUES, PRESETS_NOTE
 from ui.learn.kept import kept_or_submitted
 
-REDRAW_SECONDS = 0.15  # a running network is redrawn about six times a second
+REDRAW_SECONDS = 0.15  # a running network is redrawn about six times a second, for a visitor alone
+# All visitors' redraws of running networks together, at most about this many a second: a redraw
+# costs the server ~15 ms of Python (two figures), which the training loop waits for, so a room of
+# 24 each redrawing six times a second would leave the training nothing (bench/room_learn.py).
+SERVER_REDRAWS_PER_SECOND = 10
+_following = [0]  # sessions following a run now
+_following_lock = threading.Lock()
+
+
+def _redraw_seconds() -> float:
+    with _following_lock:
+        return max(REDRAW_SECONDS, _following[0] / SERVER_REDRAWS_PER_SECOND)
 
 
 def toy_controls() -> None:
@@ -65,17 +78,18 @@ def toy_controls() -> None:
                     help=t("Fixes the points, the first weights, the batches and dropout: same seed and settings, same curves."))
 
 
-def _draw(snapshot: Snapshot, settings: ToySettings, places: dict[str, Any]) -> None:
-    """The snapshot into the page's places (each redraw's charts under new keys: a run redraws them)."""
+def _draw(snapshot: Snapshot, settings: ToySettings, places: dict[str, Any], live: bool = False) -> None:
+    """The snapshot into the page's places (each redraw's charts under new keys: a run redraws
+    them); a `live` frame of a running network without the charts' downloads."""
     places["drawn"] = drawn = places.get("drawn", 0) + 1
     m1, m2, m3 = places["metrics"].columns(3)
     m1.metric(t("Epoch"), f"{snapshot.epoch} / {snapshot.epochs}")
     m2.metric(t("Train accuracy"), f"{snapshot.train_accuracy:.1%}")
     m3.metric(t("Test accuracy"), f"{snapshot.test_accuracy:.1%}")
     with places["boundary"].container():
-        chart(boundary_figure(snapshot, data_of(settings)), f"learn_boundary_{drawn}", "decision-boundary")
+        chart(boundary_figure(snapshot, data_of(settings)), f"learn_boundary_{drawn}", "decision-boundary", download=not live)
     with places["loss"].container():
-        chart(loss_figure(snapshot), f"learn_loss_{drawn}", "loss")
+        chart(loss_figure(snapshot), f"learn_loss_{drawn}", "loss", download=not live)
     if snapshot.diverged:
         places["note"].warning(t("The loss became infinite at epoch {epoch}: the learning rate is too high, each step "
                                  "overshoots further. Lower it and train again.", epoch=snapshot.epoch),
@@ -83,16 +97,25 @@ def _draw(snapshot: Snapshot, settings: ToySettings, places: dict[str, Any]) -> 
 
 
 def _follow(job: Job, settings: ToySettings, places: dict[str, Any]) -> Snapshot | None:
-    """Redraw the run as its snapshots arrive, until it ends (or Streamlit reruns)."""
+    """Redraw the run as its snapshots arrive, until it ends (or Streamlit reruns): six times a
+    second alone, less often the more visitors follow a run (`SERVER_REDRAWS_PER_SECOND`)."""
     wait_in_line(job)
     drawn = -1
-    while True:
-        finished = job.wait(REDRAW_SECONDS)
-        if job.pieces and len(job.pieces) != drawn:
-            drawn = len(job.pieces)
-            _draw(job.pieces[-1], settings, places)
-        if finished:
-            return job.pieces[-1] if job.pieces else None
+    with _following_lock:
+        _following[0] += 1
+    try:
+        while True:
+            finished = job.wait(_redraw_seconds())
+            if finished:
+                if job.pieces:
+                    _draw(job.pieces[-1], settings, places)
+                return job.pieces[-1] if job.pieces else None
+            if job.pieces and len(job.pieces) != drawn:
+                drawn = len(job.pieces)
+                _draw(job.pieces[-1], settings, places, live=True)
+    finally:
+        with _following_lock:
+            _following[0] -= 1
 
 
 def toy_view(opened_to_run: bool) -> None:
