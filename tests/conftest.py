@@ -41,10 +41,12 @@ BROWSER = Path(__file__).parent / "browser"
 
 
 def pytest_collection_modifyitems(items):
-    """Two lanes (pytest-xdist, `--dist loadgroup` in pyproject.toml): every browser test in one
-    worker, in file order (they share a server and a browser, and spend most of their time waiting
-    on the app's own process), while the other worker takes the rest. A long browser test marked
-    `own_server` (its own app server, nothing shared) is a group of its own, so the lane with less
+    """Three lanes on two cores (pytest-xdist, `--dist loadgroup` in pyproject.toml): every
+    browser test in one worker, in file order (they share a server and a browser, and spend most
+    of their time waiting on the app's own process; xdist hands out this largest group first),
+    while the other workers take the rest. With two lanes the two cores were busy 1.2 of the 20
+    minutes' worth: the browser tests and the app servers mostly wait. A long browser test marked
+    `own_server` (its own app server, nothing shared) is a group of its own, so a lane with less
     to do takes it."""
     for item in items:
         if BROWSER in Path(str(item.fspath)).parents:

@@ -110,6 +110,8 @@ def _linear(width_in: int, width_out: int, generator: torch.Generator) -> nn.Lin
 
 
 def build_network(settings: ToySettings, generator: torch.Generator | None = None) -> nn.Sequential:
+    """The run's network as plain PyTorch layers, initialised from the run's generator: where a
+    run's first weights come from, and what the tests train with `torch.optim` to check the stack."""
     generator = generator if generator is not None else torch.Generator().manual_seed(settings.seed)
     layers: list[nn.Module] = []
     width_in = 2
