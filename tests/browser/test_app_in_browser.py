@@ -157,6 +157,8 @@ def test_text_generation_streams_an_answer_opens_a_token_and_forces_another(page
 def test_stop_on_the_page_ends_a_long_generation(page, app_url):
     _open(page, f"{app_url}/generate")
     page.get_by_text("Chat template", exact=True).click()  # off: raw completion, which goes on counting
+    # the rerun that click starts has reached the page (text typed before it lands is replaced)
+    expect(page.get_by_role("textbox", name="System prompt (chat only)")).to_be_disabled(timeout=ANSWER_TIMEOUT)
     page.get_by_role("textbox", name="Prompt", exact=True).fill("1, 2, 3, 4, 5, 6, 7, 8,")
     tokens = page.get_by_role("spinbutton", name="Max new tokens")
     tokens.fill("512")  # the page's maximum: far longer than the click takes
