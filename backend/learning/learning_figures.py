@@ -38,9 +38,10 @@ def boundary_figure(snapshot: Snapshot, data: ToyData) -> go.Figure:
         for label in (0, 1):
             chosen = points[labels == label]
             ring = symbol == "circle-open"
+            colour = t("blue") if label else t("orange")  # outside the f-string: the catalogue's extractor sees it
             traces.append({
                 "type": "scatter", "x": chosen[:, 0], "y": chosen[:, 1], "mode": "markers",
-                "name": f"{part}: {t('blue') if label else t('orange')}", "hoverinfo": "skip",
+                "name": f"{part}: {colour}", "hoverinfo": "skip",
                 "marker": {"color": CLASS_COLOURS[label], "symbol": symbol, "size": 7,
                            "line": {"width": 1.5 if ring else 0.5, "color": CLASS_COLOURS[label] if ring else "#ffffff"}},
             })
