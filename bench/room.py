@@ -92,12 +92,12 @@ ARM = """() => {
 }"""
 
 
-@dataclass
-class Visit:
-    prompt: str
+@dataclass(kw_only=True)
+class Stamped:
+    """A visitor's click and its answer (or error), stamped by the page (also bench/room_learn.py)."""
+
     clicked_ms: float | None = None  # the page's clock (Date.now()), shared by all pages of the browser
     done_ms: float | None = None
-    tokens: int | None = None  # as the page showed them; None: not shown
     error: str | None = None
 
     @property
@@ -107,6 +107,12 @@ class Visit:
     @property
     def wait_s(self) -> float:
         return (self.done_ms - self.clicked_ms) / 1000
+
+
+@dataclass
+class Visit(Stamped):
+    prompt: str
+    tokens: int | None = None  # as the page showed them; None: not shown
 
     @property
     def new_tokens(self) -> int:

@@ -40,7 +40,7 @@ from playwright.async_api import Error as PlaywrightError
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.room import IDLE, OPEN_TIMEOUT_S, chromium_at, progress, server  # noqa: E402
+from bench.room import IDLE, OPEN_TIMEOUT_S, Stamped, chromium_at, progress, server  # noqa: E402
 from tests.browser.conftest import CHROMIUM_FLAGS, _chromium  # noqa: E402
 
 EPOCHS = 300
@@ -70,21 +70,10 @@ ARM = """(last) => {
 
 
 @dataclass
-class Visit:
+class Visit(Stamped):
     link: str
-    clicked_ms: float | None = None
-    done_ms: float | None = None
     redraws: int = 0
     server_s: float | None = None  # the run's own time on the server, as the page's caption says it
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.clicked_ms is not None and self.done_ms is not None
-
-    @property
-    def wait_s(self) -> float:
-        return (self.done_ms - self.clicked_ms) / 1000
 
 
 @dataclass
