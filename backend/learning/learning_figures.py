@@ -33,6 +33,18 @@ def boundary_figure(snapshot: Snapshot, data: ToyData) -> go.Figure:
          "contours": {"start": 0.5, "end": 0.5, "coloring": "none"}, "line": {"color": "#333333", "width": 2},
          "showscale": False, "hoverinfo": "skip", "showlegend": False},
     ]
+    title = t("Epoch {epoch} of {epochs}", epoch=snapshot.epoch, epochs=snapshot.epochs)
+    return _plane(traces + _points(data), title)
+
+
+def data_figure(data: ToyData) -> go.Figure:
+    """The data alone, before any training: what the network will have to separate."""
+    title = t("The data: {train} training points, {test} test points", train=len(data.y_train), test=len(data.y_test))
+    return _plane(_points(data), title)
+
+
+def _points(data: ToyData) -> list[dict]:
+    traces = []
     for part, points, labels, symbol in ((t("train"), data.x_train, data.y_train, "circle"),
                                          (t("test"), data.x_test, data.y_test, "circle-open")):
         for label in (0, 1):
@@ -45,10 +57,13 @@ def boundary_figure(snapshot: Snapshot, data: ToyData) -> go.Figure:
                 "marker": {"color": CLASS_COLOURS[label], "symbol": symbol, "size": 7,
                            "line": {"width": 1.5 if ring else 0.5, "color": CLASS_COLOURS[label] if ring else "#ffffff"}},
             })
+    return traces
+
+
+def _plane(traces: list[dict], title: str) -> go.Figure:
     axes = {"range": [-EXTENT, EXTENT], "showgrid": False, "zeroline": False}
     fig = _unchecked(traces, {"xaxis": axes, "yaxis": {**axes, "scaleanchor": "x"}, "legend": {"orientation": "h", "y": -0.08}})
-    title = t("Epoch {epoch} of {epochs}", epoch=snapshot.epoch, epochs=snapshot.epochs)
-    return styled(fig, title, 520)
+    return _roomy(styled(fig, title, 520), BOUNDARY_MARGIN)
 
 
 def loss_figure(snapshot: Snapshot) -> go.Figure:
@@ -63,7 +78,20 @@ def loss_figure(snapshot: Snapshot) -> go.Figure:
     layout = {"xaxis": {"title": {"text": t("epoch")}, "range": [0, max(snapshot.epochs, 1)]},
               "yaxis": {"title": {"text": t("cross-entropy")}, "rangemode": "tozero"},
               "legend": {"orientation": "h", "y": 1.12}}
-    return styled(_unchecked(traces, layout), t("Loss"), 360)
+    return _roomy(styled(_unchecked(traces, layout), t("Loss"), 360), LOSS_MARGIN)
+
+
+# Margins wide enough for the axes' labels and the legend (measured in Chromium, also with a
+# projector's larger type): left to itself, plotly.js drew each frame of a running network twice,
+# once to find that its labels push the margins and once more with them (93 -> 49 ms a boundary).
+# A phone's narrower legend can still push them.
+BOUNDARY_MARGIN = {"l": 64, "r": 30, "t": 70, "b": 90}
+LOSS_MARGIN = {"l": 90, "r": 34, "t": 70, "b": 82}
+
+
+def _roomy(fig: go.Figure, margin: dict[str, int]) -> go.Figure:
+    fig.layout.margin = margin
+    return fig
 
 
 def _unchecked(traces: list[dict], layout: dict) -> go.Figure:

@@ -20,14 +20,13 @@ from ui.core.presentation import for_screen, presenting
 
 
 def chart(fig: go.Figure, key: str, name: str, download: bool = True, **plotly_options: Any) -> Any:
-    """The figure, with a PNG in its toolbar and (unless not `download`: a frame of a live view)
-    an HTML download under it. Other options (such as `on_select`) go to `st.plotly_chart`, whose
-    return value is returned."""
-    shown = st.plotly_chart(
-        for_screen(fig), key=key, theme=None,
-        config={"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}, "displaylogo": False},
-        **plotly_options,
-    )
+    """The figure, with a PNG in its toolbar and an HTML download under it; not `download`: a
+    frame of a live view, drawn as a still picture (no toolbar, no hover, no zoom: a frame lasts a
+    fraction of a second, and plotly.js mounts a still one in about two thirds of the time).
+    Other options (such as `on_select`) go to `st.plotly_chart`, whose return value is returned."""
+    config = ({"toImageButtonOptions": {"format": "png", "filename": name, "scale": 2}, "displaylogo": False}
+              if download else {"staticPlot": True})
+    shown = st.plotly_chart(for_screen(fig), key=key, theme=None, config=config, **plotly_options)
     if presenting() or not download:
         return shown  # on a projector, the chart alone
     # The full plotly.js goes into the file, so it opens offline (about 5 MB).

@@ -13,6 +13,7 @@ import streamlit as st
 from backend.learning.fine_tuning import FEATURES
 from backend.learning.learning_figures import (
     boundary_figure,
+    data_figure,
     descent_losses_figure,
     head_curves_figure,
     learning_curve_figure,
@@ -79,17 +80,17 @@ def toy_controls() -> None:
 
 
 def _draw(snapshot: Snapshot, settings: ToySettings, places: dict[str, Any], live: bool = False) -> None:
-    """The snapshot into the page's places (each redraw's charts under new keys: a run redraws
-    them); a `live` frame of a running network without the charts' downloads."""
+    """The snapshot into the page's places, each element straight into its own `st.empty` so a
+    redraw sends the browser five elements and no new containers (each redraw's charts under new
+    keys: a run redraws them); a `live` frame of a running network without the charts' downloads."""
     places["drawn"] = drawn = places.get("drawn", 0) + 1
-    m1, m2, m3 = places["metrics"].columns(3)
-    m1.metric(t("Epoch"), f"{snapshot.epoch} / {snapshot.epochs}")
-    m2.metric(t("Train accuracy"), f"{snapshot.train_accuracy:.1%}")
-    m3.metric(t("Test accuracy"), f"{snapshot.test_accuracy:.1%}")
-    with places["boundary"].container():
-        chart(boundary_figure(snapshot, data_of(settings)), f"learn_boundary_{drawn}", "decision-boundary", download=not live)
-    with places["loss"].container():
-        chart(loss_figure(snapshot), f"learn_loss_{drawn}", "loss", download=not live)
+    places["epoch"].metric(t("Epoch"), f"{snapshot.epoch} / {snapshot.epochs}")
+    places["train"].metric(t("Train accuracy"), f"{snapshot.train_accuracy:.1%}")
+    places["test"].metric(t("Test accuracy"), f"{snapshot.test_accuracy:.1%}")
+    for place, figure, name in (("boundary", boundary_figure(snapshot, data_of(settings)), "decision-boundary"),
+                                ("loss", loss_figure(snapshot), "loss")):
+        with places[place] if live else places[place].container():  # a download button goes under the chart
+            chart(figure, f"learn_{place}_{drawn}", name, download=not live)
     if snapshot.diverged:
         places["note"].warning(t("The loss became infinite at epoch {epoch}: the learning rate is too high, each step "
                                  "overshoots further. Lower it and train again.", epoch=snapshot.epoch),
@@ -152,12 +153,16 @@ def toy_view(opened_to_run: bool) -> None:
             st.session_state["learn_job"], st.session_state["learn_job_settings"] = job, settings
             st.session_state.pop("learn_paused", None)
             ran = settings
-    places = {"note": st.empty(), "metrics": st.empty()}
+    places = {"note": st.empty()}
+    m1, m2, m3 = st.columns(3)
+    places["epoch"], places["train"], places["test"] = m1.empty(), m2.empty(), m3.empty()
     c1, c2 = st.columns([3, 2])
     places["boundary"], places["loss"] = c1.empty(), c2.empty()
     if job is None:
         paused = st.session_state.get("learn_paused")
         if paused is None:
+            with places["boundary"]:  # the data to separate; and plotly.js is loaded before the first frame
+                chart(data_figure(data_of(settings)), "learn_data", "data", download=False)
             st.caption(t("Press Train: the boundary and the curves move as the network learns."))
         else:
             _draw(paused, ran, places)
