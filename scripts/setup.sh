@@ -50,11 +50,16 @@ if [ "${1:-}" = "--test" ]; then
 fi
 
 # Chromium, and a font with Chinese characters (the Chinese interface's screenshots; a visitor's own
-# browser has its own fonts).
-if [ "${1:-}" = "--test" ] && { ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; }; then
-  echo "Installing Debian's chromium and a Chinese font for the browser tests..."
+# browser has its own fonts); redis-server for the room's shared store (the tests start their own,
+# on a free loopback port; nothing is started as a service).
+if [ "${1:-}" = "--test" ] && { ! command -v chromium >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1 \
+                                || ! fc-list :lang=zh 2>/dev/null | grep -q .; }; then
+  echo "Installing Debian's chromium, a Chinese font and redis-server for the tests..."
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei \
+    redis-server >/dev/null
+  # Debian's package may start a service of its own where there is an init system: the tests do not use it.
+  { command -v systemctl >/dev/null 2>&1 && $sudo systemctl disable --now redis-server >/dev/null 2>&1; } || true
 fi

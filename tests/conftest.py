@@ -52,3 +52,12 @@ def pytest_collection_modifyitems(items):
         if BROWSER in Path(str(item.fspath)).parents:
             own = item.get_closest_marker("own_server") is not None
             item.add_marker(pytest.mark.xdist_group(f"browser-{item.name}" if own else "browser"))
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real redis-server for this test process (see tests/redis_server.py)."""
+    from tests.redis_server import redis_server
+
+    with redis_server() as url:
+        yield url
