@@ -75,12 +75,14 @@ if __name__ == "__main__":
     from ui.core import glossary, language, presentation
     from ui.core.jobs import session_id
     from ui.navigation import HOME, PAGES
+    from ui.room.answering import question_page
+    from ui.room.ask import PARAM as ASK
     from ui.talk import room
 
     params = st.query_params.to_dict()
     language.start(params)  # first: everything this run draws reads in the session's language
     st.set_page_config(page_title=t("How AI models work"), page_icon=":material/neurology:", layout="wide",
-                       initial_sidebar_state="collapsed" if presentation.start(params) else "auto")
+                       initial_sidebar_state="collapsed" if presentation.start(params) or params.get(ASK) else "auto")
     page = st.navigation([st.Page(p.script, title=t(p.title), icon=p.icon, default=p is HOME)
                           for p in PAGES])
     room.controls(params)  # presentation mode, the room's QR code, the talk deck
@@ -88,6 +90,9 @@ if __name__ == "__main__":
         glossary.panel()  # the articles' terms, Chinese and English side by side
     # Whoever moves to another page gives up their place in the queues of the page they left.
     SCHEDULER.leave_other_slots(session_id(), page.url_path)
-    page.run()
+    if params.get(ASK):
+        question_page(params[ASK])  # /?ask=<code>: a question for the room, alone on a phone
+    else:
+        page.run()
 else:
     app = st.App("app.py", lifespan=server_lifespan)

@@ -9,6 +9,7 @@ from backend.shared.language import n_, t
 from ui.attention import request
 from ui.attention.inputs import COMBINE, EXAMPLES, EXAMPLES_NOTE, VIEWS
 from ui.attention.sections import (
+    ask_about,
     head_view,
     heatmap,
     model_grid,
@@ -99,6 +100,8 @@ elif result is not None:
         if tabs[index].open:
             with tabs[index], shown_errors():
                 draw()
+    with shown_errors():
+        ask_about(result, layer, head, combine)
     sizes = {"n": n, "layers": result.n_layers, "heads": result.n_heads}
     if result.causal:
         st.caption(t("{n} tokens · {layers} layers × {heads} heads · decoder: each token sees only itself and "

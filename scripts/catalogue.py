@@ -28,7 +28,7 @@ from backend.shared.language import DEFAULT, DOMAIN, LANGUAGES, LOCALES  # noqa:
 
 SOURCES = ("app.py", "pages", "ui", "backend")
 ERRORS = ("DashboardError", "InputError", "ModelUnavailableError", "EngineError", "BusyError", "JobStopped",
-          "JobCancelled", "OverBudget", "DeckError")
+          "JobCancelled", "OverBudget", "DeckError", "RoomStoreError")
 KEYWORDS = {"t": None, "n_": None, "lazy": None, **{name: None for name in ERRORS}}
 
 

@@ -26,6 +26,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from backend.room.questions import MAX_FREE_TEXT_CHARS, Question, Tally
+from backend.runtime.errors import DashboardError
+from backend.runtime.public_mode import is_public
 
 STORE_ENV = "DASHBOARD_ROOM_STORE"
 TTL_SECONDS = 3 * 3600  # a question and its answers, from when it was asked
@@ -40,8 +42,29 @@ COUNTED, CHANGED, UNCHANGED, REVEALED, UNKNOWN, REFUSED, FULL = (
 OTHER = -1  # a typed answer that matched no choice
 
 
-class RoomStoreError(RuntimeError):
+PER_ADDRESS_ENV = "DASHBOARD_ROOM_ANSWERS_PER_ADDRESS"
+
+
+def most_open() -> int:
+    """Questions one presenter's session may hold open at once."""
+    return 3 if is_public() else 10
+
+
+def answers_per_address() -> int:
+    """Voters counted from one address per question (a class behind one router shares one
+    address: the public default leaves room for a large one). `DASHBOARD_ROOM_ANSWERS_PER_ADDRESS` sets it."""
+    raw = os.environ.get(PER_ADDRESS_ENV, "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return 80 if is_public() else 1000
+
+
+class RoomStoreError(DashboardError):
     """The store cannot do what was asked (unreachable, or a limit); the message is for the page."""
+
+
+def _too_many(most_open: int) -> RoomStoreError:
+    return RoomStoreError("At most {most} questions can be open at once: close one first.", most=most_open)
 
 
 def new_code() -> str:
@@ -135,7 +158,7 @@ class MemoryStore(RoomStore):
         with self._lock:
             self._expire()
             if sum(r.presenter == presenter for r in self._rooms.values()) >= most_open:
-                raise RoomStoreError(f"at most {most_open} open questions at once: close one first")
+                raise _too_many(most_open)
             code = new_code()
             while code in self._rooms:
                 code = new_code()
@@ -253,7 +276,8 @@ class RedisStore(RoomStore):
         try:
             return what(*args)
         except self._errors as exc:
-            raise RoomStoreError(f"the room's store (Redis) cannot be reached: {type(exc).__name__}") from None
+            raise RoomStoreError("The room's store (Redis) cannot be reached ({error}): ask whoever runs this server.",
+                                 error=type(exc).__name__) from None
 
     @staticmethod
     def _key(code: str, part: str) -> str:
@@ -266,7 +290,7 @@ class RedisStore(RoomStore):
                 if not self._redis.exists(self._key(code, "q")):
                     self._redis.srem(mine, code)
             if self._redis.scard(mine) >= most_open:
-                raise RoomStoreError(f"at most {most_open} open questions at once: close one first")
+                raise _too_many(most_open)
             while True:
                 code = new_code()
                 if self._redis.hsetnx(self._key(code, "q"), "question", question.to_json()):
@@ -333,7 +357,7 @@ def room_store() -> RoomStore:
     or `rediss://` URL, or nothing for this server's memory."""
     url = os.environ.get(STORE_ENV, "").strip()
     if url and not url.startswith(("redis://", "rediss://", "unix://")):
-        raise RoomStoreError(f"{STORE_ENV} must be a redis:// URL or empty")
+        raise RoomStoreError("{name} must be a redis:// URL or empty.", name=STORE_ENV)
     with _stores_lock:
         if url not in _stores:
             _stores[url] = RedisStore(url) if url else MemoryStore()

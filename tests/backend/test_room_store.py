@@ -79,7 +79,7 @@ def test_only_the_presenters_secret_reveals_or_closes(store):
 
 def test_a_presenter_holds_a_few_questions_at_once(store):
     codes = [store.open(QUESTION, "s", "busy", 2) for _ in range(2)]
-    with pytest.raises(RoomStoreError, match="at most 2 open questions"):
+    with pytest.raises(RoomStoreError, match="At most 2 questions can be open"):
         store.open(QUESTION, "s", "busy", 2)
     store.open(QUESTION, "s", "another presenter", 2)
     assert store.close(codes[0], "s")

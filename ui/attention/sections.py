@@ -31,14 +31,16 @@ from backend.attention.toy_example import (
     toy_attention,
 )
 from backend.attention.weights import AttentionResult
+from backend.room.questions import attention_question
 from backend.runtime.registry import ModelSpec
-from backend.shared.language import t
+from backend.shared.language import current, t
 from ui.core.downloads import chart
 from ui.core.jobs import mine, remembered
 from ui.core.markdown import plain
 from ui.core.presentation import presenting
 from ui.core.request import Request
 from ui.core.widgets import run_caption, shown_errors
+from ui.room.ask import ask_the_room
 
 
 def sent(*figures: go.Figure | str) -> str:
@@ -292,3 +294,18 @@ def tokenizer_view(requests: list[Request]) -> None:
                           "{unknown} unknown ([UNK]).", model=plain(found.model), kind=t(found.kind),
                           count=found.count, characters=found.characters, unknown=found.unknown))
             st.html(f'<div style="line-height:2">{_chips(found.tokens)}</div>')
+
+
+def ask_about(result: AttentionResult, layer: int, head: int | None, combine: str) -> None:
+    """'Ask the room' which token a chosen token attends to most, in this layer and head."""
+    choices = [i for i, token in enumerate(result.tokens) if token.strip()]
+    if len(choices) < 3:
+        return
+    query = st.selectbox(t("Ask the room about the token"), choices, index=len(choices) - 1, key="attention_ask_token",
+                         format_func=lambda i: f"{i + 1}: {result.tokens[i]}")
+    which = t("head {head}", head=head + 1) if head is not None else t("all heads, combined")
+    row = head_matrix(result, layer, head, combine)[query]
+    ask_the_room("attention", lambda: attention_question(
+        t("Layer {layer}, {which}: which token does “{token}” look at most?", layer=layer + 1, which=which,
+          token=result.tokens[query]), result.tokens, row.tolist(), language=current()))
+

@@ -10,9 +10,10 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
+from backend.room.questions import label_question
 from backend.runtime.errors import InputError
 from backend.runtime.public_mode import limits
-from backend.shared.language import n_, t
+from backend.shared.language import current, n_, t
 from backend.shared.token_attributions import MAX_STEPS, METHOD_NAMES
 from backend.text.classify import (
     MAX_TEXTS,
@@ -44,6 +45,7 @@ from ui.classify.inputs import EXAMPLES_KEY, dump_examples
 from ui.core.downloads import chart, table_downloads
 from ui.core.jobs import await_job, mine, remembered
 from ui.core.markdown import plain
+from ui.room.ask import ask_the_room
 
 NO_LABEL_COLUMN = "(none)"  # the label column's first option (its value; shown translated)
 
@@ -129,6 +131,9 @@ def answer(result: Classification) -> None:
         "classification", "classify_result",
         lambda: pd.DataFrame([{"text": result.text, "label": s.label, "probability": s.probability, "score": s.score} for s in result.scores]),
     )
+    ask_the_room("classify", lambda: label_question(
+        t("Which label will the model give this text?"), result.text, [s.label for s in result.scores],
+        [s.probability for s in result.scores], language=current()))
 
 
 def side_by_side(text: str, specs: dict[str, ClassifierSpec], page: str) -> None:

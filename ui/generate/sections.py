@@ -32,13 +32,15 @@ from backend.generation.token_steps import (
     sequence_logprob,
     stop_reason_text,
 )
+from backend.room.questions import next_token_question
 from backend.runtime.scheduler import Job
-from backend.shared.language import n_, t
+from backend.shared.language import current, n_, t
 from ui.core.downloads import chart
 from ui.core.jobs import mine, remembered, session_id, wait_in_line
 from ui.core.markdown import plain
 from ui.core.request import Request
 from ui.core.widgets import run_caption, shown_errors
+from ui.room.ask import ask_the_room
 
 DRAW_EVERY = 0.15  # seconds between redraws of the live text, for a visitor decoding alone
 DRAW_EVERY_MOST = 1.0  # ... and at most, when a whole room decodes together
@@ -297,6 +299,10 @@ def answer(job: Job, answered: bool) -> None:
 
 def _inspector(stream, step: Step) -> None:
     in_process = isinstance(stream, GenerationStream)
+    if len(step.before) >= 2:
+        so_far = stream.prompt + "".join(s.text for s in stream.steps[: step.index])
+        ask_the_room("generate", lambda: next_token_question(
+            t("What comes next?"), so_far, [(c.text, c.probability) for c in step.before], language=current()))
     # on_change="rerun": only the open tab's code runs, and the open tab survives reruns
     alt, looked, lens_tab, branch = st.tabs(
         [t("Alternatives"), t("Where it looked"), t("Logit lens"), t("What if")], key="generate_view", on_change="rerun"

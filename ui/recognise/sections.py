@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
+
 from collections.abc import Hashable
 
 import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from backend.room.questions import class_question
 from backend.runtime.public_mode import limits
 from backend.runtime.registry import ModelSpec
-from backend.shared.language import t
+from backend.shared.language import current, t
 from backend.vision.cnn_inside import MAX_CHANNELS, submit_look_inside
 from backend.vision.explain_image import (
     ImageExplanation,
@@ -36,6 +39,7 @@ from ui.core.request import Request
 from ui.core.state import PageState
 from ui.core.widgets import run_caption, shown_errors
 from ui.recognise import request
+from ui.room.ask import ask_the_room
 
 
 def predictions(original: Image.Image, result: Recognition) -> None:
@@ -54,6 +58,19 @@ def predictions(original: Image.Image, result: Recognition) -> None:
         )
         table_downloads("predictions", "recognise_predictions", frame)
         run_caption(result.run)
+    if len(result.top) >= 2:
+        ask_the_room("recognise", lambda: class_question(
+            t("What is in this photo?"), [(c.label, c.probability) for c in result.top], _thumbnail(original),
+            language=current()))
+
+
+def _thumbnail(image: Image.Image) -> bytes:
+    """The photo as a phone shows it with the question: a small JPEG."""
+    small = image.convert("RGB")
+    small.thumbnail((480, 480))
+    buffer = io.BytesIO()
+    small.save(buffer, format="JPEG", quality=80)
+    return buffer.getvalue()
 
 
 def _map_names(found: ImageExplanation) -> dict[str, str]:

@@ -1,0 +1,132 @@
+"""The room plays along, in real browsers: the presenter asks the room about the answer on screen,
+phones (390 px wide) answer, "N answered" rises on the presenter's page, Reveal shows the room
+beside the model, and each phone then shows the model's answer. One answer per phone whatever it
+does (double taps, a reload, a second tab); only the presenter's session can reveal. With
+`DASHBOARD_ROOM_STORE=redis://...` two app servers share one room (a real redis-server)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import ARTIFACTS, running_app
+from tests.redis_server import redis_server
+
+pytestmark = pytest.mark.browser
+TIMEOUT = 180_000
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+TEXT = "What a wonderful film"
+
+
+def _ask(presenter: Page, url: str) -> str:
+    """The presenter classifies a text and asks the room: the question's link."""
+    presenter.goto(f"{url}/classify?text=What+a+wonderful+film")
+    expect(presenter.get_by_test_id("stMetricValue").filter(has_text="positive")).to_be_visible(timeout=TIMEOUT)
+    presenter.get_by_role("button", name="Ask the room").click()
+    panel = presenter.locator(".st-key-room_panel_classify")
+    expect(panel.get_by_text(re.compile(r"\?ask=[a-z2-9]{6}"))).to_be_visible(timeout=TIMEOUT)
+    return re.search(r"https?://\S+\?ask=[a-z2-9]{6}\S*", panel.inner_text()).group(0)
+
+
+def _answered(presenter: Page) -> int:
+    panel = presenter.locator(".st-key-room_panel_classify")
+    metric = panel.get_by_test_id("stMetric").filter(has_text="Answered").get_by_test_id("stMetricValue")
+    return int(metric.inner_text())
+
+
+def _wait_for_count(presenter: Page, expected: int, timeout_s: float = 120) -> int:
+    deadline = time.monotonic() + timeout_s
+    seen = -1
+    while time.monotonic() < deadline:
+        try:
+            seen = _answered(presenter)
+        except Exception:  # the count is being redrawn
+            seen = -1
+        if seen == expected:
+            return seen
+        time.sleep(0.2)
+    return seen
+
+
+def _phone(browser, link: str) -> Page:
+    tab = browser.new_context(**PHONE).new_page()
+    tab.goto(link)
+    return tab
+
+
+def _tap(tab: Page, choice: str) -> None:
+    tab.get_by_role("button", name=choice, exact=True).click()
+    expect(tab.get_by_text(re.compile("Counted|Changed|Already counted"))).to_be_visible(timeout=TIMEOUT)
+
+
+def test_the_room_answers_on_phones_and_the_presenter_reveals(browser, app_url):
+    presenter = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+    phones: list[Page] = []
+    try:
+        link = _ask(presenter, app_url)
+        assert _answered(presenter) == 0
+        for i in range(6):
+            phones.append(_phone(browser, link))
+        for tab in phones:
+            expect(tab.get_by_text("Which label will the model give this text?")).to_be_visible(timeout=TIMEOUT)
+            expect(tab.get_by_role("button", name="Reveal")).to_have_count(0)  # only the presenter reveals
+        for i, tab in enumerate(phones):
+            _tap(tab, "positive" if i < 4 else "negative")
+        phones[0].get_by_role("button", name="positive", exact=True).dblclick()  # a double tap
+        phones[1].reload()  # a reload, then the same answer again
+        _tap(phones[1], "positive")
+        second_tab = phones[2].context.new_page()  # a second tab of the same phone changes its answer
+        second_tab.goto(link)
+        _tap(second_tab, "negative")
+        assert _wait_for_count(presenter, 6) == 6
+        phones[0].screenshot(path=str(ARTIFACTS / "room-poll-phone-question.png"))
+        presenter.screenshot(path=str(ARTIFACTS / "room-poll-presenter-counting.png"), full_page=True)
+        presenter.locator(".st-key-room_panel_classify").get_by_role("button", name="Reveal").click()
+        panel = presenter.locator(".st-key-room_panel_classify")
+        expect(panel.get_by_text("Chose the model's first choice")).to_be_visible(timeout=TIMEOUT)
+        # positive: phones 0, 1, 3 (phone 2 changed to negative from its second tab); negative: 2, 4, 5
+        matched = panel.get_by_test_id("stMetric").filter(has_text="Chose the model's first choice")
+        expect(matched.get_by_test_id("stMetricValue")).to_have_text("3 / 6")
+        expect(panel.locator(".js-plotly-plot")).to_have_count(1)
+        presenter.screenshot(path=str(ARTIFACTS / "room-poll-presenter-revealed.png"), full_page=True)
+        for tab in phones:
+            expect(tab.get_by_text("The model's first choice:")).to_be_visible(timeout=TIMEOUT)
+            expect(tab.get_by_test_id("stException")).to_have_count(0)
+        phones[2].screenshot(path=str(ARTIFACTS / "room-poll-phone-revealed.png"), full_page=True)
+        # after the reveal, a tap is refused and moves nothing
+        late = _phone(browser, link)
+        phones.append(late)
+        expect(late.get_by_text("The model's first choice:")).to_be_visible(timeout=TIMEOUT)
+        expect(late.get_by_role("button", name="negative", exact=True)).to_have_count(0)
+        expect(presenter.get_by_test_id("stException")).to_have_count(0)
+    finally:
+        for tab in [presenter, *phones]:
+            tab.context.close()
+
+
+@pytest.mark.own_server
+def test_two_app_servers_share_the_room_through_redis(browser):
+    with redis_server() as store, running_app("room-a.log", env={"DASHBOARD_ROOM_STORE": store}) as (first, _a), \
+            running_app("room-b.log", env={"DASHBOARD_ROOM_STORE": store}) as (second, _b):
+        presenter = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+        phones: list[Page] = []
+        try:
+            link = _ask(presenter, first)
+            code = link.split("?ask=")[1][:6]
+            for i in range(6):  # half through each server, as a load balancer would send them
+                phones.append(_phone(browser, f"{first if i % 2 else second}/?ask={code}"))
+            for i, tab in enumerate(phones):
+                _tap(tab, "positive" if i % 3 else "negative")
+            phones[1].get_by_role("button", name="positive", exact=True).click()  # again, on server A
+            assert _wait_for_count(presenter, 6) == 6
+            presenter.locator(".st-key-room_panel_classify").get_by_role("button", name="Reveal").click()
+            matched = presenter.get_by_test_id("stMetric").filter(has_text="Chose the model's first choice")
+            expect(matched.get_by_test_id("stMetricValue")).to_have_text("4 / 6", timeout=TIMEOUT)
+            for tab in phones:  # server B's phones see the reveal made on server A
+                expect(tab.get_by_text("The model's first choice:")).to_be_visible(timeout=TIMEOUT)
+        finally:
+            for tab in [presenter, *phones]:
+                tab.context.close()
