@@ -85,14 +85,16 @@ if __name__ == "__main__":
                        initial_sidebar_state="collapsed" if presentation.start(params) or params.get(ASK) else "auto")
     page = st.navigation([st.Page(p.script, title=t(p.title), icon=p.icon, default=p is HOME)
                           for p in PAGES])
-    room.controls(params)  # presentation mode, the room's QR code, the talk deck
-    with st.sidebar:
-        glossary.panel()  # the articles' terms, Chinese and English side by side
     # Whoever moves to another page gives up their place in the queues of the page they left.
     SCHEDULER.leave_other_slots(session_id(), page.url_path)
     if params.get(ASK):
-        question_page(params[ASK])  # /?ask=<code>: a question for the room, alone on a phone
+        # /?ask=<code>: a question for the room, alone on a phone; without the sidebar's panels, so
+        # that a room of phones tapping at once each rerun as little as possible
+        question_page(params[ASK])
     else:
+        room.controls(params)  # presentation mode, the room's QR code, the talk deck
+        with st.sidebar:
+            glossary.panel()  # the articles' terms, Chinese and English side by side
         page.run()
 else:
     app = st.App("app.py", lifespan=server_lifespan)

@@ -22,11 +22,12 @@ def reveal_figure(question: Question, tally: Tally) -> go.Figure:
         go.Bar(y=labels, x=model, orientation="h", name=t("model"), marker_color=ACCENT,
                text=[_percent(p) for p in model], textposition="outside", cliponaxis=False,
                hovertemplate="%{y}: %{x:.1%}<extra></extra>"),
-        go.Bar(y=labels, x=room, orientation="h", name=t("room ({count} answers)", count=sum(tally.counts)),
+        go.Bar(y=labels, x=room, orientation="h", name=t("room: {count} answered", count=sum(tally.counts)),
                marker_color=ROOM_COLOUR, text=[f"{c}" for c in (tally.counts[i] for i in order)],
                textposition="outside", cliponaxis=False, hovertemplate="%{y}: %{x:.1%}<extra></extra>"),
     ])
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0,
+    # the legend under the bars: above them, on a phone, it ran into the title
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.12, "yanchor": "top", "x": 0,
                                                "traceorder": "reversed"})
     fig.update_xaxes(range=[0, 1.18], tickformat=".0%")
     fig.update_yaxes(automargin=True)

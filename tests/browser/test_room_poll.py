@@ -130,3 +130,53 @@ def test_two_app_servers_share_the_room_through_redis(browser):
         finally:
             for tab in [presenter, *phones]:
                 tab.context.close()
+
+
+@pytest.mark.parametrize(("page", "link", "asked"), [
+    ("generate", "generate?prompt=The+capital+of+France+is&max_tokens=4&temperature=0&chat=0&run=1", "What comes next?"),
+    ("recognise", "recognise", "What is in this photo?"),
+    ("attention", "attention?text=The+cat+sat+on+the+mat+because+it+was+warm", "look at most?"),
+])
+def test_every_page_asks_the_room_and_reveals(browser, app_url, page, link, asked):
+    """On the other three pages the whole loop: ask, a phone answers, the count, reveal; the
+    reveal's model bar is the page's own answer (the model's first choice is marked ★)."""
+    presenter = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+    phone = None
+    try:
+        presenter.goto(f"{app_url}/{link}")
+        ask = presenter.get_by_role("button", name="Ask the room")
+        expect(ask).to_be_visible(timeout=TIMEOUT)
+        ask.click()
+        panel = presenter.locator(f".st-key-room_panel_{page}")
+        expect(panel.get_by_text(re.compile(r"\?ask=[a-z2-9]{6}"))).to_be_visible(timeout=TIMEOUT)
+        question = re.search(r"https?://\S+\?ask=[a-z2-9]{6}\S*", panel.inner_text()).group(0)
+        phone = _phone(browser, question)
+        expect(phone.get_by_text(asked)).to_be_visible(timeout=TIMEOUT)
+        choices = phone.locator("[class*=\"st-key-room_choice_\"] button")
+        expect(choices.first).to_be_visible(timeout=TIMEOUT)
+        assert 2 <= choices.count() <= 8
+        choices.first.click()
+        expect(phone.get_by_text("Counted.")).to_be_visible(timeout=TIMEOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _answered_on(panel) != 1:
+            time.sleep(0.2)
+        assert _answered_on(panel) == 1
+        panel.get_by_role("button", name="Reveal").click()
+        expect(panel.get_by_text("Overlap with the model")).to_be_visible(timeout=TIMEOUT)
+        expect(panel.locator(".js-plotly-plot")).to_have_count(1)
+        expect(phone.get_by_text("The model's first choice:")).to_be_visible(timeout=TIMEOUT)
+        for tab in (presenter, phone):
+            expect(tab.get_by_test_id("stException")).to_have_count(0)
+        phone.screenshot(path=str(ARTIFACTS / f"room-poll-{page}-phone.png"), full_page=True)
+        panel.screenshot(path=str(ARTIFACTS / f"room-poll-{page}-presenter.png"))
+    finally:
+        for tab in (presenter, phone):
+            if tab is not None:
+                tab.context.close()
+
+
+def _answered_on(panel) -> int:
+    try:
+        return int(panel.get_by_test_id("stMetric").filter(has_text="Answered").get_by_test_id("stMetricValue").inner_text(timeout=2000))
+    except Exception:  # being redrawn
+        return -1
