@@ -19,6 +19,7 @@ pytestmark = pytest.mark.browser
 TIMEOUT = 180_000
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 TEXT = "What a wonderful film"
+HOSTILE = "<img src=x onerror=alert(1)>**bold**[a](http://evil.example)"
 
 
 def _ask(presenter: Page, url: str) -> str:
@@ -157,14 +158,30 @@ def test_every_page_asks_the_room_and_reveals(browser, app_url, page, link, aske
         assert 2 <= choices.count() <= 8
         choices.first.click()
         expect(phone.get_by_text("Counted.")).to_be_visible(timeout=TIMEOUT)
+        typer = None
+        if page == "generate":  # a free-text guess from a stranger: shown as typed, never as a link or markup
+            typer = _phone(browser, question)
+            box = typer.get_by_label("Or type your guess")
+            expect(box).to_be_visible(timeout=TIMEOUT)
+            box.press_sequentially(HOSTILE)
+            assert len(box.input_value()) == 40  # the box takes at most 40 characters
+            typer.get_by_role("button", name="Send").click()
+            expect(typer.get_by_text("Counted.")).to_be_visible(timeout=TIMEOUT)
+        expected = 2 if typer else 1
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _answered_on(panel) != 1:
+        while time.monotonic() < deadline and _answered_on(panel) != expected:
             time.sleep(0.2)
-        assert _answered_on(panel) == 1
+        assert _answered_on(panel) == expected
         panel.get_by_role("button", name="Reveal").click()
         expect(panel.get_by_text("Overlap with the model")).to_be_visible(timeout=TIMEOUT)
         expect(panel.locator(".js-plotly-plot")).to_have_count(1)
         expect(phone.get_by_text("The model's first choice:")).to_be_visible(timeout=TIMEOUT)
+        if typer is not None:
+            expect(panel.get_by_text("1 typed answers matched no choice")).to_be_visible()
+            expect(panel.get_by_text(HOSTILE[:40].split("<")[1][:12], exact=False)).to_be_visible()
+            assert panel.locator("a[href*='evil'], img[src='x']").count() == 0
+            assert panel.locator("strong", has_text="bold").count() == 0
+            typer.context.close()
         for tab in (presenter, phone):
             expect(tab.get_by_test_id("stException")).to_have_count(0)
         phone.screenshot(path=str(ARTIFACTS / f"room-poll-{page}-phone.png"), full_page=True)
