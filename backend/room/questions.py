@@ -32,6 +32,7 @@ class Question:
     free_text: bool = False  # also accept a typed answer, matched to the choices (generation)
     image: bytes = b""  # JPEG shown with an image question
     language: str = "en"
+    known: tuple[tuple[str, float], ...] = ()  # more of the model's ranked answers (not choices), for typed guesses
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -56,6 +57,15 @@ class Question:
                 return i
         return None
 
+    def probability_of(self, typed: str) -> float | None:
+        """The model's probability of a typed guess: a choice, or one of its other ranked answers
+        (`known`); None when the model did not rank it that high."""
+        wanted = typed.strip().casefold()
+        for text, p in (*zip(self.choices, self.model), *self.known):
+            if text.strip().casefold() == wanted:
+                return p
+        return None
+
     def to_json(self) -> str:
         data = asdict(self)
         data["image"] = self.image.hex()
@@ -65,6 +75,7 @@ class Question:
     def from_json(cls, text: str) -> Question:
         data = json.loads(text)
         data["choices"], data["model"] = tuple(data["choices"]), tuple(data["model"])
+        data["known"] = tuple((text, p) for text, p in data.get("known", ()))
         data["image"] = bytes.fromhex(data.get("image", ""))
         return cls(**data)
 
@@ -95,14 +106,16 @@ def next_token_question(prompt: str, context: str, ranked: list[tuple[str, float
                         others: int = 2, language: str = "en") -> Question:
     """'What comes next?': the model's `top` most likely next tokens and `others` plausible ones
     further down its ranking (ranks 10 to 40: words it considered, not nonsense), shuffled; a
-    typed answer matched to them. `ranked`: (token text, probability), most likely first."""
+    typed answer matched to them, else to the rest of `ranked` (its probability shown at the
+    reveal). `ranked`: (token text, probability), most likely first."""
     candidates = _distinct(ranked)
     chosen = candidates[:top]
     further = candidates[10:40] or candidates[top:]
     chosen += random.Random(context).sample(further, min(others, len(further)))
     choices, model = _shuffled(chosen, context)
+    known = tuple(pair for pair in candidates if pair[0] not in choices)
     return Question("generation", prompt, _short(context, MAX_CONTEXT_CHARS), choices, model, free_text=True,
-                    language=language)
+                    language=language, known=known)
 
 
 def label_question(prompt: str, context: str, labels: list[str], probabilities: list[float],

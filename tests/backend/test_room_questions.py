@@ -40,6 +40,12 @@ def test_next_token_question_holds_the_models_top_candidates_and_plausible_other
     assert {" ".join(t.split()) for t, _ in ranked[:4]} <= set(q.choices)
     # the same answer asked again is the same question, in the same order
     assert next_token_question("What comes next?", "The capital of France is", ranked) == q
+    # a typed guess: a choice, or another token the model ranked, with its probability
+    assert q.probability_of(f"  {q.choices[0].upper()} ") == q.model[0]
+    unchosen = [(t, p) for t, p in ranked if " ".join(t.split()) not in q.choices]
+    assert unchosen and q.probability_of(unchosen[0][0]) == pytest.approx(unchosen[0][1])
+    assert q.probability_of("zebra-crossing") is None
+    assert Question.from_json(q.to_json()) == q
 
 
 def test_image_question_shows_the_photo_and_real_class_probabilities():

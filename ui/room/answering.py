@@ -8,7 +8,7 @@ import streamlit as st
 from backend.room.questions import Question
 from backend.room.room_figures import reveal_figure
 from backend.room.store import (CHANGED, COUNTED, FULL, OTHER, REFUSED, REVEALED, UNCHANGED, UNKNOWN,
-                                answers_per_address, room_store)
+                                RoomStoreError, answers_per_address, room_store)
 from backend.shared.language import n_, t
 from ui.core import language
 from ui.core.downloads import chart
@@ -46,8 +46,12 @@ def question_page(code: str) -> None:
 
 
 def _answer(code: str, choice: int, typed: str = "") -> None:
-    outcome = room_store().answer(code, voter_id(), choice, client_address() or "unknown", answers_per_address(),
-                                  typed)
+    try:
+        outcome = room_store().answer(code, voter_id(), choice, client_address() or "unknown", answers_per_address(),
+                                      typed)
+    except RoomStoreError as exc:  # a callback's error would not reach `shown_errors`
+        st.session_state["room_problem"] = str(exc)
+        return
     st.session_state["room_said"] = outcome
 
 
@@ -69,7 +73,10 @@ def _choices(code: str, question: Question) -> None:
                 _answer(code, OTHER if matched is None else matched, typed)
                 st.rerun()
     said = st.session_state.pop("room_said", None)
-    if said:
+    problem = st.session_state.pop("room_problem", None)
+    if problem:
+        st.error(plain(problem), icon=":material/error:")
+    elif said:
         (st.success if said in (COUNTED, CHANGED, UNCHANGED) else st.warning)(t(_SAID[said]))
     elif mine == OTHER:
         st.info(t("Your typed answer is counted."))
@@ -80,7 +87,10 @@ def _choices(code: str, question: Question) -> None:
 def _wait_for_reveal(code: str) -> None:
     language.start({})  # a fragment's rerun does not run app.py, which sets the session's language
     st.caption(t("Waiting for the presenter to reveal the model's answer…"))
-    if room_store().revealed(code) is not False:
+    revealed = False
+    with shown_errors():
+        revealed = room_store().revealed(code)
+    if revealed is not False:
         st.rerun()  # revealed, or gone: the whole page says which
 
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from backend.room.questions import Question
 from backend.room.room_figures import reveal_figure
-from backend.room.store import most_open, room_store
+from backend.room.store import RoomStoreError, most_open, room_store
 from backend.shared.language import t
 from ui.core import language
 from ui.core.downloads import chart
@@ -52,7 +52,10 @@ def ask_the_room(page: str, build: Callable[[], Question]) -> None:
 
 def _close(page: str) -> None:
     code, secret = st.session_state[ASKED].pop(page)
-    room_store().close(code, secret)
+    try:
+        room_store().close(code, secret)
+    except RoomStoreError:
+        pass  # unreachable now: the question expires on its own
 
 
 def _panel(page: str, code: str, secret: str) -> None:
@@ -94,14 +97,24 @@ def _panel(page: str, code: str, secret: str) -> None:
         st.caption(t("Overlap: how much the room's answers and the model's probabilities (over these choices) "
                      "coincide; 100 % means the room answered in the same proportions as the model's odds."))
         if tally.others:
-            typed = ", ".join(f"“{plain(w)}”" for w in tally.typed)
+            typed = ", ".join(_typed(question, w) for w in tally.typed)
             st.caption(t("{count} typed answers matched no choice: {typed}", count=tally.others, typed=typed))
         st.button(t("Close the question"), key=f"room_done_{page}", icon=":material/close:", on_click=_close,
                   args=(page,))
 
 
+def _typed(question: Question, typed: str) -> str:
+    """A typed guess as typed, with the model's probability of it where the model ranked it."""
+    p = question.probability_of(typed)
+    if p is None:
+        return t("“{typed}” (not in the model's top {count})", typed=plain(typed),
+                 count=len(question.choices) + len(question.known))
+    return t("“{typed}” (model: {probability})", typed=plain(typed), probability=f"{p:.1%}")
+
+
 @st.fragment(run_every=COUNT_SECONDS)
 def _count(code: str) -> None:
     language.start({})  # a fragment's rerun does not run app.py, which sets the session's language
-    tally = room_store().tally(code)
-    st.metric(t("Answered"), f"{tally.answered if tally else 0}")
+    with shown_errors():
+        tally = room_store().tally(code)
+        st.metric(t("Answered"), f"{tally.answered if tally else 0}")
