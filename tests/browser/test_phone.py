@@ -74,6 +74,9 @@ CONTROLS_JS = """() => {
     if (r.width === 0 || r.height === 0 || getComputedStyle(el).visibility === "hidden") continue;
     if (el.closest('[data-testid="stTabs"] [role="tablist"]')) continue;  // Streamlit's tab bar scrolls, with arrows
     if (el.closest(".modebar")) continue;  // Plotly's tool bar
+    // Streamlit's own hover tool bar of a table: drawn only while the pointer is over the table
+    // (after the full-page screenshot's resize, sometimes), where Streamlit places it
+    if (el.closest('[data-testid="stElementToolbar"]')) continue;
     if (r.right > window.innerWidth + 1 || r.left < -1) {
       out.push({tag: el.tagName.toLowerCase(), text: (el.innerText || el.value || el.getAttribute("aria-label") || "").trim().slice(0, 40),
                 left: Math.round(r.left), right: Math.round(r.right)});
