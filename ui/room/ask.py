@@ -45,6 +45,7 @@ def ask_the_room(page: str, build: Callable[[], Question]) -> None:
             asked[page] = (room_store().open(build(), secret, session_id(), most_open()), secret)
         if page not in asked:
             return
+        st.rerun()  # the page again, with the question's panel where the button was
     code, secret = asked[page]
     with shown_errors():
         _panel(page, code, secret)
