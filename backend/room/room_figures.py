@@ -26,12 +26,15 @@ def reveal_figure(question: Question, tally: Tally) -> go.Figure:
                marker_color=ROOM_COLOUR, text=[f"{c}" for c in (tally.counts[i] for i in order)],
                textposition="outside", cliponaxis=False, hovertemplate="%{y}: %{x:.1%}<extra></extra>"),
     ])
-    # the legend under the bars: above them, on a phone, it ran into the title
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.12, "yanchor": "top", "x": 0,
-                                               "traceorder": "reversed"})
+    # the legend at the figure's foot, below the axis' numbers: above the bars it ran into the
+    # title on a phone, and just under the plot it covered the numbers
+    fig.update_layout(barmode="group", legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
+                                               "x": 0, "traceorder": "reversed"})
     fig.update_xaxes(range=[0, 1.18], tickformat=".0%")
     fig.update_yaxes(automargin=True)
-    return styled(fig, t("The room and the model"), 160 + 62 * len(question.choices))
+    fig = styled(fig, t("The room and the model"), 180 + 62 * len(question.choices))
+    fig.layout.margin.b = 100  # the axis' numbers, then the legend (two lines on a phone)
+    return fig
 
 
 def _percent(p: float) -> str:
