@@ -64,8 +64,8 @@ async def ask(presenter: Page, url: str) -> str:
     return re.search(r"\?ask=([a-z2-9]{6})", await panel.inner_text()).group(1)
 
 
-async def phone(browser: Browser, link: str, ready: asyncio.Barrier, rng: random.Random) -> float:
-    """Open the question, wait for the room, tap (some tap twice); the tap's time (ms)."""
+async def phone(browser: Browser, link: str, ready: asyncio.Barrier, rng: random.Random) -> tuple[float, Page]:
+    """Open the question, wait for the room, tap (some tap twice): the tap's time (ms), and the page."""
     page = await (await browser.new_context(**PHONE)).new_page()
     await page.goto(link)
     choices = page.locator('[class*="st-key-room_choice_"] button')
@@ -78,11 +78,7 @@ async def phone(browser: Browser, link: str, ready: asyncio.Barrier, rng: random
     if rng.random() < 0.3:
         await pick.click()  # a double tap
     await page.get_by_text(re.compile("Counted|Changed|Already counted")).wait_for(timeout=300_000)
-    phone.pages.append(page)
-    return float(tapped)
-
-
-phone.pages = []  # type: ignore[attr-defined]
+    return float(tapped), page
 
 
 async def probe(browser: Browser, url: str, delay_s: float) -> float:
@@ -111,8 +107,9 @@ async def measure(urls: list[str], n: int) -> dict:
         progress(f"asked ({code}); probe alone {probe_alone:.2f} s; {n} phones opening the question")
         ready = asyncio.Barrier(n)
         links = [f"{urls[i % len(urls)]}/?ask={code}" for i in range(n)]
-        *taps, probe_s = await asyncio.gather(*(phone(room, link, ready, rng) for link in links),
-                                              probe(own, urls[-1], 2.0))
+        *phones, probe_s = await asyncio.gather(*(phone(room, link, ready, rng) for link in links),
+                                                probe(own, urls[-1], 2.0))
+        taps = [tapped for tapped, _page in phones]
         deadline = time.monotonic() + 60
         counts = await presenter.evaluate("window.__counts")
         while time.monotonic() < deadline and (not counts or counts[-1][1] < n):
@@ -125,7 +122,7 @@ async def measure(urls: list[str], n: int) -> dict:
         delays = [(shown[i + 1] - tap) / 1000 for i, tap in enumerate(sorted(taps)) if i + 1 in shown]
         await presenter.locator(".st-key-room_panel_classify").get_by_role("button", name="Reveal").click()
         revealed = 0
-        for page in phone.pages:
+        for _tapped, page in phones:
             try:
                 await page.get_by_text("The model's first choice:").wait_for(timeout=60_000)
                 revealed += 1
